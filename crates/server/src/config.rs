@@ -1,0 +1,605 @@
+//! The validated configuration model: sections, defaults, and the cross-field checks run at start.
+//!
+//! This module only describes and checks configuration; reading files and the environment is the
+//! binary's job (`crates/trunkline/src/load.rs`). Every field has a default, so an empty document
+//! deserializes to [`Config::default()`], and unknown keys are rejected so a typo never silently
+//! falls back to a default.
+//!
+//! ```
+//! use trunkline_server::config::{Config, Transport};
+//!
+//! let config = Config::default();
+//! config.validate()?;
+//! assert_eq!(config.sip.listen[0].transport, Transport::Udp);
+//! # Ok::<(), trunkline_server::config::ConfigError>(())
+//! ```
+
+mod listen;
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::de::{self, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+pub use listen::{ListenSpec, ListenSpecError, Transport, UnknownTransport};
+
+/// The whole configuration, one field per `[section]` of the TOML file.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `[sip]`: listeners and SIP protocol limits.
+    pub sip: SipConfig,
+    /// `[http]`: the HTTP API and metrics listener.
+    pub http: HttpConfig,
+    /// `[data]`: where local state lives.
+    pub data: DataConfig,
+    /// `[log]`: what is logged and how.
+    pub log: LogConfig,
+}
+
+/// `[sip]`: where SIP is served and the limits applied to every message.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SipConfig {
+    /// Sockets to listen on; never empty after validation.
+    #[serde(deserialize_with = "listen_list")]
+    pub listen: Vec<ListenSpec>,
+    /// Extra host names and IP addresses this server treats as itself (for example a public name
+    /// or a NAT's external address), besides its listener addresses.
+    pub aliases: Vec<String>,
+    /// Largest SIP message accepted, in bytes; bigger messages on stream transports are rejected.
+    pub max_message_size: u32,
+    /// Value of the `Server` / `User-Agent` header; empty means the header is not sent.
+    pub server_header: String,
+    /// Seconds of silence after which an inbound TCP connection is closed.
+    pub tcp_idle_timeout_secs: u64,
+}
+
+impl SipConfig {
+    /// Allowed values of `sip.max_message_size`: below 1 KiB even a REGISTER with a few
+    /// headers may not fit; above 1 MiB one connection could pin too much memory.
+    pub const MAX_MESSAGE_SIZE_RANGE: RangeInclusive<u32> = 1024..=1_048_576;
+    /// Allowed values of `sip.tcp_idle_timeout_secs` (at most one day, so deadline arithmetic
+    /// never overflows).
+    pub const TCP_IDLE_TIMEOUT_RANGE: RangeInclusive<u64> = 1..=86_400;
+
+    /// `tcp_idle_timeout_secs` as a [`Duration`].
+    pub fn tcp_idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.tcp_idle_timeout_secs)
+    }
+
+    /// The `Server` / `User-Agent` value to send, or `None` when disabled.
+    pub fn server_header(&self) -> Option<&str> {
+        Some(self.server_header.as_str()).filter(|s| !s.is_empty())
+    }
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+        SipConfig {
+            listen: vec![
+                ListenSpec::new(Transport::Udp, SocketAddr::new(any, 5060)),
+                ListenSpec::new(Transport::Tcp, SocketAddr::new(any, 5060)),
+            ],
+            aliases: Vec::new(),
+            max_message_size: 65_535,
+            server_header: "Trunkline".to_owned(),
+            tcp_idle_timeout_secs: 600,
+        }
+    }
+}
+
+/// `[http]`: the HTTP listener (API, health, metrics).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address and port to bind.
+    #[serde(deserialize_with = "socket_addr")]
+    pub listen: SocketAddr,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080),
+        }
+    }
+}
+
+/// `[data]`: local state on disk.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// Directory for local state; created at start if missing. Relative paths are relative to
+    /// the working directory of the process.
+    pub dir: PathBuf,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig {
+            dir: PathBuf::from("./trunkline-data"),
+        }
+    }
+}
+
+/// `[log]`: logging.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A `tracing` filter: a level (`info`) or directives (`info,trunkline_sip=debug`).
+    /// `RUST_LOG`, when set, takes precedence.
+    pub level: String,
+    /// Line format.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".to_owned(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Full human-readable lines with span context.
+    #[default]
+    Text,
+    /// Shorter single lines.
+    Compact,
+}
+
+impl LogFormat {
+    /// The name used in config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Compact => "compact",
+        }
+    }
+}
+
+impl fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A configuration value that is well-formed but not acceptable; the message names the key path
+/// and the value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A number outside its allowed range.
+    #[error("config: {key}: {value} is out of range ({min}..={max})")]
+    OutOfRange {
+        /// Key path, e.g. `sip.max_message_size`.
+        key: &'static str,
+        /// The value given.
+        value: u64,
+        /// Smallest allowed value.
+        min: u64,
+        /// Largest allowed value.
+        max: u64,
+    },
+    /// A list or string that must not be empty.
+    #[error("config: {key}: must not be empty")]
+    Empty {
+        /// Key path, e.g. `sip.listen`.
+        key: &'static str,
+    },
+    /// A listener whose transport parses but is not implemented yet.
+    #[error("config: sip.listen[{index}]: \"{spec}\": transport {} is not supported yet", .spec.transport)]
+    UnsupportedTransport {
+        /// Position in `sip.listen`.
+        index: usize,
+        /// The listener.
+        spec: ListenSpec,
+    },
+    /// Two listeners would bind the same socket.
+    #[error(
+        "config: sip.listen[{index}]: \"{spec}\" binds the same {} socket as sip.listen[{first}] \"{first_spec}\"",
+        if .spec.transport.is_reliable() { "TCP" } else { "UDP" }
+    )]
+    DuplicateListener {
+        /// Position of the later listener in `sip.listen`.
+        index: usize,
+        /// The later listener.
+        spec: ListenSpec,
+        /// Position of the earlier listener.
+        first: usize,
+        /// The earlier listener.
+        first_spec: ListenSpec,
+    },
+    /// Any other invalid value.
+    #[error("config: {key}: {value:?} {reason}")]
+    Invalid {
+        /// Key path, e.g. `sip.aliases[0]`.
+        key: String,
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    /// The key path the error is about, e.g. `sip.listen[2]`.
+    pub fn key(&self) -> String {
+        match self {
+            ConfigError::OutOfRange { key, .. } | ConfigError::Empty { key } => (*key).to_owned(),
+            ConfigError::UnsupportedTransport { index, .. }
+            | ConfigError::DuplicateListener { index, .. } => format!("sip.listen[{index}]"),
+            ConfigError::Invalid { key, .. } => key.clone(),
+        }
+    }
+}
+
+impl Config {
+    /// Checks ranges and cross-field rules that deserialization cannot express; returns the
+    /// first problem found, in file order.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.sip.validate()?;
+        self.data.validate()?;
+        self.log.validate()
+    }
+}
+
+impl SipConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.listen.is_empty() {
+            return Err(ConfigError::Empty { key: "sip.listen" });
+        }
+        for (index, spec) in self.listen.iter().enumerate() {
+            if spec.transport != Transport::Udp && spec.transport != Transport::Tcp {
+                return Err(ConfigError::UnsupportedTransport { index, spec: *spec });
+            }
+            // TCP, TLS, WS and WSS all take a TCP port, so `tcp:X` and `tls:X` collide too.
+            // Port 0 is excluded: each such listener gets its own port from the OS.
+            let same_socket = |other: &ListenSpec| {
+                other.addr == spec.addr
+                    && spec.addr.port() != 0
+                    && other.transport.is_reliable() == spec.transport.is_reliable()
+            };
+            if let Some(first) = self.listen[..index].iter().position(same_socket) {
+                return Err(ConfigError::DuplicateListener {
+                    index,
+                    spec: *spec,
+                    first,
+                    first_spec: self.listen[first],
+                });
+            }
+        }
+        for (index, alias) in self.aliases.iter().enumerate() {
+            if !is_host(alias) {
+                return Err(ConfigError::Invalid {
+                    key: format!("sip.aliases[{index}]"),
+                    value: alias.clone(),
+                    reason: "is not a host name or IP address (write it without scheme or port)"
+                        .to_owned(),
+                });
+            }
+        }
+        check_range(
+            "sip.max_message_size",
+            self.max_message_size,
+            Self::MAX_MESSAGE_SIZE_RANGE,
+        )?;
+        // The value goes verbatim into a header line: CR or LF would inject headers.
+        if self.server_header.chars().any(char::is_control) {
+            return Err(ConfigError::Invalid {
+                key: "sip.server_header".to_owned(),
+                value: self.server_header.clone(),
+                reason: "contains a control character".to_owned(),
+            });
+        }
+        check_range(
+            "sip.tcp_idle_timeout_secs",
+            self.tcp_idle_timeout_secs,
+            Self::TCP_IDLE_TIMEOUT_RANGE,
+        )
+    }
+}
+
+impl DataConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.dir.as_os_str().is_empty() {
+            return Err(ConfigError::Empty { key: "data.dir" });
+        }
+        Ok(())
+    }
+}
+
+const LEVELS_HINT: &str = "expected off, error, warn, info, debug, trace or TARGET=LEVEL";
+
+impl LogConfig {
+    /// Level names accepted by `tracing`'s `LevelFilter` (numbers 0..=5 included).
+    const LEVELS: [&'static str; 12] = [
+        "off", "error", "warn", "info", "debug", "trace", "0", "1", "2", "3", "4", "5",
+    ];
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.level.trim().is_empty() {
+            return Err(ConfigError::Empty { key: "log.level" });
+        }
+        // `tracing` reads a bare word as "this target at TRACE", so a typo like `debgu` would
+        // quietly turn logging off for everything else. Here a bare word must be a level; a
+        // target needs `target=level`.
+        for directive in self.level.split(',').map(str::trim) {
+            let level = match directive.rsplit_once('=') {
+                Some((_, level)) => level,
+                None if directive.contains('[') => continue,
+                None => directive,
+            };
+            if !Self::LEVELS
+                .iter()
+                .any(|l| l.eq_ignore_ascii_case(level.trim()))
+            {
+                return Err(ConfigError::Invalid {
+                    key: "log.level".to_owned(),
+                    value: self.level.clone(),
+                    reason: if directive == self.level.trim() {
+                        format!("is not a level ({LEVELS_HINT})")
+                    } else {
+                        format!("has {level:?} where a level belongs ({LEVELS_HINT})")
+                    },
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_range<T: Copy + PartialOrd + Into<u64>>(
+    key: &'static str,
+    value: T,
+    range: RangeInclusive<T>,
+) -> Result<(), ConfigError> {
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        Err(ConfigError::OutOfRange {
+            key,
+            value: value.into(),
+            min: (*range.start()).into(),
+            max: (*range.end()).into(),
+        })
+    }
+}
+
+/// An IP address (IPv6 optionally in brackets) or an RFC 3261 `hostname`.
+fn is_host(s: &str) -> bool {
+    let unbracketed = s.strip_prefix('[').and_then(|r| r.strip_suffix(']'));
+    if let Some(v6) = unbracketed {
+        return v6.parse::<Ipv6Addr>().is_ok();
+    }
+    if s.parse::<IpAddr>().is_ok() {
+        return true;
+    }
+    let name = s.strip_suffix('.').unwrap_or(s);
+    if name.is_empty() || name.len() > 253 {
+        return false;
+    }
+    let labels_ok = name.split('.').all(|label| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    });
+    // RFC 3261 `toplabel` starts with a letter, which also keeps "1.2.3" from passing as a name.
+    let top_ok = name
+        .rsplit('.')
+        .next()
+        .is_some_and(|top| top.starts_with(|c: char| c.is_ascii_alphabetic()));
+    labels_ok && top_ok
+}
+
+/// Deserializes `sip.listen`: a list of listener strings, or one string for a single listener
+/// (handy in `TRUNKLINE_SIP__LISTEN`).
+fn listen_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<ListenSpec>, D::Error> {
+    struct ListVisitor;
+
+    impl<'de> Visitor<'de> for ListVisitor {
+        type Value = Vec<ListenSpec>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of listeners like [\"udp:0.0.0.0:5060\"]")
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(vec![v.parse().map_err(E::custom)?])
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            // Element by element, so the deserializer can put the failing index in its path.
+            let mut specs = Vec::new();
+            while let Some(spec) = seq.next_element::<ListenSpec>()? {
+                specs.push(spec);
+            }
+            Ok(specs)
+        }
+    }
+
+    deserializer.deserialize_any(ListVisitor)
+}
+
+/// Deserializes a `SocketAddr` from a string, with an error that names the value.
+fn socket_addr<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SocketAddr, D::Error> {
+    let s = String::deserialize(deserializer)?;
+    s.trim().parse().map_err(|_| {
+        de::Error::custom(format!(
+            "{s:?} is not an IP address and port (expected e.g. \"127.0.0.1:8080\" or \"[::1]:8080\")"
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(s: &str) -> ListenSpec {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn default_is_valid() {
+        let config = Config::default();
+        assert_eq!(config.validate(), Ok(()));
+        assert_eq!(
+            config.sip.listen,
+            [spec("udp:0.0.0.0:5060"), spec("tcp:0.0.0.0:5060")]
+        );
+        assert_eq!(config.sip.max_message_size, 65_535);
+        assert_eq!(config.sip.server_header(), Some("Trunkline"));
+        assert_eq!(config.sip.tcp_idle_timeout(), Duration::from_secs(600));
+        assert_eq!(config.http.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(config.data.dir, PathBuf::from("./trunkline-data"));
+        assert_eq!(config.log.level, "info");
+        assert_eq!(config.log.format, LogFormat::Text);
+    }
+
+    /// An edit of the default config.
+    type Change = fn(&mut Config);
+
+    /// Applies `change` to the default config and returns the validation message.
+    fn error_after(change: Change) -> String {
+        let mut config = Config::default();
+        change(&mut config);
+        config.validate().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn validation_errors_name_key_and_value() {
+        let table: Vec<(Change, &str)> = vec![
+            (
+                |c| c.sip.max_message_size = 10,
+                "config: sip.max_message_size: 10 is out of range (1024..=1048576)",
+            ),
+            (
+                |c| c.sip.max_message_size = 2_000_000,
+                "config: sip.max_message_size: 2000000 is out of range (1024..=1048576)",
+            ),
+            (
+                |c| c.sip.tcp_idle_timeout_secs = 0,
+                "config: sip.tcp_idle_timeout_secs: 0 is out of range (1..=86400)",
+            ),
+            (
+                |c| c.sip.listen.clear(),
+                "config: sip.listen: must not be empty",
+            ),
+            (
+                |c| c.sip.listen.push(spec("tls:0.0.0.0:5061")),
+                "config: sip.listen[2]: \"tls:0.0.0.0:5061\": transport tls is not supported yet",
+            ),
+            (
+                |c| c.sip.listen.push(spec("ws:0.0.0.0:8088")),
+                "config: sip.listen[2]: \"ws:0.0.0.0:8088\": transport ws is not supported yet",
+            ),
+            (
+                |c| c.sip.listen.push(spec("wss:0.0.0.0:8089")),
+                "config: sip.listen[2]: \"wss:0.0.0.0:8089\": transport wss is not supported yet",
+            ),
+            (
+                |c| c.sip.listen.push(spec("udp:0.0.0.0:5060")),
+                "config: sip.listen[2]: \"udp:0.0.0.0:5060\" binds the same UDP socket as sip.listen[0] \"udp:0.0.0.0:5060\"",
+            ),
+            (
+                |c| c.sip.aliases = vec!["sip.example.com".into(), "sip:x.example.com".into()],
+                "config: sip.aliases[1]: \"sip:x.example.com\" is not a host name or IP address (write it without scheme or port)",
+            ),
+            (
+                |c| c.sip.server_header = "Trunkline\r\nX-Evil: 1".into(),
+                "config: sip.server_header: \"Trunkline\\r\\nX-Evil: 1\" contains a control character",
+            ),
+            (
+                |c| c.data.dir = PathBuf::new(),
+                "config: data.dir: must not be empty",
+            ),
+            (
+                |c| c.log.level = " ".into(),
+                "config: log.level: must not be empty",
+            ),
+            (
+                |c| c.log.level = "debgu".into(),
+                "config: log.level: \"debgu\" is not a level (expected off, error, warn, info, debug, trace or TARGET=LEVEL)",
+            ),
+            (
+                |c| c.log.level = "info,trunkline_sip=loud".into(),
+                "config: log.level: \"info,trunkline_sip=loud\" has \"loud\" where a level belongs (expected off, error, warn, info, debug, trace or TARGET=LEVEL)",
+            ),
+        ];
+        for (change, want) in table {
+            assert_eq!(error_after(change), want);
+        }
+    }
+
+    #[test]
+    fn accepted_edge_values() {
+        let mut config = Config::default();
+        config.sip.max_message_size = 1024;
+        config.sip.tcp_idle_timeout_secs = 1;
+        config.sip.server_header = String::new();
+        config.sip.aliases = vec![
+            "sip.example.com".into(),
+            "example.com.".into(),
+            "203.0.113.7".into(),
+            "2001:db8::1".into(),
+            "[2001:db8::1]".into(),
+            "localhost".into(),
+        ];
+        config.sip.listen = vec![
+            spec("udp:127.0.0.1:5060"),
+            spec("tcp:127.0.0.1:5060"),
+            spec("udp:[::1]:5060"),
+            spec("udp:127.0.0.1:0"),
+            spec("udp:127.0.0.1:0"),
+        ];
+        config.log.level = "warn,trunkline_sip=DEBUG,h2[conn{id=1}]=trace".into();
+        assert_eq!(config.validate(), Ok(()));
+        assert_eq!(config.sip.server_header(), None);
+
+        config.sip.max_message_size = 1_048_576;
+        config.sip.tcp_idle_timeout_secs = 86_400;
+        assert_eq!(config.validate(), Ok(()));
+    }
+
+    #[test]
+    fn rejects_odd_aliases() {
+        for bad in [
+            "",
+            "a b",
+            "-x.com",
+            "x-.com",
+            "1.2.3",
+            "example.com:5060",
+            "a..b",
+            "[1.2.3.4]",
+        ] {
+            assert!(!is_host(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn error_key_paths() {
+        let err = ConfigError::UnsupportedTransport {
+            index: 2,
+            spec: spec("tls:0.0.0.0:5061"),
+        };
+        assert_eq!(err.key(), "sip.listen[2]");
+        let err = ConfigError::Empty { key: "data.dir" };
+        assert_eq!(err.key(), "data.dir");
+    }
+}

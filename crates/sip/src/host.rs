@@ -1,0 +1,139 @@
+//! Hosts: a domain name, an IPv4 address or a bracketed IPv6 reference (RFC 3261 §25.1).
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::error::Problem;
+use crate::scan;
+
+/// A parsed host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Host<'a> {
+    /// A host name as written (compare case-insensitively).
+    Domain(&'a str),
+    /// A dotted IPv4 address.
+    V4(Ipv4Addr),
+    /// An IPv6 address (written `[...]` in SIP).
+    V6(Ipv6Addr),
+}
+
+impl<'a> Host<'a> {
+    /// Parses a host; IPv6 must be bracketed.
+    pub fn parse(s: &'a [u8]) -> Result<Host<'a>, Problem> {
+        match s {
+            [] => Err(Problem::BadHost),
+            [b'[', inner @ .., b']'] => scan::ascii_str(inner)
+                .and_then(|t| t.parse::<Ipv6Addr>().ok())
+                .map(Host::V6)
+                .ok_or(Problem::BadHost),
+            _ => {
+                if !s.iter().all(|&b| scan::is_hostchar(b)) {
+                    return Err(Problem::BadHost);
+                }
+                let text = scan::ascii_str(s).ok_or(Problem::BadHost)?;
+                if s.iter().all(|&b| b.is_ascii_digit() || b == b'.') {
+                    return text
+                        .parse::<Ipv4Addr>()
+                        .map(Host::V4)
+                        .map_err(|_| Problem::BadHost);
+                }
+                // Labels start and end with alphanumerics; empty labels are malformed
+                // (a single trailing dot is a fully qualified name and allowed).
+                let body = text.strip_suffix('.').unwrap_or(text);
+                let ok = body.split('.').all(|l| {
+                    let b = l.as_bytes();
+                    !b.is_empty() && b[0] != b'-' && b[b.len() - 1] != b'-'
+                });
+                if ok {
+                    Ok(Host::Domain(text))
+                } else {
+                    Err(Problem::BadHost)
+                }
+            }
+        }
+    }
+
+    /// The address when the host is an IP literal.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            Host::Domain(_) => None,
+            Host::V4(a) => Some(IpAddr::V4(*a)),
+            Host::V6(a) => Some(IpAddr::V6(*a)),
+        }
+    }
+
+    /// True when this host names the given address (IP literal equal to it).
+    pub fn is_ip(&self, ip: IpAddr) -> bool {
+        self.ip() == Some(ip)
+    }
+}
+
+impl fmt::Display for Host<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Host::Domain(d) => f.write_str(d),
+            Host::V4(a) => write!(f, "{a}"),
+            Host::V6(a) => write!(f, "[{a}]"),
+        }
+    }
+}
+
+/// Splits `host[:port]` (host may be `[v6]`) and parses both.
+pub(crate) fn parse_hostport(s: &[u8]) -> Result<(Host<'_>, Option<u16>), Problem> {
+    let (host, port) = if s.first() == Some(&b'[') {
+        let close = memchr::memchr(b']', s).ok_or(Problem::BadHost)?;
+        let port = match &s[close + 1..] {
+            [] => None,
+            [b':', p @ ..] => Some(p),
+            _ => return Err(Problem::BadHost),
+        };
+        (&s[..=close], port)
+    } else {
+        match memchr::memchr(b':', s) {
+            Some(c) => (&s[..c], Some(&s[c + 1..])),
+            None => (s, None),
+        }
+    };
+    let host = Host::parse(host)?;
+    let port = match port {
+        None => None,
+        Some(p) => Some(parse_port(p)?),
+    };
+    Ok((host, port))
+}
+
+pub(crate) fn parse_port(p: &[u8]) -> Result<u16, Problem> {
+    scan::parse_u32(p)
+        .and_then(|n| u16::try_from(n).ok())
+        .ok_or(Problem::BadPort)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds() {
+        assert_eq!(Host::parse(b"example.com"), Ok(Host::Domain("example.com")));
+        assert_eq!(
+            Host::parse(b"192.0.2.1"),
+            Ok(Host::V4(Ipv4Addr::new(192, 0, 2, 1)))
+        );
+        assert!(matches!(Host::parse(b"[2001:db8::10]"), Ok(Host::V6(_))));
+        assert!(Host::parse(b"2001:db8::10").is_err());
+        assert!(Host::parse(b"999.1.1.1").is_err());
+        assert!(Host::parse(b"a..b").is_err());
+        assert!(Host::parse(b"-a.b").is_err());
+        assert!(Host::parse(b"a b").is_err());
+    }
+
+    #[test]
+    fn hostports() {
+        assert_eq!(
+            parse_hostport(b"[::1]:5060"),
+            Ok((Host::V6(Ipv6Addr::LOCALHOST), Some(5060)))
+        );
+        assert_eq!(parse_hostport(b"h:99999"), Err(Problem::BadPort));
+        assert_eq!(parse_hostport(b"h:"), Err(Problem::BadPort));
+    }
+}
