@@ -76,62 +76,80 @@ impl HeaderName {
                 _ => HeaderName::Other,
             };
         }
-        let mut buf = [0u8; 24];
+        // Lower-case by setting bit 0x20: exact for letters, and it maps no other token
+        // character onto a letter or '-', so no false match is possible. Then only the
+        // candidates of that length and first letter are compared.
+        let Some(&first) = name.first() else {
+            return HeaderName::Other;
+        };
+        let mut buf = [0u8; 20];
         if name.len() > buf.len() {
             return HeaderName::Other;
         }
         let lower = &mut buf[..name.len()];
         for (d, s) in lower.iter_mut().zip(name) {
-            *d = s.to_ascii_lowercase();
+            *d = s | 0x20;
         }
-        match &*lower {
-            b"accept" => HeaderName::Accept,
-            b"accept-encoding" => HeaderName::AcceptEncoding,
-            b"accept-language" => HeaderName::AcceptLanguage,
-            b"alert-info" => HeaderName::AlertInfo,
-            b"allow" => HeaderName::Allow,
-            b"allow-events" => HeaderName::AllowEvents,
-            b"authorization" => HeaderName::Authorization,
-            b"call-id" => HeaderName::CallId,
-            b"call-info" => HeaderName::CallInfo,
-            b"contact" => HeaderName::Contact,
-            b"content-disposition" => HeaderName::ContentDisposition,
-            b"content-encoding" => HeaderName::ContentEncoding,
-            b"content-length" => HeaderName::ContentLength,
-            b"content-type" => HeaderName::ContentType,
-            b"cseq" => HeaderName::CSeq,
-            b"date" => HeaderName::Date,
-            b"event" => HeaderName::Event,
-            b"expires" => HeaderName::Expires,
-            b"from" => HeaderName::From,
-            b"max-forwards" => HeaderName::MaxForwards,
-            b"min-expires" => HeaderName::MinExpires,
-            b"path" => HeaderName::Path,
-            b"p-asserted-identity" => HeaderName::PAssertedIdentity,
-            b"p-preferred-identity" => HeaderName::PPreferredIdentity,
-            b"privacy" => HeaderName::Privacy,
-            b"proxy-authenticate" => HeaderName::ProxyAuthenticate,
-            b"proxy-authorization" => HeaderName::ProxyAuthorization,
-            b"proxy-require" => HeaderName::ProxyRequire,
-            b"record-route" => HeaderName::RecordRoute,
-            b"refer-to" => HeaderName::ReferTo,
-            b"referred-by" => HeaderName::ReferredBy,
-            b"require" => HeaderName::Require,
-            b"retry-after" => HeaderName::RetryAfter,
-            b"route" => HeaderName::Route,
-            b"server" => HeaderName::Server,
-            b"session-expires" => HeaderName::SessionExpires,
-            b"subject" => HeaderName::Subject,
-            b"supported" => HeaderName::Supported,
-            b"timestamp" => HeaderName::Timestamp,
-            b"to" => HeaderName::To,
-            b"unsupported" => HeaderName::Unsupported,
-            b"user-agent" => HeaderName::UserAgent,
-            b"via" => HeaderName::Via,
-            b"warning" => HeaderName::Warning,
-            b"www-authenticate" => HeaderName::WwwAuthenticate,
-            _ => HeaderName::Other,
-        }
+        let candidates: &[(&[u8], HeaderName)] = match (name.len(), first | 0x20) {
+            (2, b't') => &[(b"to", HeaderName::To)],
+            (3, b'v') => &[(b"via", HeaderName::Via)],
+            (4, b'c') => &[(b"cseq", HeaderName::CSeq)],
+            (4, b'd') => &[(b"date", HeaderName::Date)],
+            (4, b'f') => &[(b"from", HeaderName::From)],
+            (4, b'p') => &[(b"path", HeaderName::Path)],
+            (5, b'a') => &[(b"allow", HeaderName::Allow)],
+            (5, b'e') => &[(b"event", HeaderName::Event)],
+            (5, b'r') => &[(b"route", HeaderName::Route)],
+            (6, b'a') => &[(b"accept", HeaderName::Accept)],
+            (6, b's') => &[(b"server", HeaderName::Server)],
+            (7, b'c') => &[
+                (b"call-id", HeaderName::CallId),
+                (b"contact", HeaderName::Contact),
+            ],
+            (7, b'e') => &[(b"expires", HeaderName::Expires)],
+            (7, b'p') => &[(b"privacy", HeaderName::Privacy)],
+            (7, b'r') => &[(b"require", HeaderName::Require)],
+            (7, b's') => &[(b"subject", HeaderName::Subject)],
+            (7, b'w') => &[(b"warning", HeaderName::Warning)],
+            (8, b'r') => &[(b"refer-to", HeaderName::ReferTo)],
+            (9, b'c') => &[(b"call-info", HeaderName::CallInfo)],
+            (9, b's') => &[(b"supported", HeaderName::Supported)],
+            (9, b't') => &[(b"timestamp", HeaderName::Timestamp)],
+            (10, b'a') => &[(b"alert-info", HeaderName::AlertInfo)],
+            (10, b'u') => &[(b"user-agent", HeaderName::UserAgent)],
+            (11, b'm') => &[(b"min-expires", HeaderName::MinExpires)],
+            (11, b'r') => &[
+                (b"retry-after", HeaderName::RetryAfter),
+                (b"referred-by", HeaderName::ReferredBy),
+            ],
+            (11, b'u') => &[(b"unsupported", HeaderName::Unsupported)],
+            (12, b'a') => &[(b"allow-events", HeaderName::AllowEvents)],
+            (12, b'c') => &[(b"content-type", HeaderName::ContentType)],
+            (12, b'm') => &[(b"max-forwards", HeaderName::MaxForwards)],
+            (12, b'r') => &[(b"record-route", HeaderName::RecordRoute)],
+            (13, b'a') => &[(b"authorization", HeaderName::Authorization)],
+            (13, b'p') => &[(b"proxy-require", HeaderName::ProxyRequire)],
+            (14, b'c') => &[(b"content-length", HeaderName::ContentLength)],
+            (15, b'a') => &[
+                (b"accept-encoding", HeaderName::AcceptEncoding),
+                (b"accept-language", HeaderName::AcceptLanguage),
+            ],
+            (15, b's') => &[(b"session-expires", HeaderName::SessionExpires)],
+            (16, b'c') => &[(b"content-encoding", HeaderName::ContentEncoding)],
+            (16, b'w') => &[(b"www-authenticate", HeaderName::WwwAuthenticate)],
+            (18, b'p') => &[(b"proxy-authenticate", HeaderName::ProxyAuthenticate)],
+            (19, b'c') => &[(b"content-disposition", HeaderName::ContentDisposition)],
+            (19, b'p') => &[
+                (b"p-asserted-identity", HeaderName::PAssertedIdentity),
+                (b"proxy-authorization", HeaderName::ProxyAuthorization),
+            ],
+            (20, b'p') => &[(b"p-preferred-identity", HeaderName::PPreferredIdentity)],
+            _ => &[],
+        };
+        candidates
+            .iter()
+            .find(|(n, _)| *n == &*lower)
+            .map_or(HeaderName::Other, |(_, h)| *h)
     }
 
     /// The canonical long form, e.g. `Call-ID`; `"Other"` for unknown names.
@@ -219,6 +237,62 @@ impl HeaderName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_long_form_is_recognised() {
+        let all = [
+            HeaderName::Accept,
+            HeaderName::AcceptEncoding,
+            HeaderName::AcceptLanguage,
+            HeaderName::AlertInfo,
+            HeaderName::Allow,
+            HeaderName::AllowEvents,
+            HeaderName::Authorization,
+            HeaderName::CallId,
+            HeaderName::CallInfo,
+            HeaderName::Contact,
+            HeaderName::ContentDisposition,
+            HeaderName::ContentEncoding,
+            HeaderName::ContentLength,
+            HeaderName::ContentType,
+            HeaderName::CSeq,
+            HeaderName::Date,
+            HeaderName::Event,
+            HeaderName::Expires,
+            HeaderName::From,
+            HeaderName::MaxForwards,
+            HeaderName::MinExpires,
+            HeaderName::Path,
+            HeaderName::PAssertedIdentity,
+            HeaderName::PPreferredIdentity,
+            HeaderName::Privacy,
+            HeaderName::ProxyAuthenticate,
+            HeaderName::ProxyAuthorization,
+            HeaderName::ProxyRequire,
+            HeaderName::RecordRoute,
+            HeaderName::ReferTo,
+            HeaderName::ReferredBy,
+            HeaderName::Require,
+            HeaderName::RetryAfter,
+            HeaderName::Route,
+            HeaderName::Server,
+            HeaderName::SessionExpires,
+            HeaderName::Subject,
+            HeaderName::Supported,
+            HeaderName::Timestamp,
+            HeaderName::To,
+            HeaderName::Unsupported,
+            HeaderName::UserAgent,
+            HeaderName::Via,
+            HeaderName::Warning,
+            HeaderName::WwwAuthenticate,
+        ];
+        for h in all {
+            assert_eq!(HeaderName::from_bytes(h.as_str().as_bytes()), h);
+            let upper = h.as_str().to_ascii_uppercase();
+            assert_eq!(HeaderName::from_bytes(upper.as_bytes()), h);
+        }
+    }
 
     #[test]
     fn compact_and_case() {

@@ -245,7 +245,7 @@ fn parse(bytes: &[u8], framing: Framing) -> Result<Message<'_>, ParseError> {
     let start_line = &bytes[..sl_end];
     let start = parse_start_line(start_line)?;
 
-    let mut headers: Vec<Header<'_>> = Vec::with_capacity(16);
+    let mut headers: Vec<Header<'_>> = Vec::with_capacity(32);
     let mut content_length: Option<usize> = None;
     let body_start;
     loop {

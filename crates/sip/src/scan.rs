@@ -121,15 +121,13 @@ pub(crate) fn quoted_end(s: &[u8], i: usize) -> Option<usize> {
     None
 }
 
-/// ASCII bytes to `&str`; `None` for anything else. Grammar positions that only admit ASCII
+/// Bytes to `&str`; `None` unless valid UTF-8. Grammar positions that only admit ASCII
 /// use this so typed values can be handed out as `&str` without copying.
 #[inline]
 pub(crate) fn ascii_str(s: &[u8]) -> Option<&str> {
-    if s.is_ascii() {
-        std::str::from_utf8(s).ok()
-    } else {
-        None
-    }
+    // Callers only pass bytes already checked against an ASCII grammar class, so the UTF-8
+    // check is the only one needed.
+    std::str::from_utf8(s).ok()
 }
 
 /// Parses 1*DIGIT (leading zeros allowed) into a `u32`; `None` on overflow or a non-digit.
@@ -186,7 +184,8 @@ impl<'a> Iterator for CommaSplit<'a> {
         }
         let s = self.rest;
         let mut i = 0;
-        while i < s.len() {
+        while let Some(off) = memchr::memchr3(b'"', b'<', b',', &s[i..]) {
+            i += off;
             match s[i] {
                 b'"' => match quoted_end(s, i) {
                     Some(end) => i = end,
@@ -202,11 +201,10 @@ impl<'a> Iterator for CommaSplit<'a> {
                         return Some(Err(s));
                     }
                 },
-                b',' => {
+                _ => {
                     self.rest = &s[i + 1..];
                     return Some(Ok(trim(&s[..i])));
                 }
-                _ => i += 1,
             }
         }
         self.done = true;
