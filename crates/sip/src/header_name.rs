@@ -1,5 +1,19 @@
 //! Header names: case-insensitive, compact forms folded to their long form (RFC 3261 §7.3.3).
 
+/// Longest header name recognised (`P-Preferred-Identity`).
+const NAME_WIDTH: usize = 20;
+
+/// `name` zero-padded to [`NAME_WIDTH`], for whole-array comparison.
+const fn pad(name: &[u8]) -> [u8; NAME_WIDTH] {
+    let mut out = [0u8; NAME_WIDTH];
+    let mut i = 0;
+    while i < name.len() {
+        out[i] = name[i];
+        i += 1;
+    }
+    out
+}
+
 /// The headers Trunkline reads; every other name is [`HeaderName::Other`] and kept verbatim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(missing_docs)] // the variants are the header names themselves
@@ -77,79 +91,314 @@ impl HeaderName {
             };
         }
         // Lower-case by setting bit 0x20: exact for letters, and it maps no other token
-        // character onto a letter or '-', so no false match is possible. Then only the
-        // candidates of that length and first letter are compared.
-        let Some(&first) = name.first() else {
-            return HeaderName::Other;
-        };
-        let mut buf = [0u8; 20];
-        if name.len() > buf.len() {
+        // character onto a letter or '-', so no false match is possible. The name, zero-padded
+        // to a fixed width, is then compared word-wise against the few names of that length
+        // and first letter: no copy loop over a table, no memcmp calls.
+        if name.len() > NAME_WIDTH {
             return HeaderName::Other;
         }
-        let lower = &mut buf[..name.len()];
+        let mut lower = [0u8; NAME_WIDTH];
         for (d, s) in lower.iter_mut().zip(name) {
             *d = s | 0x20;
         }
-        let candidates: &[(&[u8], HeaderName)] = match (name.len(), first | 0x20) {
-            (2, b't') => &[(b"to", HeaderName::To)],
-            (3, b'v') => &[(b"via", HeaderName::Via)],
-            (4, b'c') => &[(b"cseq", HeaderName::CSeq)],
-            (4, b'd') => &[(b"date", HeaderName::Date)],
-            (4, b'f') => &[(b"from", HeaderName::From)],
-            (4, b'p') => &[(b"path", HeaderName::Path)],
-            (5, b'a') => &[(b"allow", HeaderName::Allow)],
-            (5, b'e') => &[(b"event", HeaderName::Event)],
-            (5, b'r') => &[(b"route", HeaderName::Route)],
-            (6, b'a') => &[(b"accept", HeaderName::Accept)],
-            (6, b's') => &[(b"server", HeaderName::Server)],
-            (7, b'c') => &[
-                (b"call-id", HeaderName::CallId),
-                (b"contact", HeaderName::Contact),
-            ],
-            (7, b'e') => &[(b"expires", HeaderName::Expires)],
-            (7, b'p') => &[(b"privacy", HeaderName::Privacy)],
-            (7, b'r') => &[(b"require", HeaderName::Require)],
-            (7, b's') => &[(b"subject", HeaderName::Subject)],
-            (7, b'w') => &[(b"warning", HeaderName::Warning)],
-            (8, b'r') => &[(b"refer-to", HeaderName::ReferTo)],
-            (9, b'c') => &[(b"call-info", HeaderName::CallInfo)],
-            (9, b's') => &[(b"supported", HeaderName::Supported)],
-            (9, b't') => &[(b"timestamp", HeaderName::Timestamp)],
-            (10, b'a') => &[(b"alert-info", HeaderName::AlertInfo)],
-            (10, b'u') => &[(b"user-agent", HeaderName::UserAgent)],
-            (11, b'm') => &[(b"min-expires", HeaderName::MinExpires)],
-            (11, b'r') => &[
-                (b"retry-after", HeaderName::RetryAfter),
-                (b"referred-by", HeaderName::ReferredBy),
-            ],
-            (11, b'u') => &[(b"unsupported", HeaderName::Unsupported)],
-            (12, b'a') => &[(b"allow-events", HeaderName::AllowEvents)],
-            (12, b'c') => &[(b"content-type", HeaderName::ContentType)],
-            (12, b'm') => &[(b"max-forwards", HeaderName::MaxForwards)],
-            (12, b'r') => &[(b"record-route", HeaderName::RecordRoute)],
-            (13, b'a') => &[(b"authorization", HeaderName::Authorization)],
-            (13, b'p') => &[(b"proxy-require", HeaderName::ProxyRequire)],
-            (14, b'c') => &[(b"content-length", HeaderName::ContentLength)],
-            (15, b'a') => &[
-                (b"accept-encoding", HeaderName::AcceptEncoding),
-                (b"accept-language", HeaderName::AcceptLanguage),
-            ],
-            (15, b's') => &[(b"session-expires", HeaderName::SessionExpires)],
-            (16, b'c') => &[(b"content-encoding", HeaderName::ContentEncoding)],
-            (16, b'w') => &[(b"www-authenticate", HeaderName::WwwAuthenticate)],
-            (18, b'p') => &[(b"proxy-authenticate", HeaderName::ProxyAuthenticate)],
-            (19, b'c') => &[(b"content-disposition", HeaderName::ContentDisposition)],
-            (19, b'p') => &[
-                (b"p-asserted-identity", HeaderName::PAssertedIdentity),
-                (b"proxy-authorization", HeaderName::ProxyAuthorization),
-            ],
-            (20, b'p') => &[(b"p-preferred-identity", HeaderName::PPreferredIdentity)],
-            _ => &[],
-        };
-        candidates
-            .iter()
-            .find(|(n, _)| *n == &*lower)
-            .map_or(HeaderName::Other, |(_, h)| *h)
+        match (name.len(), lower[0]) {
+            (2, b't') => {
+                if lower == const { pad(b"to") } {
+                    HeaderName::To
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (3, b'v') => {
+                if lower == const { pad(b"via") } {
+                    HeaderName::Via
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (4, b'c') => {
+                if lower == const { pad(b"cseq") } {
+                    HeaderName::CSeq
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (4, b'd') => {
+                if lower == const { pad(b"date") } {
+                    HeaderName::Date
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (4, b'f') => {
+                if lower == const { pad(b"from") } {
+                    HeaderName::From
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (4, b'p') => {
+                if lower == const { pad(b"path") } {
+                    HeaderName::Path
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (5, b'a') => {
+                if lower == const { pad(b"allow") } {
+                    HeaderName::Allow
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (5, b'e') => {
+                if lower == const { pad(b"event") } {
+                    HeaderName::Event
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (5, b'r') => {
+                if lower == const { pad(b"route") } {
+                    HeaderName::Route
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (6, b'a') => {
+                if lower == const { pad(b"accept") } {
+                    HeaderName::Accept
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (6, b's') => {
+                if lower == const { pad(b"server") } {
+                    HeaderName::Server
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (7, b'e') => {
+                if lower == const { pad(b"expires") } {
+                    HeaderName::Expires
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (7, b'p') => {
+                if lower == const { pad(b"privacy") } {
+                    HeaderName::Privacy
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (7, b'r') => {
+                if lower == const { pad(b"require") } {
+                    HeaderName::Require
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (7, b's') => {
+                if lower == const { pad(b"subject") } {
+                    HeaderName::Subject
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (7, b'w') => {
+                if lower == const { pad(b"warning") } {
+                    HeaderName::Warning
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (8, b'r') => {
+                if lower == const { pad(b"refer-to") } {
+                    HeaderName::ReferTo
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (9, b'c') => {
+                if lower == const { pad(b"call-info") } {
+                    HeaderName::CallInfo
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (9, b's') => {
+                if lower == const { pad(b"supported") } {
+                    HeaderName::Supported
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (9, b't') => {
+                if lower == const { pad(b"timestamp") } {
+                    HeaderName::Timestamp
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (10, b'a') => {
+                if lower == const { pad(b"alert-info") } {
+                    HeaderName::AlertInfo
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (10, b'u') => {
+                if lower == const { pad(b"user-agent") } {
+                    HeaderName::UserAgent
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (11, b'm') => {
+                if lower == const { pad(b"min-expires") } {
+                    HeaderName::MinExpires
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (11, b'u') => {
+                if lower == const { pad(b"unsupported") } {
+                    HeaderName::Unsupported
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (12, b'a') => {
+                if lower == const { pad(b"allow-events") } {
+                    HeaderName::AllowEvents
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (12, b'c') => {
+                if lower == const { pad(b"content-type") } {
+                    HeaderName::ContentType
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (12, b'm') => {
+                if lower == const { pad(b"max-forwards") } {
+                    HeaderName::MaxForwards
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (12, b'r') => {
+                if lower == const { pad(b"record-route") } {
+                    HeaderName::RecordRoute
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (13, b'a') => {
+                if lower == const { pad(b"authorization") } {
+                    HeaderName::Authorization
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (13, b'p') => {
+                if lower == const { pad(b"proxy-require") } {
+                    HeaderName::ProxyRequire
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (14, b'c') => {
+                if lower == const { pad(b"content-length") } {
+                    HeaderName::ContentLength
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (15, b's') => {
+                if lower == const { pad(b"session-expires") } {
+                    HeaderName::SessionExpires
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (16, b'c') => {
+                if lower == const { pad(b"content-encoding") } {
+                    HeaderName::ContentEncoding
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (16, b'w') => {
+                if lower == const { pad(b"www-authenticate") } {
+                    HeaderName::WwwAuthenticate
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (18, b'p') => {
+                if lower == const { pad(b"proxy-authenticate") } {
+                    HeaderName::ProxyAuthenticate
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (19, b'c') => {
+                if lower == const { pad(b"content-disposition") } {
+                    HeaderName::ContentDisposition
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (20, b'p') => {
+                if lower == const { pad(b"p-preferred-identity") } {
+                    HeaderName::PPreferredIdentity
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (7, b'c') => {
+                if lower == const { pad(b"call-id") } {
+                    HeaderName::CallId
+                } else if lower == const { pad(b"contact") } {
+                    HeaderName::Contact
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (11, b'r') => {
+                if lower == const { pad(b"retry-after") } {
+                    HeaderName::RetryAfter
+                } else if lower == const { pad(b"referred-by") } {
+                    HeaderName::ReferredBy
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (15, b'a') => {
+                if lower == const { pad(b"accept-encoding") } {
+                    HeaderName::AcceptEncoding
+                } else if lower == const { pad(b"accept-language") } {
+                    HeaderName::AcceptLanguage
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (19, b'p') => {
+                if lower == const { pad(b"p-asserted-identity") } {
+                    HeaderName::PAssertedIdentity
+                } else if lower == const { pad(b"proxy-authorization") } {
+                    HeaderName::ProxyAuthorization
+                } else {
+                    HeaderName::Other
+                }
+            }
+            _ => HeaderName::Other,
+        }
     }
 
     /// The canonical long form, e.g. `Call-ID`; `"Other"` for unknown names.

@@ -65,6 +65,9 @@ impl Version {
     pub const SIP_2_0: Version = Version { major: 2, minor: 0 };
 
     fn parse(s: &[u8]) -> Option<Version> {
+        if s == b"SIP/2.0" {
+            return Some(Version::SIP_2_0);
+        }
         if s.len() < 7 || !s[..4].eq_ignore_ascii_case(b"SIP/") {
             return None;
         }
