@@ -27,28 +27,39 @@ impl<'a> Host<'a> {
                 .map(Host::V6)
                 .ok_or(Problem::BadHost),
             _ => {
-                if !s.iter().all(|&b| scan::is_hostchar(b)) {
+                // One pass: labels of host characters separated by single dots, no label
+                // starting or ending with '-'; a single trailing dot (FQDN) is allowed.
+                let mut label = 0usize;
+                let mut prev = b'.';
+                let mut numeric = true;
+                for &b in s {
+                    if b == b'.' {
+                        if label == 0 || prev == b'-' {
+                            return Err(Problem::BadHost);
+                        }
+                        label = 0;
+                    } else if scan::is_hostchar(b) {
+                        if label == 0 && b == b'-' {
+                            return Err(Problem::BadHost);
+                        }
+                        numeric &= b.is_ascii_digit();
+                        label += 1;
+                    } else {
+                        return Err(Problem::BadHost);
+                    }
+                    prev = b;
+                }
+                if prev == b'-' || (label == 0 && s.len() == 1) {
                     return Err(Problem::BadHost);
                 }
                 let text = scan::ascii_str(s).ok_or(Problem::BadHost)?;
-                if s.iter().all(|&b| b.is_ascii_digit() || b == b'.') {
+                if numeric {
                     return text
                         .parse::<Ipv4Addr>()
                         .map(Host::V4)
                         .map_err(|_| Problem::BadHost);
                 }
-                // Labels start and end with alphanumerics; empty labels are malformed
-                // (a single trailing dot is a fully qualified name and allowed).
-                let body = text.strip_suffix('.').unwrap_or(text);
-                let ok = body.split('.').all(|l| {
-                    let b = l.as_bytes();
-                    !b.is_empty() && b[0] != b'-' && b[b.len() - 1] != b'-'
-                });
-                if ok {
-                    Ok(Host::Domain(text))
-                } else {
-                    Err(Problem::BadHost)
-                }
+                Ok(Host::Domain(text))
             }
         }
     }
@@ -89,7 +100,7 @@ pub(crate) fn parse_hostport(s: &[u8]) -> Result<(Host<'_>, Option<u16>), Proble
         };
         (&s[..=close], port)
     } else {
-        match memchr::memchr(b':', s) {
+        match s.iter().position(|&b| b == b':') {
             Some(c) => (&s[..c], Some(&s[c + 1..])),
             None => (s, None),
         }

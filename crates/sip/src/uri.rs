@@ -67,7 +67,7 @@ pub struct UriParams<'a> {
 impl<'a> UriParams<'a> {
     fn parse(raw: &'a [u8]) -> Result<UriParams<'a>, Problem> {
         for p in raw.split(|&b| b == b';').skip(1) {
-            let (name, value) = match memchr(b'=', p) {
+            let (name, value) = match p.iter().position(|&b| b == b'=') {
                 Some(eq) => (&p[..eq], Some(&p[eq + 1..])),
                 None => (p, None),
             };
@@ -169,14 +169,14 @@ impl<'a> Uri<'a> {
 impl<'a> SipUri<'a> {
     fn parse_after_scheme(s: &'a [u8], secure: bool) -> Result<SipUri<'a>, Problem> {
         // '@' cannot appear unescaped in params or headers, so the only one ends userinfo.
-        let (userinfo, rest) = match memchr(b'@', s) {
+        let (userinfo, rest) = match s.iter().position(|&b| b == b'@') {
             Some(at) => (Some(&s[..at]), &s[at + 1..]),
             None => (None, s),
         };
         let (user, password) = match userinfo {
             None => (None, None),
             Some(ui) => {
-                let (u, p) = match memchr(b':', ui) {
+                let (u, p) = match ui.iter().position(|&b| b == b':') {
                     Some(c) => (&ui[..c], Some(&ui[c + 1..])),
                     None => (ui, None),
                 };
@@ -199,7 +199,7 @@ impl<'a> SipUri<'a> {
         // IPv6 references contain ':' but never ';' or '?', so the split above is safe.
         let (host, port) = host::parse_hostport(&rest[..hp_end])?;
         let after = &rest[hp_end..];
-        let (params_raw, headers) = match memchr(b'?', after) {
+        let (params_raw, headers) = match after.iter().position(|&b| b == b'?') {
             Some(q) => (&after[..q], Some(&after[q + 1..])),
             None => (after, None),
         };
@@ -322,7 +322,7 @@ fn validate_uri_headers(h: &[u8]) -> Result<(), Problem> {
 
 fn check_escapes(s: &[u8]) -> Result<(), Problem> {
     let mut i = 0;
-    while let Some(off) = memchr(b'%', &s[i..]) {
+    while let Some(off) = s[i..].iter().position(|&b| b == b'%') {
         let p = i + off;
         match (s.get(p + 1), s.get(p + 2)) {
             (Some(a), Some(b)) if a.is_ascii_hexdigit() && b.is_ascii_hexdigit() => i = p + 3,
