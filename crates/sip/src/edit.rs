@@ -81,12 +81,15 @@ impl<'m, 'a> Editor<'m, 'a> {
         let msg = self.msg;
         let raw = msg.raw();
         let mut out = Vec::with_capacity(raw.len() + 256);
-        let head_start = msg.start_line_raw().len();
+        // The start line keeps its own terminator (CRLF or a bare LF) unless it is replaced.
+        let head_start = next_line_start(raw, msg.start_line_raw().len());
         match &self.start_line {
-            Some(l) => out.extend_from_slice(l),
-            None => out.extend_from_slice(msg.start_line_raw()),
+            Some(l) => {
+                out.extend_from_slice(l);
+                out.extend_from_slice(b"\r\n");
+            }
+            None => out.extend_from_slice(&raw[..head_start]),
         }
-        out.extend_from_slice(b"\r\n");
         for l in &self.prepend {
             out.extend_from_slice(l);
         }
@@ -191,6 +194,19 @@ l: 4\r\n\r\nbody";
             "INVITE sip:bob@192.0.2.1:5062 SIP/2.0\r\nVia: SIP/2.0/UDP proxy;branch=z9hG4bK2\r\n\
 v:  SIP/2.0/UDP a\r\n   ;branch=z9hG4bK1\r\nMax-Forwards: 69\r\nl: 4\r\n\r\nbody"
         );
+    }
+
+    #[test]
+    fn bare_lf_and_headerless_messages_are_byte_exact() {
+        // Found by the `message` fuzz target.
+        for raw in [
+            &b"SIP/2.0 503\n\n"[..],
+            b"SIP/2.0 503 Unavailable\nVia: SIP/2.0/UDP h\n\n",
+            b"OPTIONS sip:x SIP/2.0\r\n\r\nbody",
+        ] {
+            let m = Message::parse(raw).unwrap();
+            assert_eq!(Editor::new(&m).write(), raw);
+        }
     }
 
     #[test]
