@@ -32,17 +32,29 @@ impl<'a> Host<'a> {
                 let mut label = 0usize;
                 let mut prev = b'.';
                 let mut numeric = true;
+                // IPv4 octets gathered on the way (RFC 3261 IPv4address: 1*3DIGIT x4).
+                let mut octets = [0u16; 4];
+                let mut dots = 0usize;
+                let mut long_octet = false;
                 for &b in s {
                     if b == b'.' {
                         if label == 0 || prev == b'-' {
                             return Err(Problem::BadHost);
                         }
+                        long_octet |= label > 3;
+                        dots += 1;
                         label = 0;
                     } else if scan::is_hostchar(b) {
                         if label == 0 && b == b'-' {
                             return Err(Problem::BadHost);
                         }
-                        numeric &= b.is_ascii_digit();
+                        if b.is_ascii_digit() {
+                            if dots < 4 && label < 3 {
+                                octets[dots] = octets[dots] * 10 + u16::from(b - b'0');
+                            }
+                        } else {
+                            numeric = false;
+                        }
                         label += 1;
                     } else {
                         return Err(Problem::BadHost);
@@ -52,13 +64,21 @@ impl<'a> Host<'a> {
                 if prev == b'-' || (label == 0 && s.len() == 1) {
                     return Err(Problem::BadHost);
                 }
-                let text = scan::ascii_str(s).ok_or(Problem::BadHost)?;
                 if numeric {
-                    return text
-                        .parse::<Ipv4Addr>()
-                        .map(Host::V4)
-                        .map_err(|_| Problem::BadHost);
+                    // All digits and dots: an IPv4 address or nothing.
+                    return match (dots, label) {
+                        (3, 1..=3) if !long_octet && octets.iter().all(|&o| o <= 255) => {
+                            Ok(Host::V4(Ipv4Addr::new(
+                                octets[0] as u8,
+                                octets[1] as u8,
+                                octets[2] as u8,
+                                octets[3] as u8,
+                            )))
+                        }
+                        _ => Err(Problem::BadHost),
+                    };
                 }
+                let text = scan::ascii_str(s).ok_or(Problem::BadHost)?;
                 Ok(Host::Domain(text))
             }
         }
@@ -133,6 +153,21 @@ mod tests {
         assert!(matches!(Host::parse(b"[2001:db8::10]"), Ok(Host::V6(_))));
         assert!(Host::parse(b"2001:db8::10").is_err());
         assert!(Host::parse(b"999.1.1.1").is_err());
+        assert!(Host::parse(b"1.2.3").is_err());
+        assert!(Host::parse(b"1.2.3.4.5").is_err());
+        assert!(Host::parse(b"1.2.3.0004").is_err());
+        assert!(Host::parse(b"99999.1.1.1").is_err());
+        assert!(Host::parse(b"1234.5.6.7").is_err());
+        assert!(Host::parse(b"1.2.3.4.").is_err());
+        assert_eq!(
+            Host::parse(b"010.0.0.1"),
+            Ok(Host::V4(Ipv4Addr::new(10, 0, 0, 1)))
+        );
+        assert_eq!(
+            Host::parse(b"example.com."),
+            Ok(Host::Domain("example.com."))
+        );
+        assert_eq!(Host::parse(b"1a.example"), Ok(Host::Domain("1a.example")));
         assert!(Host::parse(b"a..b").is_err());
         assert!(Host::parse(b"-a.b").is_err());
         assert!(Host::parse(b"a b").is_err());

@@ -209,21 +209,38 @@ impl<'a> Message<'a> {
     }
 }
 
-/// End of the line starting at `i`: (content end, next line start). A missing final
-/// newline ends the line at the end of input.
-#[inline]
-fn line_end(bytes: &[u8], i: usize) -> (usize, usize) {
-    match memchr(b'\n', &bytes[i..]) {
-        Some(off) => {
-            let nl = i + off;
-            let end = if nl > i && bytes[nl - 1] == b'\r' {
-                nl - 1
-            } else {
-                nl
-            };
-            (end, nl + 1)
+/// Walks the lines of a message in order. One SIMD newline search runs across the whole
+/// head instead of a fresh search per line, whose setup would cost more than the short
+/// header lines themselves.
+struct Lines<'a> {
+    bytes: &'a [u8],
+    newlines: memchr::Memchr<'a>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Lines {
+            bytes,
+            newlines: memchr::memchr_iter(b'\n', bytes),
         }
-        None => (bytes.len(), bytes.len()),
+    }
+
+    /// End of the line starting at `start`, which must be where the previous line ended:
+    /// (content end without CR, next line start). A missing final newline ends the line at
+    /// the end of input.
+    #[inline]
+    fn next(&mut self, start: usize) -> (usize, usize) {
+        match self.newlines.next() {
+            Some(nl) => {
+                let end = if nl > start && self.bytes[nl - 1] == b'\r' {
+                    nl - 1
+                } else {
+                    nl
+                };
+                (end, nl + 1)
+            }
+            None => (self.bytes.len(), self.bytes.len()),
+        }
     }
 }
 
@@ -241,7 +258,8 @@ fn parse(bytes: &[u8], framing: Framing) -> Result<Message<'_>, ParseError> {
         return Err(err(ParseErrorKind::Empty, pos));
     }
     let bytes = &bytes[pos..];
-    let (sl_end, mut i) = line_end(bytes, 0);
+    let mut lines = Lines::new(bytes);
+    let (sl_end, mut i) = lines.next(0);
     if i >= bytes.len() && framing != Framing::HeadOnly {
         return Err(err(ParseErrorKind::IncompleteHeaders, bytes.len()));
     }
@@ -260,7 +278,7 @@ fn parse(bytes: &[u8], framing: Framing) -> Result<Message<'_>, ParseError> {
             return Err(err(ParseErrorKind::IncompleteHeaders, i));
         }
         let line_start = i;
-        let (mut end, mut next) = line_end(bytes, i);
+        let (mut end, mut next) = lines.next(i);
         if end == line_start {
             body_start = next;
             break;
@@ -271,7 +289,7 @@ fn parse(bytes: &[u8], framing: Framing) -> Result<Message<'_>, ParseError> {
         }
         // Folding: following lines that start with SP/HT belong to this header.
         while next < bytes.len() && (bytes[next] == b' ' || bytes[next] == b'\t') {
-            let (e, n) = line_end(bytes, next);
+            let (e, n) = lines.next(next);
             end = e;
             next = n;
         }

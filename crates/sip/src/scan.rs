@@ -5,6 +5,10 @@ const TOKEN: u8 = 1;
 const UNRESERVED: u8 = 2;
 const HOSTCHAR: u8 = 4;
 const WS: u8 = 8;
+const USER: u8 = 16;
+const PASSWORD: u8 = 32;
+const PARAMCHAR: u8 = 64;
+const HNV: u8 = 128;
 
 const fn classes() -> [u8; 256] {
     let mut t = [0u8; 256];
@@ -35,6 +39,20 @@ const fn classes() -> [u8; 256] {
         if matches!(c, b' ' | b'\t' | b'\r' | b'\n') {
             v |= WS;
         }
+        // URI classes (RFC 3261 §25.1); '%' is admitted here and escapes are checked apart.
+        let unreserved = v & UNRESERVED != 0 || c == b'%';
+        if unreserved || matches!(c, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/') {
+            v |= USER;
+        }
+        if unreserved || matches!(c, b'&' | b'=' | b'+' | b'$' | b',') {
+            v |= PASSWORD;
+        }
+        if unreserved || matches!(c, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$') {
+            v |= PARAMCHAR;
+        }
+        if unreserved || matches!(c, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$') {
+            v |= HNV;
+        }
         t[b] = v;
         b += 1;
     }
@@ -49,12 +67,6 @@ pub(crate) fn is_token(b: u8) -> bool {
     CLASS[b as usize] & TOKEN != 0
 }
 
-/// `unreserved` character: alphanumeric or mark.
-#[inline]
-pub(crate) fn is_unreserved(b: u8) -> bool {
-    CLASS[b as usize] & UNRESERVED != 0
-}
-
 /// A character that may appear in a host name (underscore tolerated, as real DNS names carry it).
 #[inline]
 pub(crate) fn is_hostchar(b: u8) -> bool {
@@ -65,6 +77,30 @@ pub(crate) fn is_hostchar(b: u8) -> bool {
 #[inline]
 pub(crate) fn is_lws(b: u8) -> bool {
     CLASS[b as usize] & WS != 0
+}
+
+/// `user` characters of a SIP URI (unreserved, escaped, user-unreserved).
+#[inline]
+pub(crate) fn is_user_char(b: u8) -> bool {
+    CLASS[b as usize] & USER != 0
+}
+
+/// `password` characters of a SIP URI.
+#[inline]
+pub(crate) fn is_password_char(b: u8) -> bool {
+    CLASS[b as usize] & PASSWORD != 0
+}
+
+/// `paramchar`: URI parameter names and values.
+#[inline]
+pub(crate) fn is_paramchar(b: u8) -> bool {
+    CLASS[b as usize] & PARAMCHAR != 0
+}
+
+/// `hname` / `hvalue` characters of URI headers.
+#[inline]
+pub(crate) fn is_hnv_char(b: u8) -> bool {
+    CLASS[b as usize] & HNV != 0
 }
 
 /// True when every byte is a token character and there is at least one.

@@ -7,7 +7,7 @@ use memchr::memchr;
 
 use crate::error::Problem;
 use crate::host::{self, Host};
-use crate::scan;
+use crate::scan::{self, is_hnv_char, is_paramchar, is_password_char, is_user_char};
 
 /// A parsed URI, borrowed from the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -285,28 +285,9 @@ impl fmt::Display for SipUri<'_> {
     }
 }
 
-fn valid_chars(s: &[u8], class: fn(u8) -> bool) -> bool {
-    s.iter().all(|&b| class(b) || b == b'%')
-}
-
-/// `user` = unreserved / escaped / user-unreserved (`& = + $ , ; ? /`).
-fn is_user_char(b: u8) -> bool {
-    scan::is_unreserved(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/')
-}
-
-/// `password` = unreserved / escaped / `& = + $ ,`.
-fn is_password_char(b: u8) -> bool {
-    scan::is_unreserved(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',')
-}
-
-/// `paramchar` = param-unreserved (`[ ] / : & + $`) / unreserved / escaped.
-fn is_paramchar(b: u8) -> bool {
-    scan::is_unreserved(b) || matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$')
-}
-
-/// `hname`/`hvalue` characters: hnv-unreserved (`[ ] / ? : + $`) / unreserved / escaped.
-fn is_hnv_char(b: u8) -> bool {
-    scan::is_unreserved(b) || matches!(b, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$')
+#[inline]
+fn valid_chars(s: &[u8], class: impl Fn(u8) -> bool) -> bool {
+    s.iter().all(|&b| class(b))
 }
 
 fn validate_uri_headers(h: &[u8]) -> Result<(), Problem> {
