@@ -5,6 +5,8 @@
 //! for tests and embedding.
 
 pub mod config;
+mod core;
+pub mod flow;
 pub mod front;
 mod tcp;
 mod udp;
@@ -14,10 +16,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tracing::info;
 
 pub use config::{Config, ListenSpec, Transport};
+pub use flow::Flows;
 pub use front::FrontDoor;
 
 /// Why the server could not start.
@@ -74,18 +78,22 @@ impl Server {
             }
         }
         front.set_ports(addrs.iter().map(|(_, a)| a.port()).collect());
-        let front = Arc::new(front);
         let limits = tcp::Limits {
             max_message_size: config.sip.max_message_size as usize,
             idle_timeout: config.sip.tcp_idle_timeout(),
         };
+        let (core_tx, core_rx) = mpsc::channel(core::INBOUND_QUEUE);
+        let flows = Arc::new(Flows::default());
+        let udp: Vec<Arc<UdpSocket>> = udp.into_iter().map(Arc::new).collect();
         let mut tasks = JoinSet::new();
-        for s in udp {
-            tasks.spawn(udp::serve(s, Arc::clone(&front)));
+        for (i, s) in udp.iter().enumerate() {
+            tasks.spawn(udp::serve(Arc::clone(s), i, core_tx.clone()));
         }
         for l in tcp {
-            tasks.spawn(tcp::serve(l, Arc::clone(&front), limits));
+            tasks.spawn(tcp::serve(l, Arc::clone(&flows), core_tx.clone(), limits));
         }
+        let net = core::Network { udp, flows };
+        tasks.spawn(core::run(core_rx, front, net));
         for (t, a) in &addrs {
             info!(transport = %t, addr = %a, "SIP listening");
         }

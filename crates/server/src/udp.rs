@@ -1,18 +1,19 @@
-//! The UDP listener: one socket, each datagram through the front door, replies sent back.
+//! The UDP listener: one socket; each datagram goes to the SIP core.
 
 use std::sync::Arc;
 
 use tokio::net::UdpSocket;
-use tracing::{debug, warn};
+use tokio::sync::mpsc;
+use tracing::debug;
 
 use crate::config::Transport;
-use crate::front::{FrontDoor, Outcome};
+use crate::core::{Arrival, Inbound};
 
 /// Largest datagram accepted; anything bigger than a UDP payload cannot arrive anyway.
 const MAX_DATAGRAM: usize = 65_535;
 
-/// Serves one UDP socket until the task is cancelled.
-pub(crate) async fn serve(socket: UdpSocket, front: Arc<FrontDoor>) {
+/// Receives on one socket until the core goes away.
+pub(crate) async fn serve(socket: Arc<UdpSocket>, index: usize, core: mpsc::Sender<Inbound>) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
         let (n, source) = match socket.recv_from(&mut buf).await {
@@ -23,14 +24,21 @@ pub(crate) async fn serve(socket: UdpSocket, front: Arc<FrontDoor>) {
                 continue;
             }
         };
-        match front.handle(&buf[..n], source, Transport::Udp) {
-            Outcome::Reply(reply) => {
-                debug!(%source, code = reply.code, to = %reply.destination, "udp reply");
-                if let Err(e) = socket.send_to(&reply.bytes, reply.destination).await {
-                    warn!(error = %e, to = %reply.destination, "udp send failed");
-                }
+        let msg = Inbound {
+            bytes: buf[..n].to_vec(),
+            source,
+            transport: Transport::Udp,
+            via: Arrival::Udp(index),
+            broken: None,
+        };
+        match core.try_send(msg) {
+            Ok(()) => {}
+            // Back-pressure: a datagram the core cannot take now is dropped; the sender's
+            // retransmission timers recover it.
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                debug!(%source, "core busy, datagram dropped")
             }
-            Outcome::Drop(why) => debug!(%source, why, "udp drop"),
+            Err(mpsc::error::TrySendError::Closed(_)) => return,
         }
     }
 }

@@ -240,6 +240,7 @@ fn corpus_over_udp() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Sends `bytes`, half-closes, and collects every reply until the server closes.
 fn tcp_exchange(target: SocketAddr, bytes: &[u8]) -> Vec<Seen> {
     let mut s = TcpStream::connect(target).unwrap();
     let me = s.local_addr().unwrap();

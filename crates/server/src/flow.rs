@@ -1,0 +1,156 @@
+//! Flows: the connections (TCP, TLS, WS, WSS) the SIP core can write to, by id and by peer.
+//!
+//! A connection task registers itself and gets a bounded queue of outbound messages; the core
+//! sends to a flow by id (the connection a request arrived on) or looks one up by peer address
+//! to reuse a connection the peer opened (RFC 5923 alias-style reuse, RFC 5626 flows).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+
+use crate::config::Transport;
+
+/// Outbound messages queued per connection before the connection counts as stuck.
+const QUEUE: usize = 256;
+
+/// Identifies one connection for its whole life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FlowId(u64);
+
+/// Why a message could not be handed to a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FlowError {
+    /// The connection is gone.
+    #[error("flow closed")]
+    Closed,
+    /// The connection does not drain its queue (a slow or dead peer).
+    #[error("flow queue full")]
+    Full,
+}
+
+#[derive(Debug)]
+struct Entry {
+    transport: Transport,
+    peer: SocketAddr,
+    tx: mpsc::Sender<Vec<u8>>,
+}
+
+/// All live connections.
+#[derive(Debug, Default)]
+pub struct Flows {
+    next: AtomicU64,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    by_id: HashMap<FlowId, Entry>,
+    by_peer: HashMap<(Transport, SocketAddr), FlowId>,
+}
+
+/// A connection's registration; dropping it removes the flow.
+#[derive(Debug)]
+pub struct Registration {
+    flows: Arc<Flows>,
+    /// The flow's id.
+    pub id: FlowId,
+    /// Messages the core wants written to this connection.
+    pub outbound: mpsc::Receiver<Vec<u8>>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.flows.remove(self.id);
+    }
+}
+
+impl Flows {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding this lock cannot leave the maps inconsistent (each update is
+        // a single insert or remove), so a poisoned lock is safe to keep using.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers a new connection from `peer`.
+    pub fn register(self: &Arc<Self>, transport: Transport, peer: SocketAddr) -> Registration {
+        let id = FlowId(self.next.fetch_add(1, Ordering::Relaxed));
+        let (tx, outbound) = mpsc::channel(QUEUE);
+        let mut inner = self.lock();
+        inner.by_id.insert(
+            id,
+            Entry {
+                transport,
+                peer,
+                tx,
+            },
+        );
+        inner.by_peer.insert((transport, peer), id);
+        Registration {
+            flows: Arc::clone(self),
+            id,
+            outbound,
+        }
+    }
+
+    fn remove(&self, id: FlowId) {
+        let mut inner = self.lock();
+        if let Some(e) = inner.by_id.remove(&id)
+            && inner.by_peer.get(&(e.transport, e.peer)) == Some(&id)
+        {
+            inner.by_peer.remove(&(e.transport, e.peer));
+        }
+    }
+
+    /// Queues `bytes` for the connection `id`.
+    pub fn send(&self, id: FlowId, bytes: Vec<u8>) -> Result<(), FlowError> {
+        let tx = self
+            .lock()
+            .by_id
+            .get(&id)
+            .map(|e| e.tx.clone())
+            .ok_or(FlowError::Closed)?;
+        tx.try_send(bytes).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => FlowError::Full,
+            mpsc::error::TrySendError::Closed(_) => FlowError::Closed,
+        })
+    }
+
+    /// The live connection to `peer` over `transport`, if any.
+    pub fn find(&self, transport: Transport, peer: SocketAddr) -> Option<FlowId> {
+        self.lock().by_peer.get(&(transport, peer)).copied()
+    }
+
+    /// Number of live connections.
+    pub fn len(&self) -> usize {
+        self.lock().by_id.len()
+    }
+
+    /// True when no connection is live.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn register_send_find_drop() {
+        let flows = Arc::new(Flows::default());
+        let peer: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+        let mut reg = flows.register(Transport::Tcp, peer);
+        assert_eq!(flows.find(Transport::Tcp, peer), Some(reg.id));
+        assert_eq!(flows.find(Transport::Tls, peer), None);
+        flows.send(reg.id, b"x".to_vec()).unwrap();
+        assert_eq!(reg.outbound.recv().await.unwrap(), b"x");
+        let id = reg.id;
+        drop(reg);
+        assert_eq!(flows.find(Transport::Tcp, peer), None);
+        assert_eq!(flows.send(id, b"y".to_vec()), Err(FlowError::Closed));
+        assert!(flows.is_empty());
+    }
+}
