@@ -53,14 +53,10 @@ fn bench(c: &mut Criterion) {
         .map(|i| {
             let r = request("INVITE", i);
             let resp = response(&r, 486);
-            let ack = Bytes::from(
-                String::from_utf8_lossy(&request("ACK", i))
-                    .replace(
-                        "To: <sip:bob@example.test>",
-                        "To: <sip:bob@example.test>;tag=t",
-                    )
-                    .into_owned(),
-            );
+            let ack = Bytes::from(String::from_utf8_lossy(&request("ACK", i)).replace(
+                "To: <sip:bob@example.test>",
+                "To: <sip:bob@example.test>;tag=t",
+            ));
             (r, resp, ack)
         })
         .collect();
