@@ -15,6 +15,7 @@
 //! ```
 
 mod listen;
+mod tls;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -26,6 +27,7 @@ use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 pub use listen::{ListenSpec, ListenSpecError, Transport, UnknownTransport};
+pub use tls::TlsConfig;
 
 /// The whole configuration, one field per `[section]` of the TOML file.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
@@ -57,6 +59,18 @@ pub struct SipConfig {
     pub server_header: String,
     /// Seconds of silence after which an inbound TCP connection is closed.
     pub tcp_idle_timeout_secs: u64,
+    /// Sockets bound to each UDP listener address (with `SO_REUSEPORT`), each with its own
+    /// receive task; 0 means one per CPU core.
+    pub udp_shards: u16,
+    /// Move UDP datagrams a batch per system call (`recvmmsg`/`sendmmsg`); `false` means one
+    /// `recvfrom`/`sendto` per datagram.
+    pub udp_batch: bool,
+    /// Most stream connections (TCP, TLS, WS, WSS) open at once.
+    pub max_connections: u32,
+    /// Most stream connections open at once from one IPv4 address or IPv6 /64.
+    pub max_connections_per_ip: u32,
+    /// `[sip.tls]`: certificate and client authentication for `tls` and `wss` listeners.
+    pub tls: TlsConfig,
 }
 
 impl SipConfig {
@@ -66,6 +80,10 @@ impl SipConfig {
     /// Allowed values of `sip.tcp_idle_timeout_secs` (at most one day, so deadline arithmetic
     /// never overflows).
     pub const TCP_IDLE_TIMEOUT_RANGE: RangeInclusive<u64> = 1..=86_400;
+    /// Allowed values of `sip.udp_shards` (0 = one per CPU core).
+    pub const UDP_SHARDS_RANGE: RangeInclusive<u16> = 0..=1024;
+    /// Allowed values of `sip.max_connections` and `sip.max_connections_per_ip`.
+    pub const MAX_CONNECTIONS_RANGE: RangeInclusive<u32> = 1..=10_000_000;
 
     /// `tcp_idle_timeout_secs` as a [`Duration`].
     pub fn tcp_idle_timeout(&self) -> Duration {
@@ -90,6 +108,11 @@ impl Default for SipConfig {
             max_message_size: 65_535,
             server_header: "Trunkline".to_owned(),
             tcp_idle_timeout_secs: 600,
+            udp_shards: 1,
+            udp_batch: true,
+            max_connections: 10_000,
+            max_connections_per_ip: 100,
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -198,13 +221,15 @@ pub enum ConfigError {
         /// Key path, e.g. `sip.listen`.
         key: &'static str,
     },
-    /// A listener whose transport parses but is not implemented yet.
-    #[error("config: sip.listen[{index}]: \"{spec}\": transport {} is not supported yet", .spec.transport)]
-    UnsupportedTransport {
-        /// Position in `sip.listen`.
-        index: usize,
-        /// The listener.
-        spec: ListenSpec,
+    /// A key left unset that another setting needs.
+    #[error("config: {key}: must be set for {needed_by} {value}")]
+    Required {
+        /// Key path, e.g. `sip.tls.cert`.
+        key: &'static str,
+        /// Key path of the setting that needs it, e.g. `sip.listen[2]`.
+        needed_by: String,
+        /// That setting's value, quoted.
+        value: String,
     },
     /// Two listeners would bind the same socket.
     #[error(
@@ -237,10 +262,21 @@ impl ConfigError {
     /// The key path the error is about, e.g. `sip.listen[2]`.
     pub fn key(&self) -> String {
         match self {
-            ConfigError::OutOfRange { key, .. } | ConfigError::Empty { key } => (*key).to_owned(),
-            ConfigError::UnsupportedTransport { index, .. }
-            | ConfigError::DuplicateListener { index, .. } => format!("sip.listen[{index}]"),
+            ConfigError::OutOfRange { key, .. }
+            | ConfigError::Empty { key }
+            | ConfigError::Required { key, .. } => (*key).to_owned(),
+            ConfigError::DuplicateListener { index, .. } => format!("sip.listen[{index}]"),
             ConfigError::Invalid { key, .. } => key.clone(),
+        }
+    }
+
+    /// The key whose value caused the error: [`ConfigError::key`], except for a missing key,
+    /// where it is the setting that needs it (which, unlike the missing key, was set somewhere
+    /// an operator can be pointed to).
+    pub fn cause_key(&self) -> String {
+        match self {
+            ConfigError::Required { needed_by, .. } => needed_by.clone(),
+            other => other.key(),
         }
     }
 }
@@ -261,9 +297,6 @@ impl SipConfig {
             return Err(ConfigError::Empty { key: "sip.listen" });
         }
         for (index, spec) in self.listen.iter().enumerate() {
-            if spec.transport != Transport::Udp && spec.transport != Transport::Tcp {
-                return Err(ConfigError::UnsupportedTransport { index, spec: *spec });
-            }
             // TCP, TLS, WS and WSS all take a TCP port, so `tcp:X` and `tls:X` collide too.
             // Port 0 is excluded: each such listener gets its own port from the OS.
             let same_socket = |other: &ListenSpec| {
@@ -307,7 +340,19 @@ impl SipConfig {
             "sip.tcp_idle_timeout_secs",
             self.tcp_idle_timeout_secs,
             Self::TCP_IDLE_TIMEOUT_RANGE,
-        )
+        )?;
+        check_range("sip.udp_shards", self.udp_shards, Self::UDP_SHARDS_RANGE)?;
+        check_range(
+            "sip.max_connections",
+            self.max_connections,
+            Self::MAX_CONNECTIONS_RANGE,
+        )?;
+        check_range(
+            "sip.max_connections_per_ip",
+            self.max_connections_per_ip,
+            Self::MAX_CONNECTIONS_RANGE,
+        )?;
+        self.tls.validate(&self.listen)
     }
 }
 
@@ -502,15 +547,11 @@ mod tests {
             ),
             (
                 |c| c.sip.listen.push(spec("tls:0.0.0.0:5061")),
-                "config: sip.listen[2]: \"tls:0.0.0.0:5061\": transport tls is not supported yet",
+                "config: sip.tls.cert: must be set for sip.listen[2] \"tls:0.0.0.0:5061\"",
             ),
             (
-                |c| c.sip.listen.push(spec("ws:0.0.0.0:8088")),
-                "config: sip.listen[2]: \"ws:0.0.0.0:8088\": transport ws is not supported yet",
-            ),
-            (
-                |c| c.sip.listen.push(spec("wss:0.0.0.0:8089")),
-                "config: sip.listen[2]: \"wss:0.0.0.0:8089\": transport wss is not supported yet",
+                |c| c.sip.listen.push(spec("ws:0.0.0.0:5060")),
+                "config: sip.listen[2]: \"ws:0.0.0.0:5060\" binds the same TCP socket as sip.listen[1] \"tcp:0.0.0.0:5060\"",
             ),
             (
                 |c| c.sip.listen.push(spec("udp:0.0.0.0:5060")),
@@ -594,12 +635,57 @@ mod tests {
 
     #[test]
     fn error_key_paths() {
-        let err = ConfigError::UnsupportedTransport {
+        let err = ConfigError::DuplicateListener {
             index: 2,
             spec: spec("tls:0.0.0.0:5061"),
+            first: 0,
+            first_spec: spec("tcp:0.0.0.0:5061"),
         };
         assert_eq!(err.key(), "sip.listen[2]");
+        let err = ConfigError::Required {
+            key: "sip.tls.key",
+            needed_by: "sip.listen[0]".into(),
+            value: "\"tls:[::]:5061\"".into(),
+        };
+        assert_eq!(err.key(), "sip.tls.key");
+        assert_eq!(err.cause_key(), "sip.listen[0]");
+        assert_eq!(
+            ConfigError::Empty { key: "data.dir" }.cause_key(),
+            "data.dir"
+        );
         let err = ConfigError::Empty { key: "data.dir" };
         assert_eq!(err.key(), "data.dir");
+    }
+
+    #[test]
+    fn udp_and_connection_keys() {
+        let sip = Config::default().sip;
+        assert_eq!(sip.udp_shards, 1);
+        assert!(sip.udp_batch);
+        assert_eq!(sip.max_connections, 10_000);
+        assert_eq!(sip.max_connections_per_ip, 100);
+        let table: Vec<(Change, &str)> = vec![
+            (
+                |c| c.sip.udp_shards = 1025,
+                "config: sip.udp_shards: 1025 is out of range (0..=1024)",
+            ),
+            (
+                |c| c.sip.max_connections = 0,
+                "config: sip.max_connections: 0 is out of range (1..=10000000)",
+            ),
+            (
+                |c| c.sip.max_connections_per_ip = 0,
+                "config: sip.max_connections_per_ip: 0 is out of range (1..=10000000)",
+            ),
+        ];
+        for (change, want) in table {
+            assert_eq!(error_after(change), want);
+        }
+        let mut config = Config::default();
+        config.sip.udp_shards = 0;
+        config.sip.udp_batch = false;
+        config.sip.max_connections = 1;
+        config.sip.max_connections_per_ip = 10_000_000;
+        assert_eq!(config.validate(), Ok(()));
     }
 }

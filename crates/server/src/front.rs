@@ -86,8 +86,20 @@ impl FrontDoor {
         self.ports = ports;
     }
 
-    /// Handles one message as received from `source` over `transport`.
+    /// Handles one message as received from `source` over `transport`, outside any
+    /// transaction.
     pub fn handle(&self, bytes: &[u8], source: SocketAddr, transport: Transport) -> Outcome {
+        self.handle_in(bytes, source, transport, TxContext::default())
+    }
+
+    /// Handles a request the transaction layer delivered, with what it knows about it.
+    pub fn handle_in(
+        &self,
+        bytes: &[u8],
+        source: SocketAddr,
+        transport: Transport,
+        ctx: TxContext,
+    ) -> Outcome {
         let msg = match Message::parse(bytes) {
             Ok(m) => m,
             Err(e) => return self.reject(bytes, e, source, transport),
@@ -110,11 +122,21 @@ impl FrontDoor {
                 return self.reply(&msg, source, transport, 400, &reason, &[]);
             }
         }
-        self.route(&msg, source, transport)
+        if ctx.merged {
+            // RFC 3261 §8.2.2.2: the same request arrived by another path.
+            return self.reply(&msg, source, transport, 482, "Loop Detected", &[]);
+        }
+        self.route(&msg, source, transport, ctx)
     }
 
     /// Policy for a well-formed request, in the order of RFC 3261 §16.3 then §8.2.
-    fn route(&self, msg: &Message<'_>, source: SocketAddr, transport: Transport) -> Outcome {
+    fn route(
+        &self,
+        msg: &Message<'_>,
+        source: SocketAddr,
+        transport: Transport,
+        ctx: TxContext,
+    ) -> Outcome {
         let Some(rl) = msg.request_line() else {
             return Outcome::Drop("not a request");
         };
@@ -166,6 +188,11 @@ impl FrontDoor {
                     ("Supported", &SUPPORTED.join(", ")),
                 ],
             ),
+            // §9.2: a CANCEL that matches a transaction is answered 200 whatever the state of
+            // the INVITE (here always already answered, as nothing is forwarded yet).
+            Some(Method::Cancel) if ctx.cancel_matched => {
+                self.reply(msg, source, transport, 200, "OK", &[])
+            }
             Some(Method::Cancel) => self.reply(
                 msg,
                 source,
@@ -233,13 +260,7 @@ impl FrontDoor {
         headers: &[(&str, &str)],
     ) -> Outcome {
         let top = req.top_via().ok();
-        let via = ViaReceived {
-            // RFC 3261 §18.2.1: add received when sent-by is not the source address.
-            received: top
-                .filter(|v| !v.host.is_ip(source.ip()))
-                .map(|_| source.ip()),
-            rport: top.and_then(|v| v.rport()).map(|_| source.port()),
-        };
+        let via = via_received(top.as_ref(), source);
         let tag = format!("{:016x}", rand::random::<u64>());
         let mut b = ResponseBuilder::new(req, code, reason, Some(&tag), via);
         for (name, value) in headers {
@@ -257,10 +278,30 @@ impl FrontDoor {
     }
 }
 
+/// What the transaction layer knows about a request that the answer depends on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TxContext {
+    /// A CANCEL that matched an INVITE transaction (§9.2).
+    pub cancel_matched: bool,
+    /// A request merged with one that arrived by another path (§8.2.2.2).
+    pub merged: bool,
+}
+
+/// RFC 3261 §18.2.1 and RFC 3581: `received` when the sent-by is not the source address,
+/// `rport` filled with the source port when asked for.
+pub fn via_received(top: Option<&trunkline_sip::Via<'_>>, source: SocketAddr) -> ViaReceived {
+    ViaReceived {
+        received: top
+            .filter(|v| !v.host.is_ip(source.ip()))
+            .map(|_| source.ip()),
+        rport: top.and_then(|v| v.rport()).map(|_| source.port()),
+    }
+}
+
 /// RFC 3261 §18.2.2 with RFC 3581: on UDP, to the source address when rport was asked for,
 /// else to the source IP at the sent-by port (default 5060). `maddr` is deliberately not
 /// honoured: it would let anyone aim our responses at a third party.
-fn response_destination(
+pub fn response_destination(
     top: Option<&trunkline_sip::Via<'_>>,
     source: SocketAddr,
     transport: Transport,

@@ -1,44 +1,311 @@
-//! The UDP listener: one socket; each datagram goes to the SIP core.
+//! The UDP listeners: each configured address is served by one or more sockets (shards bound
+//! with `SO_REUSEPORT`, the kernel spreading peers over them by address hash), each with its
+//! own receive task handing every datagram to the SIP core.
+//!
+//! Two ways to move datagrams, chosen by `sip.udp_batch`:
+//! - batched (default): `recvmmsg` with GRO in, `sendmmsg` out ([`batch`]), a batch of datagrams
+//!   per system call; the core queues replies to a per-socket send task through [`UdpOut`];
+//! - plain: one `recv_from` / `send_to` per datagram, kept as the baseline to benchmark against
+//!   and as a fallback.
+//!
+//! Every shard socket gets its own index in `Arrival::Udp`, so a reply leaves through the
+//! socket its request came in on (same local address and port either way).
 
+mod batch;
+
+use std::io;
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
+use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tracing::debug;
+use tokio::task::JoinSet;
+use tracing::{debug, warn};
 
+use self::batch::{BatchReceiver, Datagram, SEND_BATCH};
 use crate::config::Transport;
 use crate::core::{Arrival, Inbound};
 
 /// Largest datagram accepted; anything bigger than a UDP payload cannot arrive anyway.
 const MAX_DATAGRAM: usize = 65_535;
 
-/// Receives on one socket until the core goes away.
-pub(crate) async fn serve(socket: Arc<UdpSocket>, index: usize, core: mpsc::Sender<Inbound>) {
+/// Replies queued per socket for the batched sender before the core waits.
+const SEND_QUEUE: usize = 4096;
+
+/// How many sockets serve each UDP listener: `sip.udp_shards`, where 0 means one per CPU the
+/// process may run on.
+pub(crate) fn shard_count(configured: u16) -> usize {
+    match configured {
+        0 => std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+        n => usize::from(n),
+    }
+}
+
+/// One bound UDP socket of a listener, not yet serving.
+#[derive(Debug)]
+pub(crate) struct Shard {
+    socket: Arc<UdpSocket>,
+    batch: Option<Box<BatchReceiver>>,
+}
+
+/// Binds `shards` sockets to `addr` (at least one) and returns the address actually bound.
+/// With port 0 the first socket picks the port and the others join it.
+pub(crate) fn bind(
+    addr: SocketAddr,
+    shards: usize,
+    batch: bool,
+) -> io::Result<(SocketAddr, Vec<Shard>)> {
+    let reuse_port = shards > 1;
+    let first = bind_one(addr, reuse_port)?;
+    let local = first.local_addr()?;
+    let mut sockets = vec![first];
+    for _ in 1..shards {
+        sockets.push(bind_one(local, reuse_port)?);
+    }
+    let shards = sockets
+        .into_iter()
+        .map(|socket| {
+            let batch = if batch {
+                Some(Box::new(BatchReceiver::new(&socket)?))
+            } else {
+                None
+            };
+            Ok(Shard {
+                socket: Arc::new(socket),
+                batch,
+            })
+        })
+        .collect::<io::Result<Vec<_>>>()?;
+    Ok((local, shards))
+}
+
+fn bind_one(addr: SocketAddr, reuse_port: bool) -> io::Result<UdpSocket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    // Only for shards: on a lone socket it would let another process of the same user bind
+    // the port too and silently take part of the traffic.
+    if reuse_port {
+        #[cfg(unix)]
+        socket.set_reuse_port(true)?;
+        #[cfg(not(unix))]
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "sip.udp_shards > 1 needs SO_REUSEPORT",
+        ));
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
+}
+
+/// Starts a receive task (and, when batched, a send task) per shard. `shards[i]` becomes
+/// `Arrival::Udp(i)`; the returned senders are in the same order.
+pub(crate) fn spawn(
+    shards: Vec<Shard>,
+    core: &mpsc::Sender<Inbound>,
+    tasks: &mut JoinSet<()>,
+) -> Vec<UdpOut> {
+    let mut outs = Vec::with_capacity(shards.len());
+    for (index, shard) in shards.into_iter().enumerate() {
+        let socket = shard.socket;
+        let queue = match shard.batch {
+            Some(receiver) => {
+                tasks.spawn(serve_batched(
+                    Arc::clone(&socket),
+                    receiver,
+                    index,
+                    core.clone(),
+                ));
+                let (tx, rx) = mpsc::channel(SEND_QUEUE);
+                tasks.spawn(send_batched(Arc::clone(&socket), rx));
+                Some(tx)
+            }
+            None => {
+                tasks.spawn(serve_plain(Arc::clone(&socket), index, core.clone()));
+                None
+            }
+        };
+        outs.push(UdpOut { socket, queue });
+    }
+    outs
+}
+
+/// How the core sends from one UDP socket: straight `send_to`, or through the socket's
+/// batched send task.
+#[derive(Debug, Clone)]
+pub(crate) struct UdpOut {
+    socket: Arc<UdpSocket>,
+    queue: Option<mpsc::Sender<Datagram>>,
+}
+
+impl UdpOut {
+    /// Sends `bytes` to `to` from this socket; `false` when it could not. Batched, this only
+    /// queues (a send error is then logged by the send task, not returned): the send task puts
+    /// everything queued meanwhile into one `sendmmsg`. Waits only while the queue is full.
+    pub(crate) async fn send(&self, to: SocketAddr, bytes: &[u8]) -> bool {
+        match &self.queue {
+            Some(queue) => {
+                let datagram = Datagram {
+                    to,
+                    bytes: bytes.to_vec(),
+                };
+                queue.send(datagram).await.is_ok()
+            }
+            None => match self.socket.send_to(bytes, to).await {
+                Ok(_) => true,
+                Err(e) => {
+                    warn!(error = %e, %to, "udp send failed");
+                    false
+                }
+            },
+        }
+    }
+}
+
+/// Hands one datagram to the core; false once the core is gone.
+fn deliver(core: &mpsc::Sender<Inbound>, index: usize, source: SocketAddr, bytes: &[u8]) -> bool {
+    let msg = Inbound {
+        bytes: bytes.to_vec(),
+        source,
+        transport: Transport::Udp,
+        via: Arrival::Udp(index),
+        broken: None,
+    };
+    match core.try_send(msg) {
+        Ok(()) => true,
+        // Back-pressure: a datagram the core cannot take now is dropped; the sender's
+        // retransmission timers recover it.
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            debug!(%source, "core busy, datagram dropped");
+            true
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => false,
+    }
+}
+
+/// Receives one datagram per system call until the core goes away.
+async fn serve_plain(socket: Arc<UdpSocket>, index: usize, core: mpsc::Sender<Inbound>) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
-        let (n, source) = match socket.recv_from(&mut buf).await {
-            Ok(r) => r,
-            Err(e) => {
-                // ICMP errors from earlier sends surface here on Linux; keep serving.
-                debug!(error = %e, "udp receive error");
-                continue;
+        match socket.recv_from(&mut buf).await {
+            Ok((n, source)) => {
+                if !deliver(&core, index, source, &buf[..n]) {
+                    return;
+                }
             }
-        };
-        let msg = Inbound {
-            bytes: buf[..n].to_vec(),
-            source,
-            transport: Transport::Udp,
-            via: Arrival::Udp(index),
-            broken: None,
-        };
-        match core.try_send(msg) {
-            Ok(()) => {}
-            // Back-pressure: a datagram the core cannot take now is dropped; the sender's
-            // retransmission timers recover it.
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                debug!(%source, "core busy, datagram dropped")
+            // ICMP errors from earlier sends can surface here; keep serving.
+            Err(e) => debug!(error = %e, "udp receive error"),
+        }
+    }
+}
+
+/// Receives a batch per system call until the core goes away.
+async fn serve_batched(
+    socket: Arc<UdpSocket>,
+    mut receiver: Box<BatchReceiver>,
+    index: usize,
+    core: mpsc::Sender<Inbound>,
+) {
+    let mut open = true;
+    loop {
+        let received = receiver
+            .recv(&socket, |source, bytes| {
+                open = open && deliver(&core, index, source, bytes);
+            })
+            .await;
+        if !open {
+            return;
+        }
+        if let Err(e) = received {
+            debug!(error = %e, "udp receive error");
+        }
+        // Let the core work through the batch before taking the next one: with one worker
+        // thread this keeps the core's queue short and its replies batched.
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Sends everything queued, up to a batch per `sendmmsg`, until every [`UdpOut`] is dropped.
+async fn send_batched(socket: Arc<UdpSocket>, mut queue: mpsc::Receiver<Datagram>) {
+    let mut pending = Vec::with_capacity(SEND_BATCH);
+    while queue.recv_many(&mut pending, SEND_BATCH).await > 0 {
+        let mut done = 0;
+        while done < pending.len() {
+            match batch::send(&socket, &pending[done..]).await {
+                Ok(n) => done += n,
+                Err(e) => {
+                    // The kernel names no culprit beyond the first unsent datagram: skip it.
+                    warn!(error = %e, to = %pending[done].to, "udp send failed");
+                    done += 1;
+                }
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => return,
+        }
+        pending.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn shards_share_one_port() {
+        let (local, shards) = bind("127.0.0.1:0".parse().unwrap(), 3, false).unwrap();
+        assert_ne!(local.port(), 0);
+        assert_eq!(shards.len(), 3);
+        for s in &shards {
+            assert_eq!(s.socket.local_addr().unwrap(), local);
+        }
+    }
+
+    #[tokio::test]
+    async fn one_shard_keeps_the_port_exclusive() {
+        let (local, _shards) = bind("127.0.0.1:0".parse().unwrap(), 1, true).unwrap();
+        assert!(bind(local, 1, true).is_err());
+        assert!(bind(local, 2, true).is_err());
+    }
+
+    #[test]
+    fn zero_shards_means_one_per_cpu() {
+        assert!(shard_count(0) >= 1);
+        assert_eq!(shard_count(3), 3);
+    }
+
+    /// Every datagram a shard receives reaches the core with that shard's index, and replies
+    /// sent through `UdpOut` arrive, batched or not.
+    #[tokio::test]
+    async fn datagrams_reach_the_core_and_replies_leave() {
+        for batched in [false, true] {
+            let (local, shards) = bind("127.0.0.1:0".parse().unwrap(), 2, batched).unwrap();
+            let (tx, mut rx) = mpsc::channel(64);
+            let mut tasks = JoinSet::new();
+            let outs = spawn(shards, &tx, &mut tasks);
+            let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            for i in 0..20u8 {
+                client.send_to(&[i], local).await.unwrap();
+            }
+            let mut seen = Vec::new();
+            while seen.len() < 20 {
+                let msg = rx.recv().await.unwrap();
+                assert_eq!(msg.source, client.local_addr().unwrap());
+                let Arrival::Udp(i) = msg.via else {
+                    panic!("not udp")
+                };
+                let reply = [b"re", &msg.bytes[..]].concat();
+                assert!(outs[i].send(msg.source, &reply).await);
+                seen.push(msg.bytes[0]);
+            }
+            seen.sort_unstable();
+            assert_eq!(seen, (0..20).collect::<Vec<u8>>());
+            let mut buf = [0u8; 16];
+            for _ in 0..20 {
+                let (n, from) = client.recv_from(&mut buf).await.unwrap();
+                assert_eq!(from, local);
+                assert_eq!(&buf[..2], b"re");
+                assert_eq!(n, 3);
+            }
+            tasks.shutdown().await;
         }
     }
 }

@@ -1,8 +1,10 @@
-//! The 49 RFC 4475 torture messages sent over real UDP and TCP sockets to a running server:
+//! The 49 RFC 4475 torture messages sent over real UDP, TCP and TLS sockets to a running server:
 //! each reply must satisfy the manifest's `check` column, and the server must still answer an
 //! OPTIONS afterwards. The same corpus also runs through the sans-IO front door directly.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code may panic
+
+mod common;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
@@ -271,6 +273,66 @@ fn corpus_over_tcp() {
             failures.push(format!("{}: {e}", case.name));
         }
         let live = tcp_exchange(target, &options(target, target, "TCP", n as u32));
+        if live.first().map(|s| s.code) != Some(200) {
+            failures.push(format!(
+                "{}: server did not answer OPTIONS afterwards: {live:?}",
+                case.name
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// [`tcp_exchange`] inside TLS: close_notify plays the part of the half-close.
+fn tls_exchange(
+    target: SocketAddr,
+    client: &std::sync::Arc<rustls::ClientConfig>,
+    bytes: &[u8],
+) -> Vec<Seen> {
+    let tcp = TcpStream::connect(target).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let me = tcp.local_addr().unwrap();
+    let name = rustls::pki_types::ServerName::IpAddress(target.ip().into());
+    let conn = rustls::ClientConnection::new(client.clone(), name).unwrap();
+    let mut s = rustls::StreamOwned::new(conn, tcp);
+    s.write_all(&aim_top_via(bytes, me)).unwrap();
+    s.conn.send_close_notify();
+    s.flush().unwrap();
+    let mut all = Vec::new();
+    let _ = s.read_to_end(&mut all);
+    let mut framer = StreamFramer::new(1 << 20);
+    framer.push(&all);
+    let mut out = Vec::new();
+    while let Ok(Some(frame)) = framer.next_frame() {
+        if let Frame::Message(m) = frame {
+            out.push(seen(&m));
+        }
+    }
+    out
+}
+
+#[test]
+fn corpus_over_tls() {
+    let pki = common::Pki::new("rfc4475");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut cfg = Config::default();
+    cfg.sip.listen = vec!["tls:127.0.0.1:0".parse().unwrap()];
+    cfg.sip.tls.cert = Some(pki.cert.clone());
+    cfg.sip.tls.key = Some(pki.key.clone());
+    let server = rt.block_on(Server::start(&cfg)).unwrap();
+    let target = server.local_addr(Transport::Tls).unwrap();
+    let client = pki.client(None);
+    let mut failures = Vec::new();
+    for (n, case) in corpus().into_iter().enumerate() {
+        let replies = tls_exchange(target, &client, &case.bytes);
+        if let Err(e) = verdict(&case.check, &replies, true) {
+            failures.push(format!("{}: {e}", case.name));
+        }
+        let live = tls_exchange(target, &client, &options(target, target, "TLS", n as u32));
         if live.first().map(|s| s.code) != Some(200) {
             failures.push(format!(
                 "{}: server did not answer OPTIONS afterwards: {live:?}",

@@ -1,8 +1,6 @@
 //! Cuts SIP messages out of a byte stream (TCP, TLS): Content-Length framing, CRLF keep-alives,
 //! and a size cap (RFC 3261 §18.3, RFC 5626 §3.5.1). Sans-IO: feed bytes, take frames.
 
-use memchr::memmem;
-
 use crate::error::{ParseError, ParseErrorKind};
 use crate::header_name::HeaderName;
 use crate::scan;
@@ -64,7 +62,7 @@ impl StreamFramer {
             self.buf.drain(..2);
             return Ok(Some(Frame::Pong));
         }
-        let Some(head_end) = memmem::find(&self.buf, b"\r\n\r\n") else {
+        let Some((head_end, body_start)) = blank_line(&self.buf) else {
             if self.buf.len() > self.max_size {
                 return Err(ParseError {
                     kind: ParseErrorKind::TooLarge,
@@ -73,7 +71,6 @@ impl StreamFramer {
             }
             return Ok(None);
         };
-        let body_start = head_end + 4;
         let length = content_length(&self.buf[..head_end])?;
         let total = body_start.saturating_add(length);
         if total > self.max_size {
@@ -88,6 +85,20 @@ impl StreamFramer {
         let rest = self.buf.split_off(total);
         Ok(Some(Frame::Message(std::mem::replace(&mut self.buf, rest))))
     }
+}
+
+/// The first empty line, as (end of the header section, start of the body). Bare LF line ends
+/// count exactly as the parser counts them, so the framer and [`crate::Message::parse_stream`]
+/// always agree on where a message ends (a disagreement would let a peer smuggle a request).
+fn blank_line(buf: &[u8]) -> Option<(usize, usize)> {
+    for nl in memchr::memchr_iter(b'\n', buf) {
+        match &buf[nl + 1..] {
+            [b'\n', ..] => return Some((nl, nl + 2)),
+            [b'\r', b'\n', ..] => return Some((nl, nl + 3)),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Finds Content-Length (or `l`) in a header block; it is mandatory on streams.
@@ -143,6 +154,26 @@ mod tests {
         f.push(b"OPTIONS");
         assert_eq!(f.next_frame().unwrap(), Some(Frame::Pong));
         assert_eq!(f.buffered(), 7);
+    }
+
+    #[test]
+    fn bare_lf_messages_frame_where_the_parser_ends_them() {
+        // Found by review of the fuzz targets: a bare-LF head used to be cut at the next CRLFCRLF.
+        let mut f = StreamFramer::new(4096);
+        f.push(b"OPTIONS sip:a SIP/2.0\nl: 4\n\nABCD\r\n\r\nOPTIONS sip:b SIP/2.0\r\nl: 0\r\n\r\n");
+        let Some(Frame::Message(first)) = f.next_frame().unwrap() else {
+            panic!("first message")
+        };
+        assert_eq!(first, b"OPTIONS sip:a SIP/2.0\nl: 4\n\nABCD");
+        assert_eq!(
+            crate::Message::parse_stream(&first).unwrap().raw().len(),
+            first.len()
+        );
+        assert_eq!(f.next_frame().unwrap(), Some(Frame::Ping));
+        let Some(Frame::Message(second)) = f.next_frame().unwrap() else {
+            panic!("second message")
+        };
+        assert!(second.starts_with(b"OPTIONS sip:b"));
     }
 
     #[test]

@@ -161,7 +161,7 @@ pub fn load_from(figment: &Figment, overrides: &Overrides) -> Result<Config, Loa
         .map_err(|e| LoadError::Parse(e.into_iter().map(issue).collect()))?;
     overrides.apply(&mut config);
     let invalid = |error: ConfigError| {
-        let key = error.key();
+        let key = error.cause_key();
         let key = key.split('[').next().unwrap_or_default();
         let origin = match overrides.flag_for(key) {
             Some(flag) => Some(flag.to_owned()),
@@ -303,7 +303,7 @@ mod tests {
             ),
             (
                 "[sip]\nmax_mesage_size = 2048",
-                "config: sip.max_mesage_size: unknown key (expected one of: listen, aliases, max_message_size, server_header, tcp_idle_timeout_secs) (in TOML source string)",
+                "config: sip.max_mesage_size: unknown key (expected one of: listen, aliases, max_message_size, server_header, tcp_idle_timeout_secs, udp_shards, udp_batch, max_connections, max_connections_per_ip, tls) (in TOML source string)",
             ),
             (
                 "[sipp]\n",
@@ -333,7 +333,7 @@ mod tests {
             error("[sip]\nmax_message_size = 10"),
             "config: sip.max_message_size: 10 is out of range (1024..=1048576) (in TOML source string)"
         );
-        // A default value has no origin to name.
+        // A missing key names where the setting that needs it came from.
         let figment = Figment::from(Toml::string("[log]\nlevel = \"info\""));
         let overrides = Overrides {
             sip_listen: vec!["tls:0.0.0.0:5061".parse().unwrap()],
@@ -341,7 +341,23 @@ mod tests {
         };
         assert_eq!(
             load_from(&figment, &overrides).unwrap_err().to_string(),
-            "config: sip.listen[0]: \"tls:0.0.0.0:5061\": transport tls is not supported yet (in --sip-listen)"
+            "config: sip.tls.cert: must be set for sip.listen[0] \"tls:0.0.0.0:5061\" (in --sip-listen)"
+        );
+        // Keys of nested tables are found in the file too.
+        assert_eq!(
+            error("[sip.tls]\nhandshake_timeout_secs = 0"),
+            "config: sip.tls.handshake_timeout_secs: 0 is out of range (1..=300) (in TOML source string)"
+        );
+        let overrides = Overrides {
+            sip_listen: vec![
+                "tcp:0.0.0.0:5061".parse().unwrap(),
+                "tls:0.0.0.0:5061".parse().unwrap(),
+            ],
+            ..Overrides::default()
+        };
+        assert_eq!(
+            load_from(&figment, &overrides).unwrap_err().to_string(),
+            "config: sip.listen[1]: \"tls:0.0.0.0:5061\" binds the same TCP socket as sip.listen[0] \"tcp:0.0.0.0:5061\" (in --sip-listen)"
         );
     }
 

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use trunkline_server::Config;
+use trunkline_server::config::TlsConfig;
 
 /// Renders `config` as a TOML document that loads back to the same `Config`.
 pub fn to_toml(config: &Config) -> String {
@@ -21,6 +22,14 @@ pub fn to_toml(config: &Config) -> String {
          max_message_size = {}\n\
          server_header = {}\n\
          tcp_idle_timeout_secs = {}\n\
+         udp_shards = {}\n\
+         udp_batch = {}\n\
+         max_connections = {}\n\
+         max_connections_per_ip = {}\n\
+         \n\
+         [sip.tls]\n\
+         {}\
+         handshake_timeout_secs = {}\n\
          \n\
          [http]\n\
          listen = {}\n\
@@ -36,11 +45,33 @@ pub fn to_toml(config: &Config) -> String {
         sip.max_message_size,
         quote(&sip.server_header),
         sip.tcp_idle_timeout_secs,
+        sip.udp_shards,
+        sip.udp_batch,
+        sip.max_connections,
+        sip.max_connections_per_ip,
+        tls_paths(&sip.tls),
+        sip.tls.handshake_timeout_secs,
         quote(&config.http.listen.to_string()),
         quote(&config.data.dir.to_string_lossy()),
         quote(&config.log.level),
         quote(config.log.format.as_str()),
     );
+    out
+}
+
+/// The `[sip.tls]` file keys that are set, one `key = "path"` line each; unset ones are left
+/// out, as TOML has no null.
+fn tls_paths(tls: &TlsConfig) -> String {
+    let mut out = String::new();
+    for (key, path) in [
+        ("cert", &tls.cert),
+        ("key", &tls.key),
+        ("client_ca", &tls.client_ca),
+    ] {
+        if let Some(path) = path {
+            let _ = writeln!(out, "{key} = {}", quote(&path.to_string_lossy()));
+        }
+    }
     out
 }
 
@@ -71,7 +102,9 @@ mod tests {
     use crate::load::{Overrides, load_from};
     use figment::Figment;
     use figment::providers::{Format, Toml};
-    use trunkline_server::config::{DataConfig, HttpConfig, LogConfig, LogFormat, SipConfig};
+    use trunkline_server::config::{
+        DataConfig, HttpConfig, LogConfig, LogFormat, SipConfig, TlsConfig,
+    };
 
     fn round_trip(config: &Config) -> Config {
         let toml = to_toml(config);
@@ -97,6 +130,16 @@ mod tests {
                 max_message_size: 4096,
                 server_header: "Trunk \"line\" \\ é".into(),
                 tcp_idle_timeout_secs: 30,
+                udp_shards: 0,
+                udp_batch: false,
+                max_connections: 500,
+                max_connections_per_ip: 7,
+                tls: TlsConfig {
+                    cert: Some("/etc/trunkline/tls/fullchain.pem".into()),
+                    key: Some("/etc/trunkline/tls/privkey.pem".into()),
+                    client_ca: Some("/etc/trunkline/tls/carrier \"ca\".pem".into()),
+                    handshake_timeout_secs: 5,
+                },
             },
             http: HttpConfig {
                 listen: "[::1]:9090".parse().unwrap(),

@@ -137,7 +137,7 @@ fn out_of_range_names_key_and_value() {
 }
 
 #[test]
-fn unsupported_transport_is_rejected() {
+fn tls_listener_without_certificate_is_rejected() {
     let (code, err) = check(
         "[sip]\nlisten = [\"udp:0.0.0.0:5060\", \"tcp:0.0.0.0:5060\", \"tls:0.0.0.0:5061\"]\n",
         &[],
@@ -145,7 +145,7 @@ fn unsupported_transport_is_rejected() {
     assert_eq!(code, Some(2));
     assert!(
         err.starts_with(
-            "error: config: sip.listen[2]: \"tls:0.0.0.0:5061\": transport tls is not supported yet"
+            "error: config: sip.tls.cert: must be set for sip.listen[2] \"tls:0.0.0.0:5061\""
         ),
         "{err}"
     );
