@@ -169,10 +169,10 @@ struct ClientEntry<D> {
 pub struct Engine<D> {
     timers: Timers,
     next_id: u64,
-    servers: HashMap<ServerTxId, ServerEntry<D>>,
+    servers: IdMap<ServerTxId, ServerEntry<D>>,
     server_index: HashMap<ServerKey, ServerTxId>,
     merge_index: HashMap<MergeKey, ServerTxId>,
-    clients: HashMap<ClientTxId, ClientEntry<D>>,
+    clients: IdMap<ClientTxId, ClientEntry<D>>,
     client_index: HashMap<ClientKey, ClientTxId>,
     heap: BinaryHeap<Reverse<(Instant, TxId, TimerKind)>>,
     out: VecDeque<Output<D>>,
@@ -185,10 +185,10 @@ impl<D: Destination> Engine<D> {
         Engine {
             timers,
             next_id: 0,
-            servers: HashMap::new(),
+            servers: IdMap::default(),
             server_index: HashMap::new(),
             merge_index: HashMap::new(),
-            clients: HashMap::new(),
+            clients: IdMap::default(),
             client_index: HashMap::new(),
             heap: BinaryHeap::new(),
             out: VecDeque::new(),
@@ -368,10 +368,7 @@ impl<D: Destination> Engine<D> {
     /// The core's response in a server transaction. The transaction sends it and, on UDP,
     /// retransmits it as long as RFC 3261 says.
     pub fn respond(&mut self, tx: ServerTxId, bytes: Bytes, now: Instant) -> Result<(), TxError> {
-        let code = Message::parse(&bytes)
-            .ok()
-            .and_then(|m| m.status_line().map(|s| s.code))
-            .ok_or(TxError::BadMessage("not a response"))?;
+        let code = status_code(&bytes).ok_or(TxError::BadMessage("not a response"))?;
         let t = self.timers;
         let mut acts = std::mem::take(&mut self.acts);
         let result = match self.servers.get_mut(&tx).map(|e| &mut e.sm) {
@@ -594,6 +591,52 @@ impl<D: Destination> Engine<D> {
         self.next_id
     }
 }
+
+/// The status code of a response the core built (`SIP/2.0 NNN ...`), without a full parse.
+fn status_code(bytes: &[u8]) -> Option<u16> {
+    match bytes.get(..12)? {
+        [
+            b'S',
+            b'I',
+            b'P',
+            b'/',
+            b'2',
+            b'.',
+            b'0',
+            b' ',
+            a,
+            b,
+            c,
+            b' ',
+        ] if a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit() => {
+            let code = u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0');
+            (100..=699).contains(&code).then_some(code)
+        }
+        _ => None,
+    }
+}
+
+/// Hashes our own sequential transaction ids as they are: they are not attacker-chosen, so
+/// SipHash's flood resistance buys nothing on these maps.
+#[derive(Debug, Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        // Spread sequential ids over the table's buckets.
+        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
 
 /// The ACK for a non-2xx final response (RFC 3261 §17.1.1.3): the INVITE's Request-URI,
 /// top Via, Route, From, Call-ID and CSeq number; the response's To.
