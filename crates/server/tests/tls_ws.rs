@@ -163,7 +163,53 @@ async fn tls_answers_options_on_ipv4_and_ipv6() {
     let server = start(&config(&["tls:127.0.0.1:0", "tls:[::1]:0"], &pki)).await;
     for (_, addr) in server.local_addrs() {
         tls_options(*addr, pki.client(None), 1).await;
+        tls_options(*addr, pki.client_tls12(), 2).await;
     }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn tls_carries_large_messages_and_many_in_a_row() {
+    let pki = Pki::new("tls-large");
+    let mut cfg = config(&["tls:127.0.0.1:0"], &pki);
+    cfg.sip.max_message_size = 100_000;
+    let server = start(&cfg).await;
+    let target = server.local_addr(Transport::Tls).unwrap();
+    let mut s = tls_connect(target, pki.client(None)).await;
+    let local = s.get_ref().0.local_addr().unwrap();
+    // A body spanning several 16 KiB TLS records, then pipelined requests in one write.
+    let body = "a=x-padding\r\n".repeat(3000);
+    let big = options(target, &format!("TLS {local}"), 1).replace(
+        "Content-Length: 0\r\n",
+        &format!(
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n",
+            body.len()
+        ),
+    ) + &body;
+    s.write_all(big.as_bytes()).await.unwrap();
+    let reply = read_message(&mut s).await.unwrap();
+    let m = Message::parse(&reply).unwrap();
+    assert_eq!(m.cseq().unwrap().seq, 1, "{m:?}");
+    let burst: String = (2..12)
+        .map(|n| options(target, &format!("TLS {local}"), n))
+        .collect();
+    s.write_all(burst.as_bytes()).await.unwrap();
+    let mut framer = StreamFramer::new(1 << 16);
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while seen.len() < 10 {
+        let n = tokio::time::timeout(WAIT, s.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "closed after {seen:?}");
+        framer.push(&buf[..n]);
+        while let Ok(Some(Frame::Message(m))) = framer.next_frame() {
+            assert_200_with_allow(&m);
+            seen.push(Message::parse(&m).unwrap().cseq().unwrap().seq);
+        }
+    }
+    assert_eq!(seen, (2..12).collect::<Vec<u32>>());
     server.shutdown().await;
 }
 

@@ -104,11 +104,24 @@ impl Pki {
         &self,
         identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
     ) -> Arc<ClientConfig> {
+        self.client_with(rustls::DEFAULT_VERSIONS, identity)
+    }
+
+    /// [`Pki::client`] limited to TLS 1.2.
+    pub fn client_tls12(&self) -> Arc<ClientConfig> {
+        self.client_with(&[&rustls::version::TLS12], None)
+    }
+
+    fn client_with(
+        &self,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+        identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+    ) -> Arc<ClientConfig> {
         let mut roots = RootCertStore::empty();
         roots.add(self.ca_der.clone()).unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
+            .with_protocol_versions(versions)
             .unwrap()
             .with_root_certificates(roots);
         let config = match identity {
