@@ -1,6 +1,7 @@
 //! The sans-IO SIP engine of Trunkline: the transaction layer of RFC 3261 §17 with RFC 6026's
 //! Accepted states, CANCEL matching (§9.2), the RFC 2543 matching fallback and merged-request
-//! detection (§8.2.2.2), with every timer as data.
+//! detection (§8.2.2.2), with every timer as data; and the branch scheme that lets a proxy
+//! tell loops from spirals (§16.3 item 4, [`branch`]).
 //!
 //! Nothing here reads a socket or a clock. The driver feeds messages and the current time,
 //! drains [`Engine::poll_output`] and calls [`Engine::handle_timeout`] at
@@ -9,6 +10,7 @@
 #![warn(missing_docs)]
 
 mod act;
+pub mod branch;
 mod engine;
 mod invite_client;
 mod invite_server;

@@ -160,6 +160,11 @@ impl FrontDoor {
         if matches!(msg.max_forwards(), Ok(Some(0))) && !options_to_us {
             return self.reply(msg, source, transport, 483, "Too Many Hops", &[]);
         }
+        // §16.3 item 4: a request carrying one of our own Vias with an unchanged loop hash has
+        // come back to us: a loop, not a spiral.
+        if trunkline_proto::branch::is_loop(msg, |via| self.is_local(&via.host, via.port)) {
+            return self.reply(msg, source, transport, 482, "Loop Detected", &[]);
+        }
         let mut unsupported: Vec<&str> = unknown_tags(msg, HeaderName::ProxyRequire);
         if to_us {
             unsupported.extend(unknown_tags(msg, HeaderName::Require));

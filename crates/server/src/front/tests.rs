@@ -165,3 +165,20 @@ fn drops_what_cannot_be_answered() {
         ));
     }
 }
+
+#[test]
+fn a_request_that_comes_back_unchanged_is_a_loop() {
+    let original = request("INVITE sip:b@example.test SIP/2.0", "", VIA);
+    let m = Message::parse(&original).unwrap();
+    let branch = trunkline_proto::branch::forward_branch(&m, 7).unwrap();
+    let ours = format!("SIP/2.0/UDP 127.0.0.1:5070;branch={branch}");
+    let looped = String::from_utf8(original.clone()).unwrap().replacen(
+        "Via: ",
+        &format!("Via: {ours}\r\nVia: "),
+        1,
+    );
+    assert_eq!(reply(looped.as_bytes()).code, 482);
+    // The same Via on a retargeted request is a spiral: no 482.
+    let spiral = looped.replace("INVITE sip:b@example.test", "INVITE sip:c@example.test");
+    assert_eq!(reply(spiral.as_bytes()).code, 404);
+}
