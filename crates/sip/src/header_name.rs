@@ -70,8 +70,42 @@ pub enum HeaderName {
 impl HeaderName {
     /// Classifies a raw header name (long or compact form, any case).
     pub fn from_bytes(name: &[u8]) -> HeaderName {
-        if name.len() == 1 {
-            return match name[0].to_ascii_lowercase() {
+        if name.is_empty() || name.len() > NAME_WIDTH {
+            return HeaderName::Other;
+        }
+        // Lower-case by setting bit 0x20: exact for letters, and it maps no other token
+        // character onto a letter or '-', so no false match is possible.
+        let mut lower = [0u8; NAME_WIDTH];
+        for (d, s) in lower.iter_mut().zip(name) {
+            *d = s | 0x20;
+        }
+        Self::classify(name.len(), &lower)
+    }
+
+    /// Reads the header name at the start of `line` (its token characters) and classifies it
+    /// in the same pass: (end of the name, its class). The parser's hot path.
+    #[inline]
+    pub(crate) fn scan(line: &[u8]) -> (usize, HeaderName) {
+        let mut lower = [0u8; NAME_WIDTH];
+        let mut n = 0;
+        while n < line.len() && crate::scan::is_token(line[n]) {
+            if n < NAME_WIDTH {
+                lower[n] = line[n] | 0x20;
+            }
+            n += 1;
+        }
+        if n == 0 || n > NAME_WIDTH {
+            return (n, HeaderName::Other);
+        }
+        (n, Self::classify(n, &lower))
+    }
+
+    /// The name of length `len` whose lower-cased, zero-padded bytes are `lower`: compared
+    /// word-wise against the few names of that length and first letter, no memcmp calls.
+    fn classify(len: usize, lower: &[u8; NAME_WIDTH]) -> HeaderName {
+        let lower = *lower;
+        if len == 1 {
+            return match lower[0] {
                 b'i' => HeaderName::CallId,
                 b'm' => HeaderName::Contact,
                 b'e' => HeaderName::ContentEncoding,
@@ -90,18 +124,7 @@ impl HeaderName {
                 _ => HeaderName::Other,
             };
         }
-        // Lower-case by setting bit 0x20: exact for letters, and it maps no other token
-        // character onto a letter or '-', so no false match is possible. The name, zero-padded
-        // to a fixed width, is then compared word-wise against the few names of that length
-        // and first letter: no copy loop over a table, no memcmp calls.
-        if name.len() > NAME_WIDTH {
-            return HeaderName::Other;
-        }
-        let mut lower = [0u8; NAME_WIDTH];
-        for (d, s) in lower.iter_mut().zip(name) {
-            *d = s | 0x20;
-        }
-        match (name.len(), lower[0]) {
+        match (len, lower[0]) {
             (2, b't') => {
                 if lower == const { pad(b"to") } {
                     HeaderName::To

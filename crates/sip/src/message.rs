@@ -294,7 +294,7 @@ fn parse(bytes: &[u8], framing: Framing) -> Result<Message<'_>, ParseError> {
             next = n;
         }
         let line = &bytes[line_start..end];
-        let name_end = scan::token_end(line, 0);
+        let (name_end, name) = HeaderName::scan(line);
         let mut colon = name_end;
         while colon < line.len() && (line[colon] == b' ' || line[colon] == b'\t') {
             colon += 1;
@@ -303,7 +303,6 @@ fn parse(bytes: &[u8], framing: Framing) -> Result<Message<'_>, ParseError> {
             return Err(err(ParseErrorKind::BadHeaderLine, line_start));
         }
         let raw_name = &line[..name_end];
-        let name = HeaderName::from_bytes(raw_name);
         let value = scan::trim(&line[colon + 1..]);
         if name == HeaderName::ContentLength && framing != Framing::HeadOnly {
             let n = scan::parse_u32(value)
