@@ -1,0 +1,264 @@
+//! The in-memory view signalling reads: domains → users with HA1s and settings, and DIDs.
+//!
+//! Built from the database once, then kept fresh from the change feed; lookups are hash-map
+//! reads on an immutable [`Snapshot`] behind an `ArcSwap`, so the call path never waits for the
+//! database nor for a lock held by a writer.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use sqlx::AnyPool;
+use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+use tokio::task::JoinHandle;
+
+use crate::model::{self, Did, Ha1, User};
+use crate::{Change, DidId, DomainId, Store, StoreError, TenantId, UserId};
+
+/// What the registrar and router need to know about a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotUser {
+    /// Id.
+    pub id: UserId,
+    /// Owning customer.
+    pub customer_id: TenantId,
+    /// Domain id.
+    pub domain_id: DomainId,
+    /// Domain name (digest realm).
+    pub domain: String,
+    /// SIP user part.
+    pub username: String,
+    /// `MD5(username:realm:password)`.
+    pub ha1_md5: Ha1,
+    /// `SHA-256(username:realm:password)`.
+    pub ha1_sha256: Ha1,
+    /// Caller-ID.
+    pub caller_id: Option<String>,
+    /// Concurrent call limit.
+    pub max_calls: Option<u32>,
+    /// Whether the user may register and call.
+    pub enabled: bool,
+}
+
+impl From<User> for SnapshotUser {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id,
+            customer_id: u.customer_id,
+            domain_id: u.domain_id,
+            domain: u.domain,
+            username: u.username,
+            ha1_md5: u.ha1_md5,
+            ha1_sha256: u.ha1_sha256,
+            caller_id: u.caller_id,
+            max_calls: u.max_calls,
+            enabled: u.enabled,
+        }
+    }
+}
+
+/// An immutable view of the provisioning data signalling needs.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    version: u64,
+    /// Domain name → user part → user.
+    domains: HashMap<String, HashMap<String, Arc<SnapshotUser>>>,
+    domain_names: HashMap<DomainId, String>,
+    users: HashMap<UserId, Arc<SnapshotUser>>,
+    dids: HashMap<String, Did>,
+    did_numbers: HashMap<DidId, String>,
+}
+
+impl Snapshot {
+    /// The user `username` in `domain` (a lower-case domain name), enabled or not.
+    pub fn user(&self, domain: &str, username: &str) -> Option<&SnapshotUser> {
+        self.domains.get(domain)?.get(username).map(Arc::as_ref)
+    }
+
+    /// A user by id (e.g. a DID's target).
+    pub fn user_by_id(&self, id: UserId) -> Option<&SnapshotUser> {
+        self.users.get(&id).map(Arc::as_ref)
+    }
+
+    /// Whether `domain` (lower-case) is served here.
+    pub fn has_domain(&self, domain: &str) -> bool {
+        self.domains.contains_key(domain)
+    }
+
+    /// A DID by its E.164 number with `+`.
+    pub fn did(&self, e164: &str) -> Option<&Did> {
+        self.dids.get(e164)
+    }
+
+    /// Counts every change applied since the snapshot was built; bumps on every update.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Number of users.
+    pub fn user_count(&self) -> usize {
+        self.users.len()
+    }
+
+    fn apply(&mut self, change: Change) {
+        self.version += 1;
+        match change {
+            Change::DomainUpserted(d) => {
+                self.domains.entry(d.name.clone()).or_default();
+                self.domain_names.insert(d.id, d.name);
+            }
+            Change::DomainDeleted(id) => {
+                if let Some(name) = self.domain_names.remove(&id) {
+                    self.domains.remove(&name);
+                }
+            }
+            Change::UserUpserted(u) => {
+                let u = Arc::new(SnapshotUser::from(u));
+                self.domain_names.insert(u.domain_id, u.domain.clone());
+                self.domains
+                    .entry(u.domain.clone())
+                    .or_default()
+                    .insert(u.username.clone(), Arc::clone(&u));
+                self.users.insert(u.id, u);
+            }
+            Change::UserDeleted(id) => {
+                if let Some(u) = self.users.remove(&id)
+                    && let Some(users) = self.domains.get_mut(&u.domain)
+                {
+                    users.remove(&u.username);
+                }
+            }
+            Change::DidUpserted(d) => {
+                self.did_numbers.insert(d.id, d.e164.clone());
+                self.dids.insert(d.e164.clone(), d);
+            }
+            Change::DidDeleted(id) => {
+                if let Some(n) = self.did_numbers.remove(&id) {
+                    self.dids.remove(&n);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    async fn load(pool: &AnyPool) -> Result<Self, StoreError> {
+        let mut s = Self::default();
+        let rows = sqlx::query("SELECT id, customer_id, name, created_at FROM domains")
+            .fetch_all(pool)
+            .await?;
+        for row in &rows {
+            s.apply(Change::DomainUpserted(model::domain(row)?));
+        }
+        let rows = sqlx::query(
+            "SELECT u.id, u.customer_id, u.domain_id, d.name AS domain, u.username, u.ha1_md5, \
+             u.ha1_sha256, u.caller_id, u.max_calls, u.enabled, u.created_at \
+             FROM users u JOIN domains d ON d.id = u.domain_id",
+        )
+        .fetch_all(pool)
+        .await?;
+        for row in &rows {
+            s.apply(Change::UserUpserted(model::user(row)?));
+        }
+        let rows = sqlx::query("SELECT id, customer_id, e164, user_id, created_at FROM dids")
+            .fetch_all(pool)
+            .await?;
+        for row in &rows {
+            s.apply(Change::DidUpserted(model::did(row)?));
+        }
+        s.version = 0;
+        Ok(s)
+    }
+}
+
+#[derive(Debug)]
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A live snapshot; cheap to clone. The updating task stops when the last handle is dropped.
+#[derive(Debug, Clone)]
+pub struct SnapshotHandle {
+    current: Arc<ArcSwap<Snapshot>>,
+    _task: Arc<AbortOnDrop>,
+}
+
+impl SnapshotHandle {
+    /// The current snapshot. Hold it for the duration of one request, then load again.
+    pub fn load(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+}
+
+async fn follow(
+    pool: AnyPool,
+    mut rx: broadcast::Receiver<Change>,
+    current: Arc<ArcSwap<Snapshot>>,
+) {
+    loop {
+        let first = match rx.recv().await {
+            Ok(c) => c,
+            Err(RecvError::Closed) => return,
+            Err(RecvError::Lagged(n)) => {
+                tracing::warn!(missed = n, "snapshot fell behind the change feed; reloading");
+                resync(&pool, &current).await;
+                continue;
+            }
+        };
+        // Apply everything already queued in one copy of the snapshot.
+        let mut next = Snapshot::clone(&current.load());
+        next.apply(first);
+        let mut lagged = false;
+        loop {
+            match rx.try_recv() {
+                Ok(c) => next.apply(c),
+                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+                Err(TryRecvError::Lagged(_)) => {
+                    lagged = true;
+                    break;
+                }
+            }
+        }
+        current.store(Arc::new(next));
+        if lagged {
+            resync(&pool, &current).await;
+        }
+    }
+}
+
+async fn resync(pool: &AnyPool, current: &ArcSwap<Snapshot>) {
+    loop {
+        match Snapshot::load(pool).await {
+            Ok(mut s) => {
+                s.version = current.load().version + 1;
+                current.store(Arc::new(s));
+                return;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "snapshot reload failed; retrying in 1 s");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+impl Store {
+    /// Loads the snapshot and starts a task that applies every later change from this store's
+    /// feed. Must be called inside a tokio runtime.
+    pub async fn start_snapshot(&self) -> Result<SnapshotHandle, StoreError> {
+        // Subscribe before loading so nothing committed in between is missed; replaying an
+        // already-loaded change is harmless because every event carries the whole row.
+        let rx = self.subscribe();
+        let snapshot = Snapshot::load(&self.pool).await?;
+        let current = Arc::new(ArcSwap::from_pointee(snapshot));
+        let task = tokio::spawn(follow(self.pool.clone(), rx, Arc::clone(&current)));
+        Ok(SnapshotHandle {
+            current,
+            _task: Arc::new(AbortOnDrop(task)),
+        })
+    }
+}

@@ -1,0 +1,219 @@
+//! Connecting to a back end chosen by URL, migrating it, and the audit trail every write leaves.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::migrate::Migrator;
+use sqlx::{Any, AnyPool, Executor, Row, Transaction};
+use tokio::sync::broadcast;
+
+use crate::sql::Sql;
+use crate::{Change, StoreError, TenantId};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// How many change events may wait for a slow subscriber before it has to resync.
+const CHANGE_FEED_CAPACITY: usize = 4096;
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite file.
+    Sqlite,
+    /// PostgreSQL (or a compatible engine).
+    Postgres,
+}
+
+/// Connection settings beyond the URL.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    /// PostgreSQL only: the schema to create tables in and read from (`SET search_path` on every
+    /// pooled connection). Letters, digits and `_`, starting with a letter or `_`. Used to give
+    /// each test run its own schema in a shared database.
+    pub pg_schema: Option<String>,
+    /// Pool size; default 4 for SQLite, 8 for PostgreSQL.
+    pub max_connections: Option<u32>,
+}
+
+/// The provisioning store: a connection pool plus the in-process change feed.
+///
+/// Cheap to clone; clones share the pool and the feed.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) pool: AnyPool,
+    backend: Backend,
+    platform: TenantId,
+    changes: broadcast::Sender<Change>,
+}
+
+/// Turns what an operator writes into a URL sqlx understands: `sqlite://…` and `postgres://…`
+/// pass through; anything without a scheme is a SQLite file path, created if missing.
+fn normalize_url(url: &str) -> Result<(String, Backend), StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok((url.to_owned(), Backend::Postgres));
+    }
+    if url.starts_with("sqlite:") {
+        return Ok((url.to_owned(), Backend::Sqlite));
+    }
+    if url.contains("://") {
+        return Err(StoreError::invalid(
+            "store.url",
+            format!("{url:?} has an unsupported scheme (use sqlite://… or postgres://…)"),
+        ));
+    }
+    if url.is_empty() {
+        return Err(StoreError::invalid("store.url", "must not be empty"));
+    }
+    Ok((format!("sqlite://{url}?mode=rwc"), Backend::Sqlite))
+}
+
+fn valid_schema(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_lowercase() || b == b'_')
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && name.len() <= 63
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://path?mode=rwc`, a plain file path, or `postgres://…`) and
+    /// applies pending migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, ConnectOptions::default()).await
+    }
+
+    /// [`Store::connect`] with extra options.
+    pub async fn connect_with(url: &str, options: ConnectOptions) -> Result<Self, StoreError> {
+        install_default_drivers();
+        let (url, backend) = normalize_url(url)?;
+        let mut pool = AnyPoolOptions::new()
+            .max_connections(options.max_connections.unwrap_or(match backend {
+                Backend::Sqlite => 4,
+                Backend::Postgres => 8,
+            }))
+            .acquire_timeout(Duration::from_secs(10));
+        if let Some(schema) = options.pg_schema {
+            if backend != Backend::Postgres || !valid_schema(&schema) {
+                return Err(StoreError::invalid(
+                    "store.pg_schema",
+                    format!("{schema:?} is not a lower-case identifier for a PostgreSQL URL"),
+                ));
+            }
+            // The name was checked to be a plain identifier above; identifiers cannot be bound.
+            let set = format!("SET search_path TO {schema}");
+            pool = pool.after_connect(move |conn, _meta| {
+                let set = set.clone();
+                Box::pin(async move {
+                    conn.execute(set.as_str()).await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool.connect(&url).await?;
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        let row = sqlx::query("SELECT id FROM tenants WHERE kind = 'platform'")
+            .fetch_one(&pool)
+            .await?;
+        let platform = TenantId(row.try_get("id")?);
+        let (changes, _) = broadcast::channel(CHANGE_FEED_CAPACITY);
+        tracing::info!(?backend, "store connected and migrated");
+        Ok(Self {
+            pool,
+            backend,
+            platform,
+            changes,
+        })
+    }
+
+    /// The back end in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The platform tenant, created by the first migration.
+    pub fn platform_id(&self) -> TenantId {
+        self.platform
+    }
+
+    /// Subscribes to every change committed through this store (and its clones) from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) fn emit(&self, change: Change) {
+        // No subscriber is not an error: the CLI runs without a snapshot.
+        let _ = self.changes.send(change);
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// One audit row, written in the same transaction as the change it records.
+pub(crate) struct Audit<'a> {
+    pub tenant: TenantId,
+    pub actor: &'a str,
+    pub action: &'static str,
+    pub entity: &'static str,
+    pub entity_id: i64,
+    /// What changed, without secrets.
+    pub detail: String,
+}
+
+pub(crate) async fn audit(tx: &mut Transaction<'_, Any>, a: Audit<'_>) -> Result<(), StoreError> {
+    let mut q = Sql::new(
+        "INSERT INTO audit_log (tenant_id, actor, action, entity, entity_id, at, detail) VALUES (",
+    );
+    q.bind(a.tenant.0)
+        .push(", ")
+        .bind(a.actor)
+        .push(", ")
+        .bind(a.action)
+        .push(", ")
+        .bind(a.entity)
+        .push(", ")
+        .bind(a.entity_id)
+        .push(", ")
+        .bind(now_ms())
+        .push(", ")
+        .bind(a.detail)
+        .push(")");
+    q.query().execute(&mut **tx).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            normalize_url("/var/lib/trunkline/db.sqlite").ok(),
+            Some((
+                "sqlite:///var/lib/trunkline/db.sqlite?mode=rwc".to_owned(),
+                Backend::Sqlite
+            ))
+        );
+        assert!(matches!(
+            normalize_url("postgres://u@h/db"),
+            Ok((_, Backend::Postgres))
+        ));
+        assert!(normalize_url("mysql://h/db").is_err());
+        assert!(valid_schema("t_abc123"));
+        assert!(!valid_schema("t; DROP"));
+        assert!(!valid_schema("Upper"));
+    }
+}
