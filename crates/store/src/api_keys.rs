@@ -65,8 +65,9 @@ impl Store {
         let mut raw = [0u8; 32];
         rand::rng().fill_bytes(&mut raw);
         let secret = ApiKeySecret(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(raw)));
-        let mut q =
-            Sql::new("INSERT INTO api_keys (tenant_id, role, key_hash, created_at, revoked) VALUES (");
+        let mut q = Sql::new(
+            "INSERT INTO api_keys (tenant_id, role, key_hash, created_at, revoked) VALUES (",
+        );
         q.bind(tenant_id.0)
             .push(", ")
             .bind(role.as_str())
@@ -174,7 +175,9 @@ impl Store {
             "SELECT k.id, k.tenant_id, k.role, k.created_at, k.revoked, t.kind \
              FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.key_hash = ",
         );
-        q.bind(hash(presented)).push(" AND k.revoked = ").bind(false);
+        q.bind(hash(presented))
+            .push(" AND k.revoked = ")
+            .bind(false);
         let Some(row) = q.query().fetch_optional(&self.pool).await? else {
             return Ok(None);
         };

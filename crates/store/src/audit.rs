@@ -6,7 +6,11 @@ use crate::{Page, Scope, Store, StoreError};
 
 impl Store {
     /// Audit entries about tenants visible in `scope`, oldest first.
-    pub async fn list_audit(&self, scope: Scope, page: Page) -> Result<Vec<AuditEntry>, StoreError> {
+    pub async fn list_audit(
+        &self,
+        scope: Scope,
+        page: Page,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
         let limit = page.checked_limit()?;
         let mut q = Sql::new(
             "SELECT id, tenant_id, actor, action, entity, entity_id, at, detail FROM audit_log WHERE ",

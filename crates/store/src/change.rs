@@ -1,6 +1,6 @@
 //! The in-process change feed: every committed write emits one event, after commit.
 
-use crate::{ApiKey, DidId, Domain, DomainId, Did, Tenant, TenantId, User, UserId};
+use crate::{ApiKey, Did, DidId, Domain, DomainId, Tenant, TenantId, User, UserId};
 
 /// A committed change. Upserts carry the whole new row so subscribers need no database read.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -204,7 +204,10 @@ async fn follow(
             Ok(c) => c,
             Err(RecvError::Closed) => return,
             Err(RecvError::Lagged(n)) => {
-                tracing::warn!(missed = n, "snapshot fell behind the change feed; reloading");
+                tracing::warn!(
+                    missed = n,
+                    "snapshot fell behind the change feed; reloading"
+                );
                 resync(&pool, &current).await;
                 continue;
             }

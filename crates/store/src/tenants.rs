@@ -167,7 +167,10 @@ impl Store {
     ) -> Result<Tenant, StoreError> {
         let mut tx = self.pool.begin().await?;
         let mut q = Sql::new("UPDATE tenants SET name = ");
-        q.bind(name.as_str()).push(" WHERE id = ").bind(id.0).push(" AND ");
+        q.bind(name.as_str())
+            .push(" WHERE id = ")
+            .bind(id.0)
+            .push(" AND ");
         writable(&mut q, ctx.scope)?;
         q.push(" RETURNING id, kind, parent_id, name, created_at");
         let row = q

@@ -187,7 +187,8 @@ impl Store {
         let mut changed = Vec::new();
         if let Some(password) = &update.password {
             let (md5, sha256) = ha1s(&old.username, &old.domain, password);
-            q.push(sep(&changed)).push("ha1_md5 = ")
+            q.push(sep(&changed))
+                .push("ha1_md5 = ")
                 .bind(md5.0)
                 .push(", ha1_sha256 = ")
                 .bind(sha256.0);
@@ -199,7 +200,9 @@ impl Store {
             changed.push(format!("caller_id {v:?}"));
         }
         if let Some(max_calls) = update.max_calls {
-            q.push(sep(&changed)).push("max_calls = ").bind(max_calls.map(i64::from));
+            q.push(sep(&changed))
+                .push("max_calls = ")
+                .bind(max_calls.map(i64::from));
             changed.push(format!("max_calls {max_calls:?}"));
         }
         if let Some(enabled) = update.enabled {

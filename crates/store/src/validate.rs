@@ -48,7 +48,10 @@ impl TenantName {
         if trimmed.chars().count() > MAX_TENANT_NAME {
             return Err(StoreError::invalid(
                 F,
-                format!("{} is longer than {MAX_TENANT_NAME} characters", quoted(value)),
+                format!(
+                    "{} is longer than {MAX_TENANT_NAME} characters",
+                    quoted(value)
+                ),
             ));
         }
         no_control(F, trimmed)?;
@@ -70,7 +73,10 @@ impl DomainName {
     /// Validates and lower-cases `value`.
     pub fn parse(value: &str) -> Result<Self, StoreError> {
         const F: &str = "domain.name";
-        let name = value.strip_suffix('.').unwrap_or(value).to_ascii_lowercase();
+        let name = value
+            .strip_suffix('.')
+            .unwrap_or(value)
+            .to_ascii_lowercase();
         let bad = |why: &str| StoreError::invalid(F, format!("{} {why}", quoted(value)));
         if name.is_empty() {
             return Err(StoreError::invalid(F, "must not be empty"));
@@ -82,7 +88,10 @@ impl DomainName {
             if label.is_empty() || label.len() > 63 {
                 return Err(bad("has an empty label or one longer than 63 characters"));
             }
-            if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            if !label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            {
                 return Err(bad("may only hold letters, digits, '-' and '.'"));
             }
             if label.starts_with('-') || label.ends_with('-') {
@@ -216,7 +225,10 @@ impl CallerId {
         if value.chars().count() > MAX_CALLER_ID {
             return Err(StoreError::invalid(
                 F,
-                format!("{} is longer than {MAX_CALLER_ID} characters", quoted(value)),
+                format!(
+                    "{} is longer than {MAX_CALLER_ID} characters",
+                    quoted(value)
+                ),
             ));
         }
         no_control(F, value)?;
@@ -283,7 +295,14 @@ mod tests {
             DomainName::parse("Example.TEST.").map(|d| d.0).ok(),
             Some("example.test".to_owned())
         );
-        for bad in ["", "a..b", "-a.b", "a b", "x'; DROP TABLE users; --", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "a..b",
+            "-a.b",
+            "a b",
+            "x'; DROP TABLE users; --",
+            &"a".repeat(64),
+        ] {
             assert!(DomainName::parse(bad).is_err(), "{bad:?}");
         }
     }
@@ -293,7 +312,14 @@ mod tests {
         for ok in ["1001", "alice.smith", "a+b", "o'hara"] {
             assert!(Username::parse(ok).is_ok(), "{ok:?}");
         }
-        for bad in ["", "a b", "a@b", "a%41", "'; DROP TABLE users; --", &"u".repeat(65)] {
+        for bad in [
+            "",
+            "a b",
+            "a@b",
+            "a%41",
+            "'; DROP TABLE users; --",
+            &"u".repeat(65),
+        ] {
             assert!(Username::parse(bad).is_err(), "{bad:?}");
         }
     }
@@ -303,7 +329,13 @@ mod tests {
         assert!(E164::parse("+4930123456").is_ok());
         assert!(E164::parse("+12345678").is_ok());
         assert!(E164::parse("+123456789012345").is_ok());
-        for bad in ["4930123456", "+1234567", "+1234567890123456", "+0301234567", "+49 30 1234"] {
+        for bad in [
+            "4930123456",
+            "+1234567",
+            "+1234567890123456",
+            "+0301234567",
+            "+49 30 1234",
+        ] {
             assert!(E164::parse(bad).is_err(), "{bad:?}");
         }
     }

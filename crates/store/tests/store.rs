@@ -47,11 +47,31 @@ struct World {
 async fn world(store: &Store) -> World {
     let p = store.platform_id();
     let ctx = admin();
-    let r1 = store.create_tenant(&ctx, TenantKind::Reseller, p, &name("R1")).await.unwrap().id;
-    let r2 = store.create_tenant(&ctx, TenantKind::Reseller, p, &name("R2")).await.unwrap().id;
-    let a = store.create_tenant(&ctx, TenantKind::Customer, r1, &name("A")).await.unwrap().id;
-    let b = store.create_tenant(&ctx, TenantKind::Customer, r2, &name("B")).await.unwrap().id;
-    let c = store.create_tenant(&ctx, TenantKind::Customer, p, &name("C")).await.unwrap().id;
+    let r1 = store
+        .create_tenant(&ctx, TenantKind::Reseller, p, &name("R1"))
+        .await
+        .unwrap()
+        .id;
+    let r2 = store
+        .create_tenant(&ctx, TenantKind::Reseller, p, &name("R2"))
+        .await
+        .unwrap()
+        .id;
+    let a = store
+        .create_tenant(&ctx, TenantKind::Customer, r1, &name("A"))
+        .await
+        .unwrap()
+        .id;
+    let b = store
+        .create_tenant(&ctx, TenantKind::Customer, r2, &name("B"))
+        .await
+        .unwrap()
+        .id;
+    let c = store
+        .create_tenant(&ctx, TenantKind::Customer, p, &name("C"))
+        .await
+        .unwrap()
+        .id;
     World { r1, r2, a, b, c }
 }
 
@@ -82,20 +102,40 @@ fn conflict<T: std::fmt::Debug>(r: Result<T, StoreError>) {
 async fn tenants_crud(store: Store) {
     let w = world(&store).await;
     let a = store.get_tenant(P, w.a).await.unwrap();
-    assert_eq!((a.kind, a.parent_id, a.name.as_str()), (TenantKind::Customer, Some(w.r1), "A"));
-    let renamed = store.rename_tenant(&admin(), w.a, &name("A GmbH")).await.unwrap();
+    assert_eq!(
+        (a.kind, a.parent_id, a.name.as_str()),
+        (TenantKind::Customer, Some(w.r1), "A")
+    );
+    let renamed = store
+        .rename_tenant(&admin(), w.a, &name("A GmbH"))
+        .await
+        .unwrap();
     assert_eq!(renamed.name, "A GmbH");
     // Names are unique among siblings only.
-    conflict(store.create_tenant(&admin(), TenantKind::Customer, w.r1, &name("A GmbH")).await);
-    store.create_tenant(&admin(), TenantKind::Customer, w.r2, &name("A GmbH")).await.unwrap();
+    conflict(
+        store
+            .create_tenant(&admin(), TenantKind::Customer, w.r1, &name("A GmbH"))
+            .await,
+    );
+    store
+        .create_tenant(&admin(), TenantKind::Customer, w.r2, &name("A GmbH"))
+        .await
+        .unwrap();
     // Hierarchy rules.
     assert!(matches!(
-        store.create_tenant(&admin(), TenantKind::Reseller, w.r1, &name("sub")).await,
+        store
+            .create_tenant(&admin(), TenantKind::Reseller, w.r1, &name("sub"))
+            .await,
         Err(StoreError::Forbidden { .. })
     ));
     assert!(matches!(
-        store.create_tenant(&admin(), TenantKind::Customer, w.a, &name("sub")).await,
-        Err(StoreError::Invalid { field: "tenant.parent_id", .. })
+        store
+            .create_tenant(&admin(), TenantKind::Customer, w.a, &name("sub"))
+            .await,
+        Err(StoreError::Invalid {
+            field: "tenant.parent_id",
+            ..
+        })
     ));
     // A tenant that still owns something cannot go; an empty one can.
     conflict(store.delete_tenant(&admin(), w.r1).await);
@@ -103,10 +143,20 @@ async fn tenants_crud(store: Store) {
     not_found(store.get_tenant(P, w.c).await);
     not_found(store.delete_tenant(&admin(), store.platform_id()).await);
     let resellers = store
-        .list_tenants(P, TenantFilter { kind: Some(TenantKind::Reseller), parent: None }, Page::default())
+        .list_tenants(
+            P,
+            TenantFilter {
+                kind: Some(TenantKind::Reseller),
+                parent: None,
+            },
+            Page::default(),
+        )
         .await
         .unwrap();
-    assert_eq!(resellers.iter().map(|t| t.id).collect::<Vec<_>>(), vec![w.r1, w.r2]);
+    assert_eq!(
+        resellers.iter().map(|t| t.id).collect::<Vec<_>>(),
+        vec![w.r1, w.r2]
+    );
 }
 
 async fn domains_crud_and_conflicts(store: Store) {
@@ -115,22 +165,40 @@ async fn domains_crud_and_conflicts(store: Store) {
     assert_eq!(d.name, "example.test");
     assert_eq!(store.get_domain(P, d.id).await.unwrap(), d);
     assert_eq!(
-        store.domain_by_name(P, &DomainName::parse("example.test").unwrap()).await.unwrap(),
+        store
+            .domain_by_name(P, &DomainName::parse("example.test").unwrap())
+            .await
+            .unwrap(),
         d
     );
     // Unique platform-wide, whoever asks.
-    conflict(store.create_domain(&admin(), w.b, &DomainName::parse("example.test").unwrap()).await);
+    conflict(
+        store
+            .create_domain(&admin(), w.b, &DomainName::parse("example.test").unwrap())
+            .await,
+    );
     // Domains belong to customers only.
     assert!(matches!(
-        store.create_domain(&admin(), w.r1, &DomainName::parse("r1.test").unwrap()).await,
-        Err(StoreError::Invalid { field: "customer_id", .. })
+        store
+            .create_domain(&admin(), w.r1, &DomainName::parse("r1.test").unwrap())
+            .await,
+        Err(StoreError::Invalid {
+            field: "customer_id",
+            ..
+        })
     ));
     let u = user(&store, d.id, "1001").await;
     conflict(store.delete_domain(&admin(), d.id).await);
     store.delete_user(&admin(), u.id).await.unwrap();
     store.delete_domain(&admin(), d.id).await.unwrap();
     not_found(store.get_domain(P, d.id).await);
-    assert!(store.list_domains(P, None, Page::default()).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_domains(P, None, Page::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn users_crud_and_ha1(store: Store) {
@@ -144,12 +212,19 @@ async fn users_crud_and_ha1(store: Store) {
     let sha = ha1(Algorithm::Sha256, "1001", "example.test", "secret1001");
     assert_eq!(u.ha1_md5.as_str(), md5.as_str());
     assert_eq!(u.ha1_sha256.as_str(), sha.as_str());
-    assert!(!format!("{u:?}").contains(md5.as_str()), "Debug must redact HA1s");
+    assert!(
+        !format!("{u:?}").contains(md5.as_str()),
+        "Debug must redact HA1s"
+    );
     conflict(
         store
             .create_user(
                 &admin(),
-                &NewUser::new(d.id, Username::parse("1001").unwrap(), Password::parse("otherpass1").unwrap()),
+                &NewUser::new(
+                    d.id,
+                    Username::parse("1001").unwrap(),
+                    Password::parse("otherpass1").unwrap(),
+                ),
             )
             .await,
     );
@@ -170,13 +245,30 @@ async fn users_crud_and_ha1(store: Store) {
     assert!(!u2.enabled);
     assert_eq!(store.get_user(P, u.id).await.unwrap(), u2);
     // An empty update changes nothing.
-    assert_eq!(store.update_user(&admin(), u.id, &UserUpdate::default()).await.unwrap(), u2);
-    let cleared = UserUpdate { caller_id: Some(None), max_calls: Some(None), ..UserUpdate::default() };
+    assert_eq!(
+        store
+            .update_user(&admin(), u.id, &UserUpdate::default())
+            .await
+            .unwrap(),
+        u2
+    );
+    let cleared = UserUpdate {
+        caller_id: Some(None),
+        max_calls: Some(None),
+        ..UserUpdate::default()
+    };
     let u3 = store.update_user(&admin(), u.id, &cleared).await.unwrap();
     assert_eq!((u3.caller_id, u3.max_calls), (None, None));
 
     user(&store, d.id, "1002").await;
-    assert_eq!(store.list_users(P, Some(d.id), Page::default()).await.unwrap().len(), 2);
+    assert_eq!(
+        store
+            .list_users(P, Some(d.id), Page::default())
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
     store.delete_user(&admin(), u.id).await.unwrap();
     not_found(store.get_user(P, u.id).await);
     not_found(store.delete_user(&admin(), u.id).await);
@@ -189,11 +281,23 @@ async fn dids_crud_and_routing(store: Store) {
     let db = domain(&store, w.b, "b.test").await;
     let ub = user(&store, db.id, "2001").await;
     let e = E164::parse("+4930123456").unwrap();
-    let did = store.create_did(&admin(), w.a, &e, Some(u.id)).await.unwrap();
+    let did = store
+        .create_did(&admin(), w.a, &e, Some(u.id))
+        .await
+        .unwrap();
     assert_eq!((did.customer_id, did.user_id), (w.a, Some(u.id)));
     conflict(store.create_did(&admin(), w.b, &e, None).await);
     // A DID can only point at a user of its own customer.
-    not_found(store.create_did(&admin(), w.a, &E164::parse("+4930999999").unwrap(), Some(ub.id)).await);
+    not_found(
+        store
+            .create_did(
+                &admin(),
+                w.a,
+                &E164::parse("+4930999999").unwrap(),
+                Some(ub.id),
+            )
+            .await,
+    );
     not_found(store.route_did(&admin(), did.id, Some(ub.id)).await);
     let un = store.route_did(&admin(), did.id, None).await.unwrap();
     assert_eq!(un.user_id, None);
@@ -201,32 +305,87 @@ async fn dids_crud_and_routing(store: Store) {
     // Deleting the user unassigns the DID instead of failing or deleting it.
     store.delete_user(&admin(), u.id).await.unwrap();
     assert_eq!(store.get_did(P, did.id).await.unwrap().user_id, None);
-    assert_eq!(store.list_dids(P, Some(w.a), Page::default()).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .list_dids(P, Some(w.a), Page::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     store.delete_did(&admin(), did.id).await.unwrap();
     not_found(store.get_did(P, did.id).await);
 }
 
 async fn api_keys(store: Store) {
     let w = world(&store).await;
-    let (key, secret) = store.create_api_key(&admin(), w.r1, Role::Admin).await.unwrap();
+    let (key, secret) = store
+        .create_api_key(&admin(), w.r1, Role::Admin)
+        .await
+        .unwrap();
     assert!(secret.expose().starts_with("tlk_"));
     assert!(!format!("{secret:?}").contains(secret.expose()));
-    let p = store.authenticate_api_key(secret.expose()).await.unwrap().unwrap();
+    let p = store
+        .authenticate_api_key(secret.expose())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((p.key.id, p.scope), (key.id, Scope::Reseller(w.r1)));
-    let (_, cs) = store.create_api_key(&admin(), w.a, Role::ReadOnly).await.unwrap();
-    let p = store.authenticate_api_key(cs.expose()).await.unwrap().unwrap();
-    assert_eq!((p.key.role, p.scope), (Role::ReadOnly, Scope::Customer(w.a)));
-    assert!(store.authenticate_api_key("tlk_wrong").await.unwrap().is_none());
-    assert!(store.authenticate_api_key("' OR 1=1 --").await.unwrap().is_none());
+    let (_, cs) = store
+        .create_api_key(&admin(), w.a, Role::ReadOnly)
+        .await
+        .unwrap();
+    let p = store
+        .authenticate_api_key(cs.expose())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (p.key.role, p.scope),
+        (Role::ReadOnly, Scope::Customer(w.a))
+    );
+    assert!(
+        store
+            .authenticate_api_key("tlk_wrong")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .authenticate_api_key("' OR 1=1 --")
+            .await
+            .unwrap()
+            .is_none()
+    );
     // Customer A cannot revoke or see R1's key; R1 sees both.
     let a_ctx = Ctx::new(Scope::Customer(w.a), "a");
     not_found(store.revoke_api_key(&a_ctx, key.id).await);
     not_found(store.get_api_key(Scope::Customer(w.a), key.id).await);
-    assert_eq!(store.list_api_keys(Scope::Reseller(w.r1), Page::default()).await.unwrap().len(), 2);
-    assert!(store.list_api_keys(Scope::Reseller(w.r2), Page::default()).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .list_api_keys(Scope::Reseller(w.r1), Page::default())
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(
+        store
+            .list_api_keys(Scope::Reseller(w.r2), Page::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let revoked = store.revoke_api_key(&admin(), key.id).await.unwrap();
     assert!(revoked.revoked);
-    assert!(store.authenticate_api_key(secret.expose()).await.unwrap().is_none());
+    assert!(
+        store
+            .authenticate_api_key(secret.expose())
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 async fn customer_isolation(store: Store) {
@@ -234,7 +393,12 @@ async fn customer_isolation(store: Store) {
     let da = domain(&store, w.a, "a.test").await;
     let ua = user(&store, da.id, "1001").await;
     let did = store
-        .create_did(&admin(), w.a, &E164::parse("+4930123456").unwrap(), Some(ua.id))
+        .create_did(
+            &admin(),
+            w.a,
+            &E164::parse("+4930123456").unwrap(),
+            Some(ua.id),
+        )
         .await
         .unwrap();
     let b = Scope::Customer(w.b);
@@ -242,36 +406,88 @@ async fn customer_isolation(store: Store) {
     // B can neither read ...
     not_found(store.get_tenant(b, w.a).await);
     not_found(store.get_domain(b, da.id).await);
-    not_found(store.domain_by_name(b, &DomainName::parse("a.test").unwrap()).await);
-    not_found(store.get_user(b, ua.id).await);
-    not_found(store.get_did(b, did.id).await);
-    assert!(store.list_domains(b, None, Page::default()).await.unwrap().is_empty());
-    assert!(store.list_domains(b, Some(w.a), Page::default()).await.unwrap().is_empty());
-    assert!(store.list_users(b, Some(da.id), Page::default()).await.unwrap().is_empty());
-    assert!(store.list_dids(b, None, Page::default()).await.unwrap().is_empty());
-    let tenants = store.list_tenants(b, TenantFilter::default(), Page::default()).await.unwrap();
-    assert_eq!(tenants.iter().map(|t| t.id).collect::<Vec<_>>(), vec![w.b]);
-    // ... nor change A's rows.
-    not_found(store.create_domain(&b_ctx, w.a, &DomainName::parse("x.test").unwrap()).await);
     not_found(
         store
-            .create_user(&b_ctx, &NewUser::new(da.id, Username::parse("evil").unwrap(), Password::parse("password1").unwrap()))
+            .domain_by_name(b, &DomainName::parse("a.test").unwrap())
             .await,
     );
-    let disable = UserUpdate { enabled: Some(false), ..UserUpdate::default() };
+    not_found(store.get_user(b, ua.id).await);
+    not_found(store.get_did(b, did.id).await);
+    assert!(
+        store
+            .list_domains(b, None, Page::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_domains(b, Some(w.a), Page::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_users(b, Some(da.id), Page::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_dids(b, None, Page::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let tenants = store
+        .list_tenants(b, TenantFilter::default(), Page::default())
+        .await
+        .unwrap();
+    assert_eq!(tenants.iter().map(|t| t.id).collect::<Vec<_>>(), vec![w.b]);
+    // ... nor change A's rows.
+    not_found(
+        store
+            .create_domain(&b_ctx, w.a, &DomainName::parse("x.test").unwrap())
+            .await,
+    );
+    not_found(
+        store
+            .create_user(
+                &b_ctx,
+                &NewUser::new(
+                    da.id,
+                    Username::parse("evil").unwrap(),
+                    Password::parse("password1").unwrap(),
+                ),
+            )
+            .await,
+    );
+    let disable = UserUpdate {
+        enabled: Some(false),
+        ..UserUpdate::default()
+    };
     not_found(store.update_user(&b_ctx, ua.id, &disable).await);
     not_found(store.delete_user(&b_ctx, ua.id).await);
     not_found(store.delete_domain(&b_ctx, da.id).await);
     not_found(store.route_did(&b_ctx, did.id, None).await);
     not_found(store.delete_did(&b_ctx, did.id).await);
-    not_found(store.create_did(&b_ctx, w.a, &E164::parse("+4930555555").unwrap(), None).await);
+    not_found(
+        store
+            .create_did(&b_ctx, w.a, &E164::parse("+4930555555").unwrap(), None)
+            .await,
+    );
     not_found(store.create_api_key(&b_ctx, w.a, Role::Admin).await);
     assert!(matches!(
         store.rename_tenant(&b_ctx, w.a, &name("pwned")).await,
         Err(StoreError::Forbidden { .. })
     ));
     // B cannot route its own DID to A's user either.
-    let own = store.create_did(&b_ctx, w.b, &E164::parse("+4930777777").unwrap(), None).await.unwrap();
+    let own = store
+        .create_did(&b_ctx, w.b, &E164::parse("+4930777777").unwrap(), None)
+        .await
+        .unwrap();
     not_found(store.route_did(&b_ctx, own.id, Some(ua.id)).await);
     // Nothing of A changed.
     assert_eq!(store.get_user(P, ua.id).await.unwrap(), ua);
@@ -288,23 +504,58 @@ async fn reseller_sees_only_its_customers(store: Store) {
     let dc = domain(&store, w.c, "c.test").await;
     let r1 = Scope::Reseller(w.r1);
     let r1_ctx = Ctx::new(r1, "reseller-1");
-    let tenants = store.list_tenants(r1, TenantFilter::default(), Page::default()).await.unwrap();
-    assert_eq!(tenants.iter().map(|t| t.id).collect::<Vec<_>>(), vec![w.r1, w.a]);
+    let tenants = store
+        .list_tenants(r1, TenantFilter::default(), Page::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        tenants.iter().map(|t| t.id).collect::<Vec<_>>(),
+        vec![w.r1, w.a]
+    );
     let domains = store.list_domains(r1, None, Page::default()).await.unwrap();
-    assert_eq!(domains.iter().map(|d| d.id).collect::<Vec<_>>(), vec![da.id]);
+    assert_eq!(
+        domains.iter().map(|d| d.id).collect::<Vec<_>>(),
+        vec![da.id]
+    );
     not_found(store.get_domain(r1, db.id).await);
     not_found(store.get_domain(r1, dc.id).await);
     not_found(store.get_tenant(r1, w.r2).await);
     not_found(store.get_tenant(r1, store.platform_id()).await);
     // It may create customers under itself, not elsewhere, and no resellers.
-    let a2 = store.create_tenant(&r1_ctx, TenantKind::Customer, w.r1, &name("A2")).await.unwrap();
+    let a2 = store
+        .create_tenant(&r1_ctx, TenantKind::Customer, w.r1, &name("A2"))
+        .await
+        .unwrap();
     assert_eq!(a2.parent_id, Some(w.r1));
-    not_found(store.create_tenant(&r1_ctx, TenantKind::Customer, w.r2, &name("X")).await);
-    not_found(store.create_tenant(&r1_ctx, TenantKind::Reseller, store.platform_id(), &name("X")).await);
+    not_found(
+        store
+            .create_tenant(&r1_ctx, TenantKind::Customer, w.r2, &name("X"))
+            .await,
+    );
+    not_found(
+        store
+            .create_tenant(
+                &r1_ctx,
+                TenantKind::Reseller,
+                store.platform_id(),
+                &name("X"),
+            )
+            .await,
+    );
     // It may manage its customers' data and rename them, but not other resellers' customers.
-    store.create_domain(&r1_ctx, a2.id, &DomainName::parse("a2.test").unwrap()).await.unwrap();
-    not_found(store.create_domain(&r1_ctx, w.b, &DomainName::parse("b2.test").unwrap()).await);
-    store.rename_tenant(&r1_ctx, w.a, &name("A renamed")).await.unwrap();
+    store
+        .create_domain(&r1_ctx, a2.id, &DomainName::parse("a2.test").unwrap())
+        .await
+        .unwrap();
+    not_found(
+        store
+            .create_domain(&r1_ctx, w.b, &DomainName::parse("b2.test").unwrap())
+            .await,
+    );
+    store
+        .rename_tenant(&r1_ctx, w.a, &name("A renamed"))
+        .await
+        .unwrap();
     not_found(store.rename_tenant(&r1_ctx, w.b, &name("B renamed")).await);
     not_found(store.rename_tenant(&r1_ctx, w.r1, &name("self")).await);
     not_found(store.delete_tenant(&r1_ctx, w.b).await);
@@ -336,11 +587,21 @@ async fn pagination(store: Store) {
         seen.extend(rows.iter().map(|u| u.id));
     }
     assert_eq!(seen, ids);
-    assert_eq!(store.list_users(P, None, Page::first(1000)).await.unwrap().len(), 50);
+    assert_eq!(
+        store
+            .list_users(P, None, Page::first(1000))
+            .await
+            .unwrap()
+            .len(),
+        50
+    );
     for bad in [0, 1001] {
         assert!(matches!(
             store.list_users(a, None, Page::first(bad)).await,
-            Err(StoreError::Invalid { field: "page.limit", .. })
+            Err(StoreError::Invalid {
+                field: "page.limit",
+                ..
+            })
         ));
     }
 }
@@ -350,39 +611,84 @@ async fn sql_metacharacters(store: Store) {
     let w = world(&store).await;
     // Free text is stored verbatim ...
     let t = store
-        .create_tenant(&admin(), TenantKind::Customer, store.platform_id(), &name(nasty))
+        .create_tenant(
+            &admin(),
+            TenantKind::Customer,
+            store.platform_id(),
+            &name(nasty),
+        )
         .await
         .unwrap();
     assert_eq!(store.get_tenant(P, t.id).await.unwrap().name, nasty);
     let d = domain(&store, t.id, "x.test").await;
     let cid = CallerId::parse("\"Robert'); DROP TABLE dids;--\" <1>").unwrap();
-    let mut new = NewUser::new(d.id, Username::parse("o'hara;x=1").unwrap(), Password::parse("p'; --\"x\\").unwrap());
+    let mut new = NewUser::new(
+        d.id,
+        Username::parse("o'hara;x=1").unwrap(),
+        Password::parse("p'; --\"x\\").unwrap(),
+    );
     new.caller_id = Some(cid.clone());
     let u = store.create_user(&admin(), &new).await.unwrap();
     assert_eq!(u.username, "o'hara;x=1");
     assert_eq!(u.caller_id.as_deref(), Some(cid.as_str()));
-    assert_eq!(u.ha1_md5.as_str(), ha1(Algorithm::Md5, "o'hara;x=1", "x.test", "p'; --\"x\\").as_str());
+    assert_eq!(
+        u.ha1_md5.as_str(),
+        ha1(Algorithm::Md5, "o'hara;x=1", "x.test", "p'; --\"x\\").as_str()
+    );
     // ... while identifiers with SQL syntax in them are refused by validation.
     assert!(Username::parse(nasty).is_err());
     assert!(DomainName::parse(nasty).is_err());
     assert!(E164::parse("+4930'; --").is_err());
     // The tables are all still there.
-    assert_eq!(store.list_users(P, None, Page::default()).await.unwrap().len(), 1);
-    assert_eq!(store.list_tenants(P, TenantFilter::default(), Page::default()).await.unwrap().len(), 7);
+    assert_eq!(
+        store
+            .list_users(P, None, Page::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .list_tenants(P, TenantFilter::default(), Page::default())
+            .await
+            .unwrap()
+            .len(),
+        7
+    );
     let _ = w;
 }
 
 async fn oversize_and_invalid_input(store: Store) {
     let w = world(&store).await;
     let long = "x".repeat(10_000);
-    assert!(matches!(TenantName::parse(&long), Err(StoreError::Invalid { field: "tenant.name", .. })));
-    assert!(matches!(Username::parse(&long), Err(StoreError::Invalid { field: "user.username", .. })));
+    assert!(matches!(
+        TenantName::parse(&long),
+        Err(StoreError::Invalid {
+            field: "tenant.name",
+            ..
+        })
+    ));
+    assert!(matches!(
+        Username::parse(&long),
+        Err(StoreError::Invalid {
+            field: "user.username",
+            ..
+        })
+    ));
     assert!(DomainName::parse(&format!("{}.test", "a".repeat(300))).is_err());
     assert!(CallerId::parse(&long).is_err());
-    let Err(StoreError::Invalid { reason, .. }) = Password::parse(&long) else { panic!() };
-    assert!(!reason.contains("xxxx"), "password errors never echo the value");
+    let Err(StoreError::Invalid { reason, .. }) = Password::parse(&long) else {
+        panic!()
+    };
+    assert!(
+        !reason.contains("xxxx"),
+        "password errors never echo the value"
+    );
     // The error names the value but bounds how much of it.
-    let Err(e) = Username::parse(&format!("{long} ")) else { panic!() };
+    let Err(e) = Username::parse(&format!("{long} ")) else {
+        panic!()
+    };
     assert!(e.to_string().len() < 300, "{e}");
     // The database backs the rules up: a name that skipped validation still cannot be stored
     // (exercised through the public type's limits; nothing longer can be constructed).
@@ -400,27 +706,52 @@ async fn audit_every_write(store: Store) {
         ..UserUpdate::default()
     };
     store.update_user(&admin(), u.id, &disable).await.unwrap();
-    store.delete_user(&Ctx::new(Scope::Customer(w.a), "apikey:7"), u.id).await.unwrap();
+    store
+        .delete_user(&Ctx::new(Scope::Customer(w.a), "apikey:7"), u.id)
+        .await
+        .unwrap();
     let all = store.list_audit(P, Page::first(1000)).await.unwrap();
     // 5 tenants + domain + user create/update/delete.
     assert_eq!(all.len(), 9, "{all:#?}");
     let last = all.last().unwrap();
     assert_eq!(
-        (last.actor.as_str(), last.action.as_str(), last.entity.as_str(), last.entity_id, last.tenant_id),
+        (
+            last.actor.as_str(),
+            last.action.as_str(),
+            last.entity.as_str(),
+            last.entity_id,
+            last.tenant_id
+        ),
         ("apikey:7", "delete", "user", u.id.get(), w.a)
     );
-    assert!(all.iter().all(|e| !e.detail.contains("topsecret99") && !e.detail.contains("secret1001")));
+    assert!(
+        all.iter()
+            .all(|e| !e.detail.contains("topsecret99") && !e.detail.contains("secret1001"))
+    );
     // Customer A sees only the rows about itself.
-    let mine = store.list_audit(Scope::Customer(w.a), Page::first(1000)).await.unwrap();
+    let mine = store
+        .list_audit(Scope::Customer(w.a), Page::first(1000))
+        .await
+        .unwrap();
     assert!(mine.iter().all(|e| e.tenant_id == w.a));
     assert_eq!(mine.len(), 5);
-    assert!(store.list_audit(Scope::Customer(w.b), Page::first(1000)).await.unwrap().len() == 1);
+    assert!(
+        store
+            .list_audit(Scope::Customer(w.b), Page::first(1000))
+            .await
+            .unwrap()
+            .len()
+            == 1
+    );
 }
 
 async fn wait_for(handle: &SnapshotHandle, what: impl Fn(&Snapshot) -> bool) -> Duration {
     let start = Instant::now();
     while !what(&handle.load()) {
-        assert!(start.elapsed() < Duration::from_secs(5), "snapshot did not catch up");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "snapshot did not catch up"
+        );
         tokio::task::yield_now().await;
     }
     start.elapsed()
@@ -458,14 +789,33 @@ async fn snapshot_follows_writes(store: Store) {
 
     // Updates, DIDs and deletes flow through too.
     let u = store.list_users(P, None, Page::default()).await.unwrap()[0].clone();
-    let off = UserUpdate { enabled: Some(false), ..UserUpdate::default() };
+    let off = UserUpdate {
+        enabled: Some(false),
+        ..UserUpdate::default()
+    };
     store.update_user(&admin(), u.id, &off).await.unwrap();
-    wait_for(&handle, |s| s.user("a.test", &u.username).is_some_and(|x| !x.enabled)).await;
-    let did = store.create_did(&admin(), w.a, &E164::parse("+4930123456").unwrap(), Some(u.id)).await.unwrap();
-    wait_for(&handle, |s| s.did("+4930123456").is_some_and(|x| x.user_id == Some(u.id))).await;
+    wait_for(&handle, |s| {
+        s.user("a.test", &u.username).is_some_and(|x| !x.enabled)
+    })
+    .await;
+    let did = store
+        .create_did(
+            &admin(),
+            w.a,
+            &E164::parse("+4930123456").unwrap(),
+            Some(u.id),
+        )
+        .await
+        .unwrap();
+    wait_for(&handle, |s| {
+        s.did("+4930123456")
+            .is_some_and(|x| x.user_id == Some(u.id))
+    })
+    .await;
     store.delete_user(&admin(), u.id).await.unwrap();
     wait_for(&handle, |s| {
-        s.user("a.test", &u.username).is_none() && s.did("+4930123456").is_some_and(|x| x.user_id.is_none())
+        s.user("a.test", &u.username).is_none()
+            && s.did("+4930123456").is_some_and(|x| x.user_id.is_none())
     })
     .await;
     store.delete_did(&admin(), did.id).await.unwrap();
