@@ -193,6 +193,14 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// Booleans are `BOOLEAN` in PostgreSQL and `INTEGER` 0/1 in SQLite (see the migrations).
+fn get_bool(row: &AnyRow, col: &str) -> Result<bool, StoreError> {
+    match row.try_get::<bool, _>(col) {
+        Ok(b) => Ok(b),
+        Err(_) => Ok(row.try_get::<i64, _>(col)? != 0),
+    }
+}
+
 pub(crate) fn tenant(row: &AnyRow) -> Result<Tenant, StoreError> {
     Ok(Tenant {
         id: TenantId(row.try_get("id")?),
@@ -230,7 +238,7 @@ pub(crate) fn user(row: &AnyRow) -> Result<User, StoreError> {
         ha1_sha256: Ha1(row.try_get("ha1_sha256")?),
         caller_id: row.try_get("caller_id")?,
         max_calls,
-        enabled: row.try_get("enabled")?,
+        enabled: get_bool(row, "enabled")?,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -252,7 +260,7 @@ pub(crate) fn api_key(row: &AnyRow) -> Result<ApiKey, StoreError> {
         role: Role::parse(row.try_get("role")?)
             .map_err(|e| StoreError::Corrupt(format!("api_keys.role: {e}")))?,
         created_at: row.try_get("created_at")?,
-        revoked: row.try_get("revoked")?,
+        revoked: get_bool(row, "revoked")?,
     })
 }
 

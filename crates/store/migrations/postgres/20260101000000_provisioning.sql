@@ -1,5 +1,5 @@
 -- Provisioning schema, PostgreSQL dialect. Keep in step with ../sqlite (same tables, columns,
--- constraints; only identity columns and the length function differ).
+-- constraints; only identity columns, booleans and the length function differ).
 -- Timestamps are milliseconds since the Unix epoch (BIGINT) so both back ends decode them alike.
 
 CREATE TABLE tenants (

@@ -1,6 +1,7 @@
 -- Provisioning schema, SQLite dialect. Keep in step with ../postgres (same tables, columns,
--- constraints; only identity columns and the length function differ).
+-- constraints; only identity columns, booleans and the length function differ).
 -- Timestamps are milliseconds since the Unix epoch (BIGINT) so both back ends decode them alike.
+-- Booleans are INTEGER 0/1 here (sqlx's Any driver cannot decode SQLite's BOOLEAN) and BOOLEAN in PostgreSQL.
 
 CREATE TABLE tenants (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -33,7 +34,7 @@ CREATE TABLE users (
     ha1_sha256  TEXT    NOT NULL CHECK (length(ha1_sha256) = 64),
     caller_id   TEXT    CHECK (caller_id IS NULL OR length(caller_id) <= 64),
     max_calls   BIGINT  CHECK (max_calls IS NULL OR max_calls >= 0),
-    enabled     BOOLEAN NOT NULL DEFAULT TRUE,
+    enabled     INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
     created_at  BIGINT  NOT NULL,
     UNIQUE (domain_id, username),
     UNIQUE (id, customer_id),
@@ -60,7 +61,7 @@ CREATE TABLE api_keys (
     role       TEXT    NOT NULL CHECK (role IN ('admin', 'read_only')),
     key_hash   TEXT    NOT NULL UNIQUE CHECK (length(key_hash) = 64),
     created_at BIGINT  NOT NULL,
-    revoked    BOOLEAN NOT NULL DEFAULT FALSE
+    revoked    INTEGER NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1))
 );
 CREATE INDEX api_keys_tenant ON api_keys (tenant_id);
 
