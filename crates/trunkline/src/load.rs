@@ -21,8 +21,13 @@ use trunkline_server::{Config, ListenSpec};
 pub const ENV_PREFIX: &str = "TRUNKLINE_";
 /// Separator of key path levels in environment variable names.
 const ENV_SEPARATOR: &str = "__";
-/// `TRUNKLINE_*` variables that are not config keys: `TRUNKLINE_CONFIG` names the file.
-const ENV_NOT_KEYS: &[&str] = &["config"];
+/// `TRUNKLINE_*` variables that are not config keys: `TRUNKLINE_CONFIG` names the file, and
+/// `TRUNKLINE_TEST_*` (e.g. `TRUNKLINE_TEST_POSTGRES_URL`) belong to the test suite, which CI
+/// exports for the whole run, servers started by tests included.
+fn is_config_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key != "config" && !key.starts_with("test_")
+}
 
 /// Command-line flags that override config keys; they win over file and environment.
 #[derive(Debug, Clone, Default)]
@@ -149,7 +154,7 @@ pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, LoadEr
         figment = figment.merge(Toml::file_exact(path));
     }
     let env = Env::prefixed(ENV_PREFIX)
-        .ignore(ENV_NOT_KEYS)
+        .filter(|key| is_config_key(key.as_str()))
         .split(ENV_SEPARATOR);
     load_from(&figment.merge(env), overrides)
 }

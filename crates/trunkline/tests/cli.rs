@@ -291,3 +291,16 @@ fn serve_reports_config_errors_with_exit_1() {
         stderr(&out)
     );
 }
+
+#[test]
+fn test_suite_variables_are_not_config_keys() {
+    // CI exports TRUNKLINE_TEST_POSTGRES_URL for the whole run; servers the tests start
+    // must not take it for a misspelt config key.
+    let file = TempConfig::new("");
+    let path = file.0.to_string_lossy().into_owned();
+    let out = trunkline(
+        &["config", "check", &path],
+        &[("TRUNKLINE_TEST_POSTGRES_URL", "postgres://127.0.0.1/test")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}

@@ -51,15 +51,19 @@ fn serve() -> Served {
         .args(["--sip-listen", &format!("tcp:127.0.0.1:{port}")])
         .args(["--http-listen", "127.0.0.1:0"])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(data.with_extension("log")).unwrap())
         .spawn()
         .unwrap();
+    let log = data.with_extension("log");
     let served = Served {
         child,
         port,
         _data: data,
     };
-    wait_until_answering(port);
+    if !wait_until_answering(port) {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        panic!("trunkline serve did not answer OPTIONS on port {port}; its log:\n{text}");
+    }
     served
 }
 
@@ -72,7 +76,8 @@ CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
     .into_bytes()
 }
 
-fn wait_until_answering(port: u16) {
+/// True once the server answers an OPTIONS, false after 20 s without an answer.
+fn wait_until_answering(port: u16) -> bool {
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     sock.set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
@@ -84,10 +89,10 @@ fn wait_until_answering(port: u16) {
         if let Ok(n) = sock.recv(&mut buf)
             && buf[..n].starts_with(b"SIP/2.0 200")
         {
-            return;
+            return true;
         }
     }
-    panic!("trunkline serve did not answer OPTIONS on port {port}");
+    false
 }
 
 fn sipsak(args: &[&str]) -> std::process::Output {
