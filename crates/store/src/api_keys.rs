@@ -119,13 +119,9 @@ impl Store {
 
     /// API keys visible in `scope`, in id order.
     pub async fn list_api_keys(&self, scope: Scope, page: Page) -> Result<Vec<ApiKey>, StoreError> {
-        let limit = page.checked_limit()?;
         let mut q = Sql::new(COLS);
         q.scope("tenant_id", scope);
-        if let Some(after) = page.after {
-            q.push(" AND id > ").bind(after);
-        }
-        q.push(" ORDER BY id LIMIT ").bind(limit);
+        q.page("id", page)?;
         let rows = q.query().fetch_all(&self.pool).await?;
         rows.iter().map(model::api_key).collect()
     }

@@ -11,15 +11,11 @@ impl Store {
         scope: Scope,
         page: Page,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        let limit = page.checked_limit()?;
         let mut q = Sql::new(
             "SELECT id, tenant_id, actor, action, entity, entity_id, at, detail FROM audit_log WHERE ",
         );
         q.scope("tenant_id", scope);
-        if let Some(after) = page.after {
-            q.push(" AND id > ").bind(after);
-        }
-        q.push(" ORDER BY id LIMIT ").bind(limit);
+        q.page("id", page)?;
         let rows = q.query().fetch_all(&self.pool).await?;
         rows.iter().map(model::audit_entry).collect()
     }

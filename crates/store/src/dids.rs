@@ -113,16 +113,12 @@ impl Store {
         customer_id: Option<TenantId>,
         page: Page,
     ) -> Result<Vec<Did>, StoreError> {
-        let limit = page.checked_limit()?;
         let mut q = Sql::new(COLS);
         q.scope("customer_id", scope);
         if let Some(c) = customer_id {
             q.push(" AND customer_id = ").bind(c.0);
         }
-        if let Some(after) = page.after {
-            q.push(" AND id > ").bind(after);
-        }
-        q.push(" ORDER BY id LIMIT ").bind(limit);
+        q.page("id", page)?;
         let rows = q.query().fetch_all(&self.pool).await?;
         rows.iter().map(model::did).collect()
     }

@@ -94,6 +94,24 @@ impl Sql {
         }
     }
 
+    /// Ends a list query with keyset pagination: rows after `page.after` by `id_col`, in id
+    /// order, at most `page.limit` of them (checked first).
+    pub(crate) fn page(
+        &mut self,
+        id_col: &'static str,
+        page: crate::Page,
+    ) -> Result<&mut Self, crate::StoreError> {
+        let limit = page.checked_limit()?;
+        if let Some(after) = page.after {
+            self.push(" AND ").push(id_col).push(" > ").bind(after);
+        }
+        self.push(" ORDER BY ")
+            .push(id_col)
+            .push(" LIMIT ")
+            .bind(limit);
+        Ok(self)
+    }
+
     pub(crate) fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
         let mut q = sqlx::query(&self.text);
         for a in &self.args {

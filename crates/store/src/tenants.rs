@@ -141,7 +141,6 @@ impl Store {
         filter: TenantFilter,
         page: Page,
     ) -> Result<Vec<Tenant>, StoreError> {
-        let limit = page.checked_limit()?;
         let mut q = Sql::new(COLS);
         q.scope("id", scope);
         if let Some(p) = filter.parent {
@@ -150,10 +149,7 @@ impl Store {
         if let Some(k) = filter.kind {
             q.push(" AND kind = ").bind(k.as_str());
         }
-        if let Some(after) = page.after {
-            q.push(" AND id > ").bind(after);
-        }
-        q.push(" ORDER BY id LIMIT ").bind(limit);
+        q.page("id", page)?;
         let rows = q.query().fetch_all(&self.pool).await?;
         rows.iter().map(model::tenant).collect()
     }

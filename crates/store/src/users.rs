@@ -160,16 +160,12 @@ impl Store {
         domain_id: Option<DomainId>,
         page: Page,
     ) -> Result<Vec<User>, StoreError> {
-        let limit = page.checked_limit()?;
         let mut q = Sql::new(COLS);
         q.scope("u.customer_id", scope);
         if let Some(d) = domain_id {
             q.push(" AND u.domain_id = ").bind(d.0);
         }
-        if let Some(after) = page.after {
-            q.push(" AND u.id > ").bind(after);
-        }
-        q.push(" ORDER BY u.id LIMIT ").bind(limit);
+        q.page("u.id", page)?;
         let rows = q.query().fetch_all(&self.pool).await?;
         rows.iter().map(model::user).collect()
     }
