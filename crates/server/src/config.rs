@@ -14,18 +14,19 @@
 //! # Ok::<(), trunkline_server::config::ConfigError>(())
 //! ```
 
+mod data;
 mod listen;
 mod tls;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::ops::RangeInclusive;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
+pub use data::DataConfig;
 pub use listen::{ListenSpec, ListenSpecError, Transport, UnknownTransport};
 pub use tls::TlsConfig;
 
@@ -130,23 +131,6 @@ impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080),
-        }
-    }
-}
-
-/// `[data]`: local state on disk.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DataConfig {
-    /// Directory for local state; created at start if missing. Relative paths are relative to
-    /// the working directory of the process.
-    pub dir: PathBuf,
-}
-
-impl Default for DataConfig {
-    fn default() -> Self {
-        DataConfig {
-            dir: PathBuf::from("./trunkline-data"),
         }
     }
 }
@@ -494,6 +478,7 @@ fn socket_addr<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SocketAddr,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn spec(s: &str) -> ListenSpec {
         s.parse().unwrap()

@@ -9,12 +9,12 @@ mod core;
 pub mod flow;
 pub mod front;
 pub mod limits;
+pub mod registrar;
 mod tcp;
 mod tls;
 mod udp;
 mod ws;
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -176,16 +176,4 @@ impl Server {
         self.tasks.shutdown().await;
         info!("SIP listeners stopped");
     }
-}
-
-/// Runs the server until `shutdown` resolves, then stops it cleanly.
-pub async fn run(
-    config: Config,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ServerError> {
-    let server = Server::start(&config).await?;
-    shutdown.await;
-    info!("shutting down");
-    server.shutdown().await;
-    Ok(())
 }

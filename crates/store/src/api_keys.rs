@@ -5,52 +5,16 @@
 //! tens of milliseconds of CPU on every API request; a plain SHA-256 also lets the key be found
 //! by an indexed equality lookup instead of hashing against every stored key.
 
-use std::fmt;
-
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore as _;
-use sha2::{Digest as _, Sha256};
-
+use crate::auth::{Principal, Secret, new_secret, secret_hash};
 use crate::error::map_constraint;
 use crate::model::{self, ApiKey, Role};
 use crate::sql::Sql;
-use crate::store::{Audit, audit, now_ms};
+use crate::store::{Audit, now_ms};
 use crate::{ApiKeyId, Change, Ctx, Page, Scope, Store, StoreError, TenantId};
 
 const COLS: &str = "SELECT id, tenant_id, role, created_at, revoked FROM api_keys WHERE ";
-const PREFIX: &str = "tlk_";
-
-/// A plaintext API key, returned once by [`Store::create_api_key`]. `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKeySecret(String);
-
-impl ApiKeySecret {
-    /// The key to hand to the client.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ApiKeySecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiKeySecret(redacted)")
-    }
-}
-
-fn hash(key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// What a valid key authenticates as.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiPrincipal {
-    /// The key's row.
-    pub key: ApiKey,
-    /// The scope the key acts in, derived from its tenant's kind.
-    pub scope: Scope,
-}
+/// Prefix of API keys.
+pub(crate) const KEY_PREFIX: &str = "tlk_";
 
 impl Store {
     /// Creates a key for a tenant visible in the scope. The plaintext is returned only here.
@@ -59,12 +23,10 @@ impl Store {
         ctx: &Ctx,
         tenant_id: TenantId,
         role: Role,
-    ) -> Result<(ApiKey, ApiKeySecret), StoreError> {
-        let mut tx = self.pool.begin().await?;
+    ) -> Result<(ApiKey, Secret), StoreError> {
+        let mut tx = self.write_tx().await?;
         crate::tenants::visible(&mut tx, ctx.scope, tenant_id).await?;
-        let mut raw = [0u8; 32];
-        rand::rng().fill_bytes(&mut raw);
-        let secret = ApiKeySecret(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(raw)));
+        let (hash, secret) = new_secret(KEY_PREFIX);
         let mut q = Sql::new(
             "INSERT INTO api_keys (tenant_id, role, key_hash, created_at, revoked) VALUES (",
         );
@@ -72,7 +34,7 @@ impl Store {
             .push(", ")
             .bind(role.as_str())
             .push(", ")
-            .bind(hash(secret.expose()))
+            .bind(hash)
             .push(", ")
             .bind(now_ms())
             .push(", ")
@@ -86,8 +48,8 @@ impl Store {
             )
         })?;
         let key = model::api_key(&row)?;
-        audit(
-            &mut tx,
+        self.commit_audited(
+            tx,
             Audit {
                 tenant: tenant_id,
                 actor: &ctx.actor,
@@ -96,10 +58,9 @@ impl Store {
                 entity_id: key.id.0,
                 detail: format!("role {}", role.as_str()),
             },
+            Change::ApiKeyUpserted(key.clone()),
         )
         .await?;
-        tx.commit().await?;
-        self.emit(Change::ApiKeyUpserted(key.clone()));
         Ok((key, secret))
     }
 
@@ -128,7 +89,7 @@ impl Store {
 
     /// Revokes a key visible in the scope; it never authenticates again.
     pub async fn revoke_api_key(&self, ctx: &Ctx, id: ApiKeyId) -> Result<ApiKey, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let mut q = Sql::new("UPDATE api_keys SET revoked = ");
         q.bind(true)
             .push(" WHERE id = ")
@@ -142,8 +103,8 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::not_found("api_key", id))?;
         let key = model::api_key(&row)?;
-        audit(
-            &mut tx,
+        self.commit_audited(
+            tx,
             Audit {
                 tenant: key.tenant_id,
                 actor: &ctx.actor,
@@ -152,26 +113,23 @@ impl Store {
                 entity_id: id.0,
                 detail: "revoked".to_owned(),
             },
+            Change::ApiKeyUpserted(key.clone()),
         )
         .await?;
-        tx.commit().await?;
-        self.emit(Change::ApiKeyUpserted(key.clone()));
         Ok(key)
     }
 
-    /// Looks up a presented key. `Ok(None)` for unknown, malformed or revoked keys.
-    pub async fn authenticate_api_key(
+    /// Looks up a presented key (see [`Store::authenticate`]). `Ok(None)` for unknown,
+    /// malformed or revoked keys.
+    pub(crate) async fn authenticate_api_key(
         &self,
         presented: &str,
-    ) -> Result<Option<ApiPrincipal>, StoreError> {
-        if !presented.starts_with(PREFIX) || presented.len() > 100 {
-            return Ok(None);
-        }
+    ) -> Result<Option<Principal>, StoreError> {
         let mut q = Sql::new(
             "SELECT k.id, k.tenant_id, k.role, k.created_at, k.revoked, t.kind \
              FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.key_hash = ",
         );
-        q.bind(hash(presented))
+        q.bind(secret_hash(presented))
             .push(" AND k.revoked = ")
             .bind(false);
         let Some(row) = q.query().fetch_optional(&self.pool).await? else {
@@ -179,12 +137,6 @@ impl Store {
         };
         let key = model::api_key(&row)?;
         let kind: String = sqlx::Row::try_get(&row, "kind")?;
-        let scope = match kind.as_str() {
-            "platform" => Scope::Platform,
-            "reseller" => Scope::Reseller(key.tenant_id),
-            "customer" => Scope::Customer(key.tenant_id),
-            other => return Err(StoreError::Corrupt(format!("tenants.kind {other:?}"))),
-        };
-        Ok(Some(ApiPrincipal { key, scope }))
+        Principal::new(key.tenant_id, &kind, key.role, format!("apikey:{}", key.id)).map(Some)
     }
 }

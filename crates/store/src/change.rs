@@ -1,6 +1,10 @@
 //! The in-process change feed: every committed write emits one event, after commit.
 
-use crate::{ApiKey, Did, DidId, Domain, DomainId, Tenant, TenantId, User, UserId};
+use crate::{
+    Account, AccountId, ApiKey, Carrier, CarrierId, Device, DeviceId, Did, DidId, Domain, DomainId,
+    Gateway, GatewayId, Rate, RateId, RateTable, RateTableId, Route, RouteId, Tenant, TenantId,
+    User, UserId,
+};
 
 /// A committed change. Upserts carry the whole new row so subscribers need no database read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,4 +28,39 @@ pub enum Change {
     DidDeleted(DidId),
     /// An API key was created or revoked.
     ApiKeyUpserted(ApiKey),
+    /// A login account was created or changed.
+    AccountUpserted(Account),
+    /// A login account was deleted.
+    AccountDeleted(AccountId),
+    /// A device was created or updated (also when deleting its user unassigned it).
+    DeviceUpserted(Device),
+    /// A device was deleted.
+    DeviceDeleted(DeviceId),
+    /// A carrier was created or updated.
+    CarrierUpserted(Carrier),
+    /// A carrier was deleted, and its gateways with it (no separate events for them).
+    CarrierDeleted(CarrierId),
+    /// A gateway was created or updated.
+    GatewayUpserted(Gateway),
+    /// A gateway was deleted.
+    GatewayDeleted(GatewayId),
+    /// An outbound route was created or updated.
+    RouteUpserted(Route),
+    /// An outbound route was deleted.
+    RouteDeleted(RouteId),
+    /// A rate table was created or updated.
+    RateTableUpserted(RateTable),
+    /// A rate table was deleted, and its rates with it (no separate events for them).
+    RateTableDeleted(RateTableId),
+    /// A rate was created or updated.
+    RateUpserted(Rate),
+    /// A rate was deleted.
+    RateDeleted(RateId),
+    /// A customer was assigned a rate table, or unassigned (`None`).
+    TenantRateTableSet {
+        /// The customer.
+        tenant: TenantId,
+        /// Its rate table from now on.
+        rate_table: Option<RateTableId>,
+    },
 }

@@ -5,10 +5,10 @@ use sqlx::{Any, Transaction};
 use crate::error::map_constraint;
 use crate::model::{self, Did};
 use crate::sql::Sql;
-use crate::store::{Audit, audit, now_ms};
+use crate::store::{Audit, now_ms};
 use crate::{Change, Ctx, DidId, E164, Page, Scope, Store, StoreError, TenantId, UserId};
 
-const COLS: &str = "SELECT id, customer_id, e164, user_id, created_at FROM dids WHERE ";
+pub(crate) const COLS: &str = "SELECT id, customer_id, e164, user_id, created_at FROM dids WHERE ";
 const RETURNING: &str = " RETURNING id, customer_id, e164, user_id, created_at";
 
 async fn visible(
@@ -30,7 +30,7 @@ async fn visible(
 
 /// Checks that `user` is visible in `scope` and belongs to `customer`; a user of another
 /// customer is reported as not found, like any row outside the scope.
-async fn user_of(
+pub(crate) async fn user_of(
     tx: &mut Transaction<'_, Any>,
     scope: Scope,
     customer: TenantId,
@@ -58,7 +58,7 @@ impl Store {
         e164: &E164,
         user_id: Option<UserId>,
     ) -> Result<Did, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         crate::domains::customer(&mut tx, ctx.scope, customer_id).await?;
         if let Some(u) = user_id {
             user_of(&mut tx, ctx.scope, customer_id, u).await?;
@@ -81,8 +81,8 @@ impl Store {
             )
         })?;
         let did = model::did(&row)?;
-        audit(
-            &mut tx,
+        self.commit_audited(
+            tx,
             Audit {
                 tenant: customer_id,
                 actor: &ctx.actor,
@@ -91,10 +91,9 @@ impl Store {
                 entity_id: did.id.0,
                 detail: format!("{} → user {:?}", did.e164, did.user_id.map(UserId::get)),
             },
+            Change::DidUpserted(did.clone()),
         )
         .await?;
-        tx.commit().await?;
-        self.emit(Change::DidUpserted(did.clone()));
         Ok(did)
     }
 
@@ -130,7 +129,7 @@ impl Store {
         id: DidId,
         user_id: Option<UserId>,
     ) -> Result<Did, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let old = visible(&mut tx, ctx.scope, id).await?;
         if let Some(u) = user_id {
             user_of(&mut tx, ctx.scope, old.customer_id, u).await?;
@@ -146,8 +145,8 @@ impl Store {
             .await
             .map_err(|e| map_constraint(e, "did", "user does not exist"))?;
         let did = model::did(&row)?;
-        audit(
-            &mut tx,
+        self.commit_audited(
+            tx,
             Audit {
                 tenant: did.customer_id,
                 actor: &ctx.actor,
@@ -156,22 +155,21 @@ impl Store {
                 entity_id: id.0,
                 detail: format!("{} → user {:?}", did.e164, did.user_id.map(UserId::get)),
             },
+            Change::DidUpserted(did.clone()),
         )
         .await?;
-        tx.commit().await?;
-        self.emit(Change::DidUpserted(did.clone()));
         Ok(did)
     }
 
     /// Deletes a DID visible in the scope.
     pub async fn delete_did(&self, ctx: &Ctx, id: DidId) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let did = visible(&mut tx, ctx.scope, id).await?;
         let mut q = Sql::new("DELETE FROM dids WHERE id = ");
         q.bind(id.0);
         q.query().execute(&mut *tx).await?;
-        audit(
-            &mut tx,
+        self.commit_audited(
+            tx,
             Audit {
                 tenant: did.customer_id,
                 actor: &ctx.actor,
@@ -180,10 +178,9 @@ impl Store {
                 entity_id: id.0,
                 detail: did.e164.clone(),
             },
+            Change::DidDeleted(id),
         )
         .await?;
-        tx.commit().await?;
-        self.emit(Change::DidDeleted(id));
         Ok(())
     }
 }

@@ -5,7 +5,7 @@ use sqlx::{Any, Transaction};
 use crate::error::map_constraint;
 use crate::model::{self, Domain, TenantKind};
 use crate::sql::Sql;
-use crate::store::{Audit, audit, now_ms};
+use crate::store::{Audit, now_ms};
 use crate::{Change, Ctx, DomainId, DomainName, Page, Scope, Store, StoreError, TenantId};
 
 const COLS: &str = "SELECT id, customer_id, name, created_at FROM domains WHERE ";
@@ -52,7 +52,7 @@ impl Store {
         customer_id: TenantId,
         name: &DomainName,
     ) -> Result<Domain, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         customer(&mut tx, ctx.scope, customer_id).await?;
         let mut q = Sql::new("INSERT INTO domains (customer_id, name, created_at) VALUES (");
         q.bind(customer_id.0)
@@ -69,8 +69,8 @@ impl Store {
             )
         })?;
         let domain = model::domain(&row)?;
-        audit(
-            &mut tx,
+        self.commit_audited(
+            tx,
             Audit {
                 tenant: customer_id,
                 actor: &ctx.actor,
@@ -79,10 +79,9 @@ impl Store {
                 entity_id: domain.id.0,
                 detail: format!("{:?}", domain.name),
             },
+            Change::DomainUpserted(domain.clone()),
         )
         .await?;
-        tx.commit().await?;
-        self.emit(Change::DomainUpserted(domain.clone()));
         Ok(domain)
     }
 
@@ -138,7 +137,7 @@ impl Store {
     /// Deletes a domain without users. (Domains are not renamed: the name is the digest realm
     /// inside every user's HA1, which cannot be recomputed without the passwords.)
     pub async fn delete_domain(&self, ctx: &Ctx, id: DomainId) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let domain = visible(&mut tx, ctx.scope, id).await?;
         let mut q = Sql::new("DELETE FROM domains WHERE id = ");
         q.bind(id.0);
@@ -149,8 +148,8 @@ impl Store {
                 &format!("domain {:?} still has users", domain.name),
             )
         })?;
-        audit(
-            &mut tx,
+        self.commit_audited(
+            tx,
             Audit {
                 tenant: domain.customer_id,
                 actor: &ctx.actor,
@@ -159,10 +158,9 @@ impl Store {
                 entity_id: id.0,
                 detail: format!("{:?}", domain.name),
             },
+            Change::DomainDeleted(id),
         )
         .await?;
-        tx.commit().await?;
-        self.emit(Change::DomainDeleted(id));
         Ok(())
     }
 }

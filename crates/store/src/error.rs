@@ -45,7 +45,40 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+/// What kind of database failure a [`StoreError::Db`] is, for callers that must answer
+/// differently (a client error, a retry-later, a bug) without depending on the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbFailure {
+    /// A unique or foreign-key rule refused the write.
+    Conflict,
+    /// A CHECK or NOT NULL rule refused a value that validation let through.
+    Constraint,
+    /// The database could not be reached or the pool is exhausted; retrying may work.
+    Unavailable,
+    /// Anything else.
+    Other,
+}
+
 impl StoreError {
+    /// For [`StoreError::Db`], what kind of failure it is; `None` for other variants.
+    pub fn db_failure(&self) -> Option<DbFailure> {
+        use sqlx::error::ErrorKind;
+        let Self::Db(e) = self else { return None };
+        Some(match e {
+            sqlx::Error::Database(d) => match d.kind() {
+                ErrorKind::UniqueViolation | ErrorKind::ForeignKeyViolation => DbFailure::Conflict,
+                ErrorKind::CheckViolation | ErrorKind::NotNullViolation => DbFailure::Constraint,
+                _ => DbFailure::Other,
+            },
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => DbFailure::Unavailable,
+            _ => DbFailure::Other,
+        })
+    }
+
     pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         Self::Invalid {
             field,

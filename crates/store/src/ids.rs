@@ -36,4 +36,20 @@ id_type!(
     ApiKeyId,
     /// A row of `audit_log`.
     AuditId,
+    /// A row of `accounts`.
+    AccountId,
+    /// A row of `devices`.
+    DeviceId,
+    /// A row of `carriers`.
+    CarrierId,
+    /// A row of `gateways`.
+    GatewayId,
+    /// A row of `routes`.
+    RouteId,
+    /// A row of `rate_tables`.
+    RateTableId,
+    /// A row of `rates`.
+    RateId,
+    /// A row of `cdrs`.
+    CdrId,
 );

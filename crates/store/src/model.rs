@@ -5,7 +5,7 @@ use std::fmt;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{ApiKeyId, AuditId, DidId, DomainId, StoreError, TenantId, UserId};
+use crate::{AccountId, ApiKeyId, AuditId, DidId, DomainId, StoreError, TenantId, UserId};
 
 /// Where a tenant sits in the hierarchy platform → reseller → customer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -172,6 +172,23 @@ pub struct ApiKey {
     pub revoked: bool,
 }
 
+/// An API login account (the password hash never leaves the store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Id.
+    pub id: AccountId,
+    /// The tenant whose scope the account acts in.
+    pub tenant_id: TenantId,
+    /// Login name, lower case.
+    pub login: String,
+    /// Permissions within that scope.
+    pub role: Role,
+    /// Disabled accounts cannot log in.
+    pub enabled: bool,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: i64,
+}
+
 /// One audit-log row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
@@ -194,7 +211,7 @@ pub struct AuditEntry {
 }
 
 /// Booleans are `BOOLEAN` in PostgreSQL and `INTEGER` 0/1 in SQLite (see the migrations).
-fn get_bool(row: &AnyRow, col: &str) -> Result<bool, StoreError> {
+pub(crate) fn get_bool(row: &AnyRow, col: &str) -> Result<bool, StoreError> {
     match row.try_get::<bool, _>(col) {
         Ok(b) => Ok(b),
         Err(_) => Ok(row.try_get::<i64, _>(col)? != 0),
@@ -261,6 +278,18 @@ pub(crate) fn api_key(row: &AnyRow) -> Result<ApiKey, StoreError> {
             .map_err(|e| StoreError::Corrupt(format!("api_keys.role: {e}")))?,
         created_at: row.try_get("created_at")?,
         revoked: get_bool(row, "revoked")?,
+    })
+}
+
+pub(crate) fn account(row: &AnyRow) -> Result<Account, StoreError> {
+    Ok(Account {
+        id: AccountId(row.try_get("id")?),
+        tenant_id: TenantId(row.try_get("tenant_id")?),
+        login: row.try_get("login")?,
+        role: Role::parse(row.try_get("role")?)
+            .map_err(|e| StoreError::Corrupt(format!("accounts.role: {e}")))?,
+        enabled: get_bool(row, "enabled")?,
+        created_at: row.try_get("created_at")?,
     })
 }
 

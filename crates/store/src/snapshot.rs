@@ -1,4 +1,5 @@
-//! The in-memory view signalling reads: domains → users with HA1s and settings, and DIDs.
+//! The in-memory view signalling reads: domains → users with HA1s and settings, DIDs, and
+//! outbound routes with their carriers and gateways (`snapshot/routes.rs`).
 //!
 //! Built from the database once, then kept fresh from the change feed; lookups are hash-map
 //! reads on an immutable [`Snapshot`] behind an `ArcSwap`, so the call path never waits for the
@@ -14,7 +15,11 @@ use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::task::JoinHandle;
 
 use crate::model::{self, Did, Ha1, User};
+use crate::tail::AuditTail;
 use crate::{Change, DidId, DomainId, Store, StoreError, TenantId, UserId};
+
+mod routes;
+pub use routes::RouteTarget;
 
 /// What the registrar and router need to know about a user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +73,7 @@ pub struct Snapshot {
     users: HashMap<UserId, Arc<SnapshotUser>>,
     dids: HashMap<String, Did>,
     did_numbers: HashMap<DidId, String>,
+    routing: routes::Routing,
 }
 
 impl Snapshot {
@@ -99,6 +105,16 @@ impl Snapshot {
     /// Number of users.
     pub fn user_count(&self) -> usize {
         self.users.len()
+    }
+
+    /// Number of domains.
+    pub fn domain_count(&self) -> usize {
+        self.domains.len()
+    }
+
+    /// Number of DIDs.
+    pub fn did_count(&self) -> usize {
+        self.dids.len()
     }
 
     fn apply(&mut self, change: Change) {
@@ -138,7 +154,7 @@ impl Snapshot {
                     self.dids.remove(&n);
                 }
             }
-            _ => {}
+            other => self.routing.apply(other),
         }
     }
 
@@ -166,6 +182,7 @@ impl Snapshot {
         for row in &rows {
             s.apply(Change::DidUpserted(model::did(row)?));
         }
+        s.routing = routes::Routing::load(pool).await?;
         s.version = 0;
         Ok(s)
     }
@@ -194,21 +211,55 @@ impl SnapshotHandle {
     }
 }
 
+/// How often the audit log is polled for writes of other processes.
+const TAIL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Applies this process's changes as they are emitted, and other processes' changes found by
+/// tailing the audit log.
 async fn follow(
-    pool: AnyPool,
+    store: Store,
     mut rx: broadcast::Receiver<Change>,
+    mut tail: AuditTail,
     current: Arc<ArcSwap<Snapshot>>,
 ) {
+    let mut tick = tokio::time::interval(TAIL_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tail_failing = false;
     loop {
-        let first = match rx.recv().await {
-            Ok(c) => c,
-            Err(RecvError::Closed) => return,
-            Err(RecvError::Lagged(n)) => {
-                tracing::warn!(
-                    missed = n,
-                    "snapshot fell behind the change feed; reloading"
-                );
-                resync(&pool, &current).await;
+        let first = tokio::select! {
+            received = rx.recv() => match received {
+                Ok(c) => c,
+                Err(RecvError::Closed) => return,
+                Err(RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "snapshot fell behind the change feed; reloading");
+                    resync(&store.pool, &current).await;
+                    continue;
+                }
+            },
+            _ = tick.tick() => {
+                match tail.poll(&store).await {
+                    Ok(polled) => {
+                        if tail_failing {
+                            tracing::info!("audit-log tail recovered");
+                            tail_failing = false;
+                        }
+                        if polled.resync {
+                            resync(&store.pool, &current).await;
+                        } else if !polled.changes.is_empty() {
+                            let mut next = Snapshot::clone(&current.load());
+                            for c in polled.changes {
+                                next.apply(c);
+                            }
+                            current.store(Arc::new(next));
+                        }
+                    }
+                    Err(e) => {
+                        if !tail_failing {
+                            tracing::warn!(error = %e, "cannot read the audit log; the snapshot may miss other processes' writes until it recovers");
+                            tail_failing = true;
+                        }
+                    }
+                }
                 continue;
             }
         };
@@ -228,7 +279,7 @@ async fn follow(
         }
         current.store(Arc::new(next));
         if lagged {
-            resync(&pool, &current).await;
+            resync(&store.pool, &current).await;
         }
     }
 }
@@ -250,15 +301,17 @@ async fn resync(pool: &AnyPool, current: &ArcSwap<Snapshot>) {
 }
 
 impl Store {
-    /// Loads the snapshot and starts a task that applies every later change from this store's
-    /// feed. Must be called inside a tokio runtime.
+    /// Loads the snapshot and starts a task that applies every later change: this store's own
+    /// at once from its feed, and other processes' within [`TAIL_INTERVAL`] from the audit log.
+    /// Must be called inside a tokio runtime.
     pub async fn start_snapshot(&self) -> Result<SnapshotHandle, StoreError> {
         // Subscribe before loading so nothing committed in between is missed; replaying an
         // already-loaded change is harmless because every event carries the whole row.
         let rx = self.subscribe();
+        let tail = AuditTail::start(self).await?;
         let snapshot = Snapshot::load(&self.pool).await?;
         let current = Arc::new(ArcSwap::from_pointee(snapshot));
-        let task = tokio::spawn(follow(self.pool.clone(), rx, Arc::clone(&current)));
+        let task = tokio::spawn(follow(self.clone(), rx, tail, Arc::clone(&current)));
         Ok(SnapshotHandle {
             current,
             _task: Arc::new(AbortOnDrop(task)),

@@ -34,6 +34,9 @@ pub struct ConnectOptions {
     pub pg_schema: Option<String>,
     /// Pool size; default 4 for SQLite, 8 for PostgreSQL.
     pub max_connections: Option<u32>,
+    /// How long a query waits for a pooled connection, including connecting; default 10 s.
+    /// While the database is unreachable, this is how long each attempt takes to fail.
+    pub acquire_timeout: Option<Duration>,
 }
 
 /// The provisioning store: a connection pool plus the in-process change feed.
@@ -91,7 +94,7 @@ impl Store {
                 Backend::Sqlite => 4,
                 Backend::Postgres => 8,
             }))
-            .acquire_timeout(Duration::from_secs(10));
+            .acquire_timeout(options.acquire_timeout.unwrap_or(Duration::from_secs(10)));
         if let Some(schema) = options.pg_schema {
             if backend != Backend::Postgres || !valid_schema(&schema) {
                 return Err(StoreError::invalid(
@@ -143,6 +146,22 @@ impl Store {
         self.changes.subscribe()
     }
 
+    /// Starts a transaction that will write. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and then writes cannot wait
+    /// for a concurrent writer and fails with "database is locked" instead.
+    pub(crate) async fn write_tx(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Checks that the database answers (for readiness probes).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -170,6 +189,22 @@ pub(crate) struct Audit<'a> {
     pub entity_id: i64,
     /// What changed, without secrets.
     pub detail: String,
+}
+
+impl Store {
+    /// Ends a write: records `a` in the audit log inside `tx`, commits, then emits `change` on
+    /// the feed (only after the commit, so no subscriber sees a change that was rolled back).
+    pub(crate) async fn commit_audited(
+        &self,
+        mut tx: Transaction<'_, Any>,
+        a: Audit<'_>,
+        change: Change,
+    ) -> Result<(), StoreError> {
+        audit(&mut tx, a).await?;
+        tx.commit().await?;
+        self.emit(change);
+        Ok(())
+    }
 }
 
 pub(crate) async fn audit(tx: &mut Transaction<'_, Any>, a: Audit<'_>) -> Result<(), StoreError> {

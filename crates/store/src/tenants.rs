@@ -5,10 +5,10 @@ use sqlx::{Any, Transaction};
 use crate::error::map_constraint;
 use crate::model::{self, Tenant, TenantKind};
 use crate::sql::Sql;
-use crate::store::{Audit, audit, now_ms};
+use crate::store::{Audit, now_ms};
 use crate::{Change, Ctx, Page, Scope, Store, StoreError, TenantId, TenantName};
 
-const COLS: &str = "SELECT id, kind, parent_id, name, created_at FROM tenants WHERE ";
+pub(crate) const COLS: &str = "SELECT id, kind, parent_id, name, created_at FROM tenants WHERE ";
 
 /// Filters for [`Store::list_tenants`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -59,7 +59,7 @@ impl Store {
         parent: TenantId,
         name: &TenantName,
     ) -> Result<Tenant, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let parent_row = visible(&mut tx, ctx.scope, parent).await?;
         let allowed = match (kind, parent_row.kind, ctx.scope) {
             (TenantKind::Platform, _, _) => {
@@ -102,8 +102,8 @@ impl Store {
             )
         })?;
         let tenant = model::tenant(&row)?;
-        audit(
-            &mut tx,
+        self.commit_audited(
+            tx,
             Audit {
                 tenant: tenant.id,
                 actor: &ctx.actor,
@@ -116,10 +116,9 @@ impl Store {
                     tenant.name.as_str()
                 ),
             },
+            Change::TenantUpserted(tenant.clone()),
         )
         .await?;
-        tx.commit().await?;
-        self.emit(Change::TenantUpserted(tenant.clone()));
         Ok(tenant)
     }
 
@@ -161,7 +160,7 @@ impl Store {
         id: TenantId,
         name: &TenantName,
     ) -> Result<Tenant, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let mut q = Sql::new("UPDATE tenants SET name = ");
         q.bind(name.as_str())
             .push(" WHERE id = ")
@@ -182,8 +181,8 @@ impl Store {
             })?
             .ok_or_else(|| StoreError::not_found("tenant", id))?;
         let tenant = model::tenant(&row)?;
-        audit(
-            &mut tx,
+        self.commit_audited(
+            tx,
             Audit {
                 tenant: id,
                 actor: &ctx.actor,
@@ -192,16 +191,15 @@ impl Store {
                 entity_id: id.0,
                 detail: format!("name {:?}", tenant.name),
             },
+            Change::TenantUpserted(tenant.clone()),
         )
         .await?;
-        tx.commit().await?;
-        self.emit(Change::TenantUpserted(tenant.clone()));
         Ok(tenant)
     }
 
     /// Deletes a tenant that owns nothing any more (no child tenants, domains, DIDs or keys).
     pub async fn delete_tenant(&self, ctx: &Ctx, id: TenantId) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let mut q = Sql::new("DELETE FROM tenants WHERE id = ");
         q.bind(id.0).push(" AND ");
         writable(&mut q, ctx.scope)?;
@@ -217,8 +215,8 @@ impl Store {
                 )
             })?
             .ok_or_else(|| StoreError::not_found("tenant", id))?;
-        audit(
-            &mut tx,
+        self.commit_audited(
+            tx,
             Audit {
                 tenant: id,
                 actor: &ctx.actor,
@@ -227,10 +225,9 @@ impl Store {
                 entity_id: id.0,
                 detail: String::new(),
             },
+            Change::TenantDeleted(id),
         )
         .await?;
-        tx.commit().await?;
-        self.emit(Change::TenantDeleted(id));
         Ok(())
     }
 }

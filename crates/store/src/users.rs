@@ -11,7 +11,7 @@ use crate::{
     CallerId, Change, Ctx, DomainId, Page, Password, Scope, Store, StoreError, UserId, Username,
 };
 
-const COLS: &str = "SELECT u.id, u.customer_id, u.domain_id, d.name AS domain, u.username, \
+pub(crate) const COLS: &str = "SELECT u.id, u.customer_id, u.domain_id, d.name AS domain, u.username, \
      u.ha1_md5, u.ha1_sha256, u.caller_id, u.max_calls, u.enabled, u.created_at \
      FROM users u JOIN domains d ON d.id = u.domain_id WHERE ";
 
@@ -90,7 +90,7 @@ async fn visible(
 impl Store {
     /// Creates a user in a domain visible in the scope.
     pub async fn create_user(&self, ctx: &Ctx, new: &NewUser) -> Result<User, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let domain = crate::domains::visible(&mut tx, ctx.scope, new.domain_id).await?;
         let (md5, sha256) = ha1s(new.username.as_str(), &domain.name, &new.password);
         let mut q = Sql::new(
@@ -128,8 +128,8 @@ impl Store {
         })?;
         let id = UserId(sqlx::Row::try_get(&row, "id")?);
         let user = visible(&mut tx, Scope::Platform, id).await?;
-        audit(
-            &mut tx,
+        self.commit_audited(
+            tx,
             Audit {
                 tenant: user.customer_id,
                 actor: &ctx.actor,
@@ -138,10 +138,9 @@ impl Store {
                 entity_id: id.0,
                 detail: format!("{:?}@{:?}", user.username, user.domain),
             },
+            Change::UserUpserted(user.clone()),
         )
         .await?;
-        tx.commit().await?;
-        self.emit(Change::UserUpserted(user.clone()));
         Ok(user)
     }
 
@@ -177,7 +176,7 @@ impl Store {
         id: UserId,
         update: &UserUpdate,
     ) -> Result<User, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let old = visible(&mut tx, ctx.scope, id).await?;
         let mut q = Sql::new("UPDATE users SET ");
         let mut changed = Vec::new();
@@ -214,8 +213,8 @@ impl Store {
             .scope("customer_id", ctx.scope);
         q.query().execute(&mut *tx).await?;
         let user = visible(&mut tx, ctx.scope, id).await?;
-        audit(
-            &mut tx,
+        self.commit_audited(
+            tx,
             Audit {
                 tenant: user.customer_id,
                 actor: &ctx.actor,
@@ -224,16 +223,16 @@ impl Store {
                 entity_id: id.0,
                 detail: changed.join(", "),
             },
+            Change::UserUpserted(user.clone()),
         )
         .await?;
-        tx.commit().await?;
-        self.emit(Change::UserUpserted(user.clone()));
         Ok(user)
     }
 
-    /// Deletes a user visible in the scope; DIDs routed to it become unassigned.
+    /// Deletes a user visible in the scope; DIDs routed to it and devices handed to it become
+    /// unassigned.
     pub async fn delete_user(&self, ctx: &Ctx, id: UserId) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let user = visible(&mut tx, ctx.scope, id).await?;
         let mut q = Sql::new("UPDATE dids SET user_id = NULL WHERE user_id = ");
         q.bind(id.0)
@@ -243,6 +242,7 @@ impl Store {
             .iter()
             .map(model::did)
             .collect::<Result<Vec<_>, _>>()?;
+        let devices = crate::devices::unassign_user(&mut tx, id).await?;
         let mut q = Sql::new("DELETE FROM users WHERE id = ");
         q.bind(id.0);
         q.query().execute(&mut *tx).await?;
@@ -255,10 +255,11 @@ impl Store {
                 entity: "user",
                 entity_id: id.0,
                 detail: format!(
-                    "{:?}@{:?}, {} DIDs unassigned",
+                    "{:?}@{:?}, {} DIDs and {} devices unassigned",
                     user.username,
                     user.domain,
-                    unassigned.len()
+                    unassigned.len(),
+                    devices.len()
                 ),
             },
         )
@@ -266,6 +267,9 @@ impl Store {
         tx.commit().await?;
         for did in unassigned {
             self.emit(Change::DidUpserted(did));
+        }
+        for device in devices {
+            self.emit(Change::DeviceUpserted(device));
         }
         self.emit(Change::UserDeleted(id));
         Ok(())

@@ -13,7 +13,7 @@ pub const MAX_CALLER_ID: usize = 64;
 /// Password length bounds; a short SIP password is brute-forced by scanners within hours.
 pub const PASSWORD_LEN: std::ops::RangeInclusive<usize> = 8..=128;
 
-fn quoted(value: &str) -> String {
+pub(crate) fn quoted(value: &str) -> String {
     // Bound what an error message echoes back, so a 1 MB input does not become a 1 MB log line.
     let mut s: String = value.chars().take(80).collect();
     if s.len() < value.len() {
@@ -22,7 +22,7 @@ fn quoted(value: &str) -> String {
     format!("{s:?}")
 }
 
-fn no_control(field: &'static str, value: &str) -> Result<(), StoreError> {
+pub(crate) fn no_control(field: &'static str, value: &str) -> Result<(), StoreError> {
     if value.chars().any(char::is_control) {
         return Err(StoreError::invalid(
             field,
@@ -185,11 +185,15 @@ impl Password {
     /// Validates the length (8–128 characters) and refuses control characters. The error never
     /// echoes the value.
     pub fn parse(value: &str) -> Result<Self, StoreError> {
-        const F: &str = "user.password";
+        Self::parse_as("user.password", value)
+    }
+
+    /// [`Password::parse`] for another input field (errors name `field`).
+    pub fn parse_as(field: &'static str, value: &str) -> Result<Self, StoreError> {
         let n = value.chars().count();
         if !PASSWORD_LEN.contains(&n) {
             return Err(StoreError::invalid(
-                F,
+                field,
                 format!(
                     "must be {} to {} characters, got {n}",
                     PASSWORD_LEN.start(),
@@ -198,7 +202,7 @@ impl Password {
             ));
         }
         if value.chars().any(char::is_control) {
-            return Err(StoreError::invalid(F, "contains control characters"));
+            return Err(StoreError::invalid(field, "contains control characters"));
         }
         Ok(Self(value.to_owned()))
     }
@@ -211,6 +215,43 @@ impl Password {
 impl fmt::Debug for Password {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Password(redacted)")
+    }
+}
+
+/// An API login name: 3–100 characters of lower-case letters, digits and `.-_@+` (an e-mail
+/// address fits). Upper case is folded so `Alice@Example.test` and `alice@example.test` are one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Login(String);
+
+impl Login {
+    /// Validates and lower-cases `value`.
+    pub fn parse(value: &str) -> Result<Self, StoreError> {
+        const F: &str = "account.login";
+        let v = value.to_ascii_lowercase();
+        if !(3..=100).contains(&v.len()) {
+            return Err(StoreError::invalid(
+                F,
+                format!("{} must be 3 to 100 characters", quoted(value)),
+            ));
+        }
+        if let Some(c) = v
+            .chars()
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || ".-_@+".contains(*c)))
+        {
+            return Err(StoreError::invalid(
+                F,
+                format!(
+                    "{} contains {c:?}; use letters, digits and .-_@+",
+                    quoted(value)
+                ),
+            ));
+        }
+        Ok(Self(v))
+    }
+
+    /// The normalized login.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 

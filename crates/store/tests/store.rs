@@ -14,6 +14,7 @@ on_both_backends!(
     users_crud_and_ha1,
     dids_crud_and_routing,
     api_keys,
+    accounts_and_login,
     customer_isolation,
     reseller_sees_only_its_customers,
     pagination,
@@ -325,39 +326,19 @@ async fn api_keys(store: Store) {
         .unwrap();
     assert!(secret.expose().starts_with("tlk_"));
     assert!(!format!("{secret:?}").contains(secret.expose()));
-    let p = store
-        .authenticate_api_key(secret.expose())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!((p.key.id, p.scope), (key.id, Scope::Reseller(w.r1)));
+    let p = store.authenticate(secret.expose()).await.unwrap().unwrap();
+    assert_eq!(
+        (p.actor, p.scope),
+        (format!("apikey:{}", key.id), Scope::Reseller(w.r1))
+    );
     let (_, cs) = store
         .create_api_key(&admin(), w.a, Role::ReadOnly)
         .await
         .unwrap();
-    let p = store
-        .authenticate_api_key(cs.expose())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (p.key.role, p.scope),
-        (Role::ReadOnly, Scope::Customer(w.a))
-    );
-    assert!(
-        store
-            .authenticate_api_key("tlk_wrong")
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .authenticate_api_key("' OR 1=1 --")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    let p = store.authenticate(cs.expose()).await.unwrap().unwrap();
+    assert_eq!((p.role, p.scope), (Role::ReadOnly, Scope::Customer(w.a)));
+    assert!(store.authenticate("tlk_wrong").await.unwrap().is_none());
+    assert!(store.authenticate("' OR 1=1 --").await.unwrap().is_none());
     // Customer A cannot revoke or see R1's key; R1 sees both.
     let a_ctx = Ctx::new(Scope::Customer(w.a), "a");
     not_found(store.revoke_api_key(&a_ctx, key.id).await);
@@ -379,13 +360,7 @@ async fn api_keys(store: Store) {
     );
     let revoked = store.revoke_api_key(&admin(), key.id).await.unwrap();
     assert!(revoked.revoked);
-    assert!(
-        store
-            .authenticate_api_key(secret.expose())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.authenticate(secret.expose()).await.unwrap().is_none());
 }
 
 async fn customer_isolation(store: Store) {
@@ -824,4 +799,110 @@ async fn snapshot_follows_writes(store: Store) {
     let fresh = store.start_snapshot().await.unwrap().load();
     assert_eq!(fresh.user_count(), handle.load().user_count());
     let _ = (w.b, w.c, w.r1, w.r2);
+}
+
+async fn accounts_and_login(store: Store) {
+    let w = world(&store).await;
+    let login = Login::parse("Alice@Example.test").unwrap();
+    assert_eq!(login.as_str(), "alice@example.test");
+    let pw = Password::parse_as("account.password", "correct horse").unwrap();
+    let acct = store
+        .create_account(&admin(), w.a, &login, &pw, Role::Admin)
+        .await
+        .unwrap();
+    conflict(
+        store
+            .create_account(&admin(), w.b, &login, &pw, Role::Admin)
+            .await,
+    );
+    let ttl = Duration::from_secs(3600);
+    let (p, token) = store
+        .login("ALICE@example.test", "correct horse", ttl)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.scope, Scope::Customer(w.a));
+    assert!(token.expose().starts_with("tlt_"));
+    assert!(!format!("{token:?}").contains(token.expose()));
+    let again = store.authenticate(token.expose()).await.unwrap().unwrap();
+    assert_eq!(again, p);
+    // Wrong password, unknown login and malformed login are all just "no".
+    for (l, pw) in [
+        ("alice@example.test", "wrong horse"),
+        ("nobody@example.test", "correct horse"),
+        ("' OR 1=1 --", "x"),
+    ] {
+        assert!(store.login(l, pw, ttl).await.unwrap().is_none(), "{l}");
+    }
+    // Other tenants cannot see or change the account.
+    let b_ctx = Ctx::new(Scope::Customer(w.b), "b");
+    not_found(store.get_account(Scope::Customer(w.b), acct.id).await);
+    not_found(store.delete_account(&b_ctx, acct.id).await);
+    not_found(
+        store
+            .update_account(&b_ctx, acct.id, &AccountUpdate::default())
+            .await,
+    );
+    assert_eq!(
+        store
+            .list_accounts(Scope::Reseller(w.r1), None, Page::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .list_accounts(Scope::Reseller(w.r2), None, Page::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Disabling ends the session and refuses logins; so does an expired session.
+    let upd = AccountUpdate {
+        enabled: Some(false),
+        ..AccountUpdate::default()
+    };
+    store.update_account(&admin(), acct.id, &upd).await.unwrap();
+    assert!(store.authenticate(token.expose()).await.unwrap().is_none());
+    assert!(
+        store
+            .login("alice@example.test", "correct horse", ttl)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let upd = AccountUpdate {
+        enabled: Some(true),
+        ..AccountUpdate::default()
+    };
+    store.update_account(&admin(), acct.id, &upd).await.unwrap();
+    let (_, short) = store
+        .login("alice@example.test", "correct horse", Duration::ZERO)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(store.authenticate(short.expose()).await.unwrap().is_none());
+    // Logout ends a session; deleting the account ends all of them.
+    let (_, t2) = store
+        .login("alice@example.test", "correct horse", ttl)
+        .await
+        .unwrap()
+        .unwrap();
+    store.logout(t2.expose()).await.unwrap();
+    assert!(store.authenticate(t2.expose()).await.unwrap().is_none());
+    let (_, t3) = store
+        .login("alice@example.test", "correct horse", ttl)
+        .await
+        .unwrap()
+        .unwrap();
+    store.delete_account(&admin(), acct.id).await.unwrap();
+    assert!(store.authenticate(t3.expose()).await.unwrap().is_none());
+    assert!(matches!(
+        Login::parse("a b"),
+        Err(StoreError::Invalid {
+            field: "account.login",
+            ..
+        })
+    ));
 }

@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use trunkline_server::ListenSpec;
 
+use crate::admin_cli::{
+    AccountCommand, Admin, ApiKeyCommand, DidCommand, DomainCommand, TenantCommand, UserCommand,
+};
 use crate::load::Overrides;
 
 /// Trunkline: an ITSP platform in one binary.
@@ -25,6 +28,18 @@ pub enum Command {
     /// Check or print the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Manage resellers and customers.
+    Tenant(Admin<TenantCommand>),
+    /// Manage SIP domains.
+    Domain(Admin<DomainCommand>),
+    /// Manage SIP users.
+    User(Admin<UserCommand>),
+    /// Manage DIDs (phone numbers).
+    Did(Admin<DidCommand>),
+    /// Manage API keys.
+    Apikey(Admin<ApiKeyCommand>),
+    /// Manage API login accounts.
+    Account(Admin<AccountCommand>),
 }
 
 /// `trunkline config ...`.

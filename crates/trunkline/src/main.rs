@@ -1,5 +1,7 @@
 //! The `trunkline` binary: parses the command line, loads the configuration and runs the server.
 
+mod admin;
+mod admin_cli;
 mod cli;
 mod load;
 mod logging;
@@ -13,6 +15,9 @@ use clap::Parser as _;
 use trunkline_server::Config;
 
 use crate::cli::{Cli, Command, ConfigArgs, ConfigCommand};
+
+/// How long shutdown waits for the CDR journal to reach the database.
+const JOURNAL_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Exit status of `config check` / `config show` when the configuration is invalid.
 const EXIT_INVALID_CONFIG: u8 = 2;
@@ -39,6 +44,12 @@ fn main() -> ExitCode {
                 Err(e) => invalid_config(&e),
             },
         ),
+        Command::Tenant(a) => admin_command(&a.store, |s| admin::tenant(s, a.command)),
+        Command::Domain(a) => admin_command(&a.store, |s| admin::domain(s, a.command)),
+        Command::User(a) => admin_command(&a.store, |s| admin::user(s, a.command)),
+        Command::Did(a) => admin_command(&a.store, |s| admin::did(s, a.command)),
+        Command::Apikey(a) => admin_command(&a.store, |s| admin::apikey(s, a.command)),
+        Command::Account(a) => admin_command(&a.store, |s| admin::account(s, a.command)),
     };
     match result {
         Ok(code) => code,
@@ -47,6 +58,25 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs one admin command on a small runtime against the configured database.
+fn admin_command<F, Fut>(args: &admin_cli::StoreArgs, command: F) -> anyhow::Result<ExitCode>
+where
+    F: FnOnce(trunkline_store::Store) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let store = admin::open(args).await?;
+        let result = command(store.clone()).await;
+        store.close().await;
+        result
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn invalid_config(e: &load::LoadError) -> ExitCode {
@@ -78,7 +108,47 @@ async fn run(config: Config) -> anyhow::Result<()> {
         data = %config.data.dir.display(),
         "trunkline starting"
     );
-    trunkline_server::run(config, shutdown).await?;
+    let store = trunkline_store::Store::connect(&config.data.database())
+        .await
+        .context("cannot open the provisioning database (data.database_url)")?;
+    let snapshot = store.start_snapshot().await?;
+    {
+        let s = snapshot.load();
+        tracing::info!(
+            domains = s.domain_count(),
+            users = s.user_count(),
+            dids = s.did_count(),
+            "provisioning snapshot loaded"
+        );
+    }
+    let sip = trunkline_server::Server::start(&config).await?;
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = async move {
+        let _ = stop_rx.wait_for(|stop| *stop).await;
+    };
+    let http = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .with_context(|| format!("http.listen: cannot bind {}", config.http.listen))?;
+    let journal_dir = config.data.dir.join("cdr-journal");
+    let journal = trunkline_store::CdrJournal::open(&journal_dir, store.clone())
+        .await
+        .with_context(|| format!("cannot open the CDR journal in {}", journal_dir.display()))?;
+    let state = trunkline_api::ApiState::new(store.clone(), &trunkline_api::ApiOptions::default())
+        .with_snapshot(snapshot)
+        .with_journal(journal.clone());
+    let api = tokio::spawn(trunkline_api::serve(http, state, stopped));
+    tracing::info!(http = %config.http.listen, "provisioning API listening");
+    shutdown.await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    sip.shutdown().await;
+    api.await.context("HTTP API task")?.context("HTTP API")?;
+    // CDRs the database has not taken yet stay in the journal and are delivered at next start.
+    if let Err(e) = journal.flush_delivered(JOURNAL_DRAIN).await {
+        tracing::warn!(error = %e, "CDRs remain in the journal; they are delivered at next start");
+    }
+    journal.close().await;
+    store.close().await;
     tracing::info!("trunkline stopped");
     Ok(())
 }

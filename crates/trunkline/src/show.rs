@@ -36,6 +36,7 @@ pub fn to_toml(config: &Config) -> String {
          \n\
          [data]\n\
          dir = {}\n\
+         database_url = {}\n\
          \n\
          [log]\n\
          level = {}\n\
@@ -53,6 +54,7 @@ pub fn to_toml(config: &Config) -> String {
         sip.tls.handshake_timeout_secs,
         quote(&config.http.listen.to_string()),
         quote(&config.data.dir.to_string_lossy()),
+        quote(&config.data.database_url),
         quote(&config.log.level),
         quote(config.log.format.as_str()),
     );
@@ -146,6 +148,7 @@ mod tests {
             },
             data: DataConfig {
                 dir: "/var/lib/trunk line".into(),
+                database_url: "postgres://trunkline@db.example.net/trunk\"line".into(),
             },
             log: LogConfig {
                 level: "warn,trunkline_sip=debug".into(),

@@ -3,11 +3,8 @@
 
 use std::future::Future;
 
-use rand::Rng as _;
-use sqlx::Connection as _;
-use trunkline_store::{ConnectOptions, Store};
-
-pub const PG_ENV: &str = "TRUNKLINE_TEST_POSTGRES_URL";
+use trunkline_store::Store;
+use trunkline_store::testing::{PgSchema, isolated};
 
 pub async fn sqlite<F, Fut>(body: F)
 where
@@ -17,10 +14,10 @@ where
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.sqlite");
     let store = Store::connect(path.to_str().unwrap()).await.unwrap();
-    let result = tokio::spawn(body(store.clone())).await;
+    let result = isolated(body(store.clone())).await;
     store.close().await;
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
     }
 }
 
@@ -29,36 +26,13 @@ where
     F: FnOnce(Store) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let Ok(url) = std::env::var(PG_ENV) else {
-        eprintln!("{PG_ENV} is not set: skipping the PostgreSQL run of this test");
+    let Some(schema) = PgSchema::create().await else {
         return;
     };
-    sqlx::any::install_default_drivers();
-    let schema = format!("t_{:016x}", rand::rng().random::<u64>());
-    let mut admin = sqlx::AnyConnection::connect(&url)
-        .await
-        .unwrap_or_else(|e| panic!("{PG_ENV}={url} is set but unreachable: {e}"));
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let options = ConnectOptions {
-        pg_schema: Some(schema.clone()),
-        max_connections: Some(4),
-    };
-    let connected = Store::connect_with(&url, options).await;
-    let result = match connected {
-        Ok(store) => {
-            let r = tokio::spawn(body(store.clone())).await;
-            store.close().await;
-            r.map_err(|e| e.into_panic())
-        }
-        Err(e) => Err(Box::new(format!("connect: {e}")) as Box<dyn std::any::Any + Send>),
-    };
-    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    let store = schema.connect(4).await;
+    let result = isolated(body(store.clone())).await;
+    store.close().await;
+    schema.drop_schema().await;
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }

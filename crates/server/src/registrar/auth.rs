@@ -1,0 +1,308 @@
+//! Digest authentication of requests from local users (RFC 3261 §22, RFC 7616/8760), sans-IO:
+//! stateless HMAC nonces any node can check, nonce-count tracking so a captured response cannot
+//! be replayed, and one answer for every kind of failure so that scanners cannot tell unknown
+//! users from wrong passwords or disabled accounts.
+
+use std::collections::HashMap;
+
+use trunkline_sip::digest::{
+    self, Algorithm, ChallengeBuilder, Credentials, NonceSecret, NonceStatus, Qop,
+};
+
+/// Nonce-count entries kept before the oldest are dropped (a dropped nonce simply gets a new
+/// challenge, so the bound only limits memory).
+const MAX_TRACKED_NONCES: usize = 200_000;
+
+/// What the store's snapshot says about the user a request claims to be.
+#[derive(Debug, Clone, Copy)]
+pub struct Account<'a> {
+    /// `MD5(user:realm:password)`, hex.
+    pub ha1_md5: &'a str,
+    /// `SHA-256(user:realm:password)`, hex.
+    pub ha1_sha256: &'a str,
+    /// Disabled users are refused exactly like wrong passwords.
+    pub enabled: bool,
+}
+
+/// The outcome of checking a request's credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The credentials are valid for `username` in the realm.
+    Authenticated {
+        /// The digest username.
+        username: String,
+    },
+    /// Answer 401/407 with fresh challenges. `failed` is true when credentials were presented
+    /// and were wrong (for brute-force counting); `stale` when only the nonce had expired.
+    Challenge {
+        /// Send `stale=true`: the password was right, the nonce too old.
+        stale: bool,
+        /// Credentials were presented and refused.
+        failed: bool,
+    },
+}
+
+/// Checks digest credentials and issues challenges.
+#[derive(Debug)]
+pub struct Authenticator {
+    secret: NonceSecret,
+    nonce_ttl_secs: u64,
+    salt: u64,
+    /// Highest nonce-count accepted per nonce, with the nonce's issue time for pruning.
+    counts: HashMap<String, (u32, u64)>,
+}
+
+impl Authenticator {
+    /// An authenticator whose nonces are keyed by `key` (32 random bytes, shared by every node
+    /// of a cluster) and live `nonce_ttl_secs`.
+    pub fn new(key: [u8; 32], nonce_ttl_secs: u64) -> Self {
+        Self {
+            secret: NonceSecret::new(key),
+            nonce_ttl_secs,
+            salt: 0,
+            counts: HashMap::new(),
+        }
+    }
+
+    /// The challenge header values for `realm`: SHA-256 first, then MD5 for older phones
+    /// (RFC 8760 §2.4), both with `qop="auth"`.
+    pub fn challenges(&mut self, realm: &str, stale: bool, now_secs: u64) -> Vec<String> {
+        self.salt = self.salt.wrapping_add(1);
+        let nonce = self.secret.issue(now_secs, self.salt, realm.as_bytes());
+        [Algorithm::Sha256, Algorithm::Md5]
+            .into_iter()
+            .filter_map(|alg| {
+                ChallengeBuilder::new(realm, &nonce)
+                    .algorithm(alg)
+                    .qop(&[Qop::Auth])
+                    .stale(stale)
+                    .build()
+                    .ok()
+            })
+            .collect()
+    }
+
+    /// Checks `creds` (parsed from the Authorization header, if any) for `method` in `realm`.
+    /// `account` is what the snapshot holds for the claimed username, `None` if unknown.
+    /// Every refusal does the same work and gives the same verdict, whatever its cause.
+    pub fn check(
+        &mut self,
+        creds: Option<&Credentials<'_>>,
+        method: &str,
+        realm: &str,
+        account: Option<Account<'_>>,
+        now_secs: u64,
+    ) -> Verdict {
+        let Some(creds) = creds else {
+            return Verdict::Challenge {
+                stale: false,
+                failed: false,
+            };
+        };
+        let refused = Verdict::Challenge {
+            stale: false,
+            failed: true,
+        };
+        if creds.require_complete().is_err()
+            || creds.realm().map(|r| r.unescape()).as_deref() != Some(realm)
+        {
+            return refused;
+        }
+        let Ok(algorithm) = creds.algorithm() else {
+            return refused;
+        };
+        let nonce = creds.nonce().map(|n| n.unescape()).unwrap_or_default();
+        let nonce_status =
+            self.secret
+                .check(&nonce, now_secs, self.nonce_ttl_secs, realm.as_bytes());
+        // A well-formed but unknown or disabled user is verified against a decoy HA1, so the
+        // work (and the time) is the same as for a known user with a wrong password.
+        let decoy = Account {
+            ha1_md5: "00000000000000000000000000000000",
+            ha1_sha256: "0000000000000000000000000000000000000000000000000000000000000000",
+            enabled: false,
+        };
+        let acct = account.unwrap_or(decoy);
+        let ha1 = match algorithm {
+            Algorithm::Md5 | Algorithm::Md5Sess => acct.ha1_md5,
+            Algorithm::Sha256 | Algorithm::Sha256Sess => acct.ha1_sha256,
+        };
+        let password_ok =
+            digest::verify(creds, method, ha1, b"") && account.is_some() && acct.enabled;
+        if !password_ok {
+            return refused;
+        }
+        let issued_at = match nonce_status {
+            NonceStatus::Valid { issued_at } => issued_at,
+            NonceStatus::Stale => {
+                return Verdict::Challenge {
+                    stale: true,
+                    failed: false,
+                };
+            }
+            NonceStatus::Invalid => return refused,
+        };
+        // Replay protection: with qop the nonce-count must grow; without qop a nonce is good once.
+        let nc = creds.nc().map_or(1, |n| n.value());
+        if !self.count(&nonce, nc, issued_at, now_secs) {
+            return Verdict::Challenge {
+                stale: true,
+                failed: false,
+            };
+        }
+        let username = creds.username().map(|u| u.unescape()).unwrap_or_default();
+        Verdict::Authenticated {
+            username: username.into_owned(),
+        }
+    }
+
+    /// Accepts `nc` for `nonce` only if it is higher than any accepted before.
+    fn count(&mut self, nonce: &str, nc: u32, issued_at: u64, now_secs: u64) -> bool {
+        if self.counts.len() >= MAX_TRACKED_NONCES {
+            let ttl = self.nonce_ttl_secs;
+            self.counts
+                .retain(|_, (_, issued)| now_secs.saturating_sub(*issued) <= ttl);
+            if self.counts.len() >= MAX_TRACKED_NONCES {
+                // Still full of live nonces: forget them all; their owners get re-challenged.
+                self.counts.clear();
+            }
+        }
+        match self.counts.get_mut(nonce) {
+            Some((last, _)) if nc <= *last => false,
+            Some((last, _)) => {
+                *last = nc;
+                true
+            }
+            None => {
+                self.counts.insert(nonce.to_owned(), (nc, issued_at));
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trunkline_sip::digest::{CredentialsBuilder, Secret, parse_challenge, parse_credentials};
+
+    const REALM: &str = "example.test";
+
+    fn account(password: &str) -> (String, String) {
+        (
+            digest::ha1(Algorithm::Md5, "1001", REALM, password).to_string(),
+            digest::ha1(Algorithm::Sha256, "1001", REALM, password).to_string(),
+        )
+    }
+
+    fn answer(challenge: &str, user: &str, password: &str, nc: u32) -> String {
+        let c = parse_challenge(challenge.as_bytes()).unwrap();
+        let nonce = c.nonce().unwrap().unescape();
+        CredentialsBuilder::new(user, Secret::Password(password), REALM, &nonce)
+            .request("REGISTER", "sip:example.test")
+            .algorithm(c.algorithm().unwrap())
+            .qop(Qop::Auth, nc, "0a4f113b")
+            .build()
+            .unwrap()
+    }
+
+    fn check(a: &mut Authenticator, header: &str, acct: Option<Account<'_>>, now: u64) -> Verdict {
+        let creds = parse_credentials(header.as_bytes()).unwrap();
+        a.check(Some(&creds), "REGISTER", REALM, acct, now)
+    }
+
+    #[test]
+    fn challenge_answer_replay_and_stale() {
+        let mut a = Authenticator::new([9; 32], 300);
+        let (md5, sha) = account("secret1001");
+        let acct = Account {
+            ha1_md5: &md5,
+            ha1_sha256: &sha,
+            enabled: true,
+        };
+        let challenges = a.challenges(REALM, false, 1000);
+        assert_eq!(challenges.len(), 2);
+        assert!(challenges[0].contains("SHA-256") && challenges[1].contains("MD5"));
+        // Both challenges carry one nonce, so its count keeps growing across them.
+        for (ch, nc) in challenges.iter().zip([1, 10]) {
+            let h = answer(ch, "1001", "secret1001", nc);
+            assert_eq!(
+                check(&mut a, &h, Some(acct), 1001),
+                Verdict::Authenticated {
+                    username: "1001".into()
+                }
+            );
+            // The same response again is a replay.
+            assert_eq!(
+                check(&mut a, &h, Some(acct), 1002),
+                Verdict::Challenge {
+                    stale: true,
+                    failed: false
+                }
+            );
+            // A higher nonce-count is fine.
+            let h2 = answer(ch, "1001", "secret1001", nc + 1);
+            assert!(matches!(
+                check(&mut a, &h2, Some(acct), 1003),
+                Verdict::Authenticated { .. }
+            ));
+        }
+        // An expired nonce with the right password: stale.
+        let ch = &a.challenges(REALM, false, 1000)[0];
+        let h = answer(ch, "1001", "secret1001", 1);
+        assert_eq!(
+            check(&mut a, &h, Some(acct), 1400),
+            Verdict::Challenge {
+                stale: true,
+                failed: false
+            }
+        );
+    }
+
+    #[test]
+    fn failures_look_the_same() {
+        let mut a = Authenticator::new([9; 32], 300);
+        let (md5, sha) = account("secret1001");
+        let ok = Account {
+            ha1_md5: &md5,
+            ha1_sha256: &sha,
+            enabled: true,
+        };
+        let disabled = Account {
+            enabled: false,
+            ..ok
+        };
+        let ch = a.challenges(REALM, false, 1000)[0].clone();
+        let wrong = answer(&ch, "1001", "wrong-password", 1);
+        let right = answer(&ch, "1001", "secret1001", 1);
+        let refused = Verdict::Challenge {
+            stale: false,
+            failed: true,
+        };
+        assert_eq!(check(&mut a, &wrong, Some(ok), 1001), refused);
+        assert_eq!(check(&mut a, &right, None, 1001), refused, "unknown user");
+        assert_eq!(
+            check(&mut a, &right, Some(disabled), 1001),
+            refused,
+            "disabled user"
+        );
+        // A forged nonce, another realm, no credentials.
+        let forged = right.replace(
+            &parse_challenge(ch.as_bytes())
+                .unwrap()
+                .nonce()
+                .unwrap()
+                .unescape()
+                .to_string(),
+            "AAAA",
+        );
+        assert_eq!(check(&mut a, &forged, Some(ok), 1001), refused);
+        assert_eq!(
+            a.check(None, "REGISTER", REALM, Some(ok), 1001),
+            Verdict::Challenge {
+                stale: false,
+                failed: false
+            }
+        );
+    }
+}

@@ -1,0 +1,411 @@
+//! The location service's state: address of record → bindings, with the update rules of
+//! RFC 3261 §10.3 (Call-ID/CSeq ordering, `*` removal, per-contact expiry), RFC 5626 flows
+//! (a binding is identified by `+sip.instance` and `reg-id` when the UA sends them) and expiry
+//! on time. Sans-IO: every operation takes the current time in milliseconds.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+
+use crate::config::Transport;
+
+/// How a binding is identified: by contact URI, or by instance and reg-id (RFC 5626 §6).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BindingKey {
+    /// The contact URI, normalized for comparison.
+    Contact(String),
+    /// `+sip.instance` and `reg-id`.
+    Flow {
+        /// The instance id (e.g. `<urn:uuid:…>`).
+        instance: String,
+        /// The reg-id.
+        reg_id: u32,
+    },
+}
+
+/// Where the REGISTER came from, so requests can reach the UA through its NAT or on the
+/// connection it opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received {
+    /// Source address of the REGISTER.
+    pub source: SocketAddr,
+    /// Transport it arrived on.
+    pub transport: Transport,
+}
+
+/// One registered contact of an address of record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    /// Identity for updates.
+    pub key: BindingKey,
+    /// The Contact URI as sent.
+    pub contact: String,
+    /// `q` × 1000 (0–1000); 1000 when absent.
+    pub q: u16,
+    /// When it expires, ms since the Unix epoch.
+    pub expires_at: u64,
+    /// Call-ID of the REGISTER that last refreshed it.
+    pub call_id: String,
+    /// CSeq of that REGISTER.
+    pub cseq: u32,
+    /// Path header values (RFC 3327), in order, to route requests back through proxies.
+    pub path: Vec<String>,
+    /// Source and transport of the REGISTER.
+    pub received: Received,
+    /// `+sip.instance`, if sent.
+    pub instance: Option<String>,
+    /// `reg-id`, if sent.
+    pub reg_id: Option<u32>,
+    /// User-Agent of the UA, if sent.
+    pub user_agent: Option<String>,
+}
+
+impl Binding {
+    /// Seconds left, rounded up, at `now_ms`.
+    pub fn remaining_secs(&self, now_ms: u64) -> u64 {
+        self.expires_at.saturating_sub(now_ms).div_ceil(1000)
+    }
+}
+
+/// One Contact of a REGISTER, already validated and with its expiry resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactUpdate {
+    /// Identity of the binding.
+    pub key: BindingKey,
+    /// The URI as sent.
+    pub contact: String,
+    /// `q` × 1000.
+    pub q: u16,
+    /// Granted lifetime in seconds; 0 removes the binding.
+    pub expires: u32,
+    /// `+sip.instance`.
+    pub instance: Option<String>,
+    /// `reg-id`.
+    pub reg_id: Option<u32>,
+}
+
+/// What a REGISTER asks of one address of record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Update {
+    /// Add, refresh or remove the listed bindings.
+    Contacts(Vec<ContactUpdate>),
+    /// `Contact: *` with `Expires: 0`: remove every binding.
+    RemoveAll,
+    /// No Contact: only ask for the current bindings.
+    Query,
+}
+
+/// The REGISTER's own identity and origin, shared by all its contacts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// Call-ID.
+    pub call_id: String,
+    /// CSeq number.
+    pub cseq: u32,
+    /// Path values.
+    pub path: Vec<String>,
+    /// Where it came from.
+    pub received: Received,
+    /// User-Agent.
+    pub user_agent: Option<String>,
+}
+
+/// Why an update was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// A binding with the same Call-ID has an equal or higher CSeq (§10.3 step 7): the request
+    /// is a retransmission or arrived out of order. Answer 500 (RFC 3261 §10.3).
+    OutOfOrder,
+    /// The address of record would hold more bindings than allowed. Answer 403.
+    TooManyBindings,
+}
+
+/// Every address of record's bindings, and their expiry times.
+#[derive(Debug, Default)]
+pub struct Location {
+    aors: HashMap<String, Vec<Binding>>,
+    /// (expires_at, aor) for every binding, so expiry does not scan everything.
+    expiry: BTreeSet<(u64, String)>,
+    max_bindings: usize,
+}
+
+impl Location {
+    /// An empty location service allowing `max_bindings` per address of record.
+    pub fn new(max_bindings: usize) -> Self {
+        Self {
+            max_bindings: max_bindings.max(1),
+            ..Self::default()
+        }
+    }
+
+    /// The live bindings of `aor` at `now_ms`, highest q first.
+    pub fn lookup(&self, aor: &str, now_ms: u64) -> Vec<&Binding> {
+        let mut out: Vec<&Binding> = self
+            .aors
+            .get(aor)
+            .map(|b| b.iter().filter(|b| b.expires_at > now_ms).collect())
+            .unwrap_or_default();
+        out.sort_by_key(|b| std::cmp::Reverse(b.q));
+        out
+    }
+
+    /// Number of live bindings in total (expired ones count until [`Location::expire`] runs).
+    pub fn len(&self) -> usize {
+        self.aors.values().map(Vec::len).sum()
+    }
+
+    /// Whether there are no bindings.
+    pub fn is_empty(&self) -> bool {
+        self.aors.is_empty()
+    }
+
+    /// Applies a REGISTER to `aor` atomically: either every contact is applied or none.
+    /// Returns the bindings after the update.
+    pub fn apply(
+        &mut self,
+        aor: &str,
+        origin: &Origin,
+        update: Update,
+        now_ms: u64,
+    ) -> Result<Vec<Binding>, Refused> {
+        let current: Vec<Binding> = self
+            .aors
+            .get(aor)
+            .map(|b| {
+                b.iter()
+                    .filter(|b| b.expires_at > now_ms)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut next = current.clone();
+        match update {
+            Update::Query => return Ok(current),
+            Update::RemoveAll => {
+                // §10.3 step 6: refused if any binding has this Call-ID with a CSeq not lower.
+                if current
+                    .iter()
+                    .any(|b| b.call_id == origin.call_id && b.cseq >= origin.cseq)
+                {
+                    return Err(Refused::OutOfOrder);
+                }
+                next.clear();
+            }
+            Update::Contacts(contacts) => {
+                for c in contacts {
+                    let existing = next.iter().position(|b| b.key == c.key);
+                    if let Some(i) = existing {
+                        let b = &next[i];
+                        if b.call_id == origin.call_id && b.cseq >= origin.cseq {
+                            return Err(Refused::OutOfOrder);
+                        }
+                        next.remove(i);
+                    }
+                    if c.expires > 0 {
+                        next.push(Binding {
+                            key: c.key,
+                            contact: c.contact,
+                            q: c.q,
+                            expires_at: now_ms.saturating_add(u64::from(c.expires) * 1000),
+                            call_id: origin.call_id.clone(),
+                            cseq: origin.cseq,
+                            path: origin.path.clone(),
+                            received: origin.received,
+                            instance: c.instance,
+                            reg_id: c.reg_id,
+                            user_agent: origin.user_agent.clone(),
+                        });
+                    }
+                }
+                if next.len() > self.max_bindings {
+                    return Err(Refused::TooManyBindings);
+                }
+            }
+        }
+        self.replace(aor, next.clone());
+        Ok(next)
+    }
+
+    /// Puts `bindings` in place of `aor`'s (e.g. loaded from the store at start).
+    pub fn replace(&mut self, aor: &str, bindings: Vec<Binding>) {
+        if let Some(old) = self.aors.remove(aor) {
+            for b in &old {
+                self.expiry.remove(&(b.expires_at, aor.to_owned()));
+            }
+        }
+        if bindings.is_empty() {
+            return;
+        }
+        for b in &bindings {
+            self.expiry.insert((b.expires_at, aor.to_owned()));
+        }
+        self.aors.insert(aor.to_owned(), bindings);
+    }
+
+    /// Removes every binding that has expired at `now_ms`; returns the affected addresses of
+    /// record so their persisted copies can be updated.
+    pub fn expire(&mut self, now_ms: u64) -> Vec<String> {
+        let mut touched = Vec::new();
+        while let Some((at, aor)) = self.expiry.first().cloned() {
+            if at > now_ms {
+                break;
+            }
+            self.expiry.pop_first();
+            if let Some(bindings) = self.aors.get_mut(&aor) {
+                bindings.retain(|b| b.expires_at > now_ms);
+                if bindings.is_empty() {
+                    self.aors.remove(&aor);
+                }
+            }
+            if touched.last() != Some(&aor) {
+                touched.push(aor);
+            }
+        }
+        touched.dedup();
+        touched
+    }
+
+    /// When the next binding expires, for the driver's timer.
+    pub fn next_expiry(&self) -> Option<u64> {
+        self.expiry.first().map(|(at, _)| *at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AOR: &str = "1001@example.test";
+
+    fn origin(call_id: &str, cseq: u32) -> Origin {
+        Origin {
+            call_id: call_id.to_owned(),
+            cseq,
+            path: Vec::new(),
+            received: Received {
+                source: "192.0.2.1:5060".parse().unwrap(),
+                transport: Transport::Udp,
+            },
+            user_agent: None,
+        }
+    }
+
+    fn contact(uri: &str, expires: u32, q: u16) -> ContactUpdate {
+        ContactUpdate {
+            key: BindingKey::Contact(uri.to_owned()),
+            contact: uri.to_owned(),
+            q,
+            expires,
+            instance: None,
+            reg_id: None,
+        }
+    }
+
+    #[test]
+    fn register_refresh_and_remove() {
+        let mut l = Location::new(10);
+        let up = Update::Contacts(vec![
+            contact("sip:a@h1", 60, 1000),
+            contact("sip:a@h2", 30, 500),
+        ]);
+        let b = l.apply(AOR, &origin("c1", 1), up, 0).unwrap();
+        assert_eq!(b.len(), 2);
+        assert_eq!(l.lookup(AOR, 0)[0].contact, "sip:a@h1");
+        assert_eq!(l.lookup(AOR, 0)[1].remaining_secs(0), 30);
+        // Refresh with a higher CSeq, same Call-ID.
+        let up = Update::Contacts(vec![contact("sip:a@h2", 120, 500)]);
+        l.apply(AOR, &origin("c1", 2), up, 10_000).unwrap();
+        assert_eq!(l.lookup(AOR, 10_000)[1].remaining_secs(10_000), 120);
+        // Out of order: same Call-ID, CSeq not higher.
+        let up = Update::Contacts(vec![contact("sip:a@h2", 0, 500)]);
+        assert_eq!(
+            l.apply(AOR, &origin("c1", 2), up, 10_000),
+            Err(Refused::OutOfOrder)
+        );
+        // Another Call-ID may remove it with expires 0.
+        let up = Update::Contacts(vec![contact("sip:a@h2", 0, 500)]);
+        let b = l.apply(AOR, &origin("c9", 1), up, 10_000).unwrap();
+        assert_eq!(b.len(), 1);
+        // Expiry on time: h1 (60 s) is gone at 60 s.
+        assert_eq!(l.next_expiry(), Some(60_000));
+        assert!(l.expire(59_999).is_empty());
+        assert_eq!(l.expire(60_000), vec![AOR.to_owned()]);
+        assert!(l.lookup(AOR, 60_000).is_empty());
+        assert!(l.is_empty());
+    }
+
+    #[test]
+    fn star_removes_all_and_limits_apply() {
+        let mut l = Location::new(2);
+        let up = Update::Contacts(vec![
+            contact("sip:a@h1", 60, 1000),
+            contact("sip:a@h2", 60, 1000),
+        ]);
+        assert!(l.apply(AOR, &origin("c1", 1), up, 0).is_ok());
+        let up = Update::Contacts(vec![contact("sip:a@h3", 60, 1000)]);
+        assert_eq!(
+            l.apply(AOR, &origin("c2", 1), up, 0),
+            Err(Refused::TooManyBindings)
+        );
+        assert_eq!(
+            l.lookup(AOR, 0).len(),
+            2,
+            "a refused update changes nothing"
+        );
+        assert_eq!(
+            l.apply(AOR, &origin("c1", 1), Update::RemoveAll, 0),
+            Err(Refused::OutOfOrder)
+        );
+        assert_eq!(
+            l.apply(AOR, &origin("c1", 2), Update::RemoveAll, 0),
+            Ok(Vec::new())
+        );
+        assert!(l.is_empty());
+        assert_eq!(l.next_expiry(), None);
+    }
+
+    #[test]
+    fn outbound_flows_replace_by_instance_and_reg_id() {
+        let mut l = Location::new(10);
+        let flow = |uri: &str, reg_id| ContactUpdate {
+            key: BindingKey::Flow {
+                instance: "<urn:uuid:00000000-0000-1000-8000-000A95A0E128>".to_owned(),
+                reg_id,
+            },
+            instance: Some("<urn:uuid:00000000-0000-1000-8000-000A95A0E128>".to_owned()),
+            reg_id: Some(reg_id),
+            ..contact(uri, 60, 1000)
+        };
+        l.apply(
+            AOR,
+            &origin("c1", 1),
+            Update::Contacts(vec![flow("sip:a@10.0.0.1", 1)]),
+            0,
+        )
+        .unwrap();
+        l.apply(
+            AOR,
+            &origin("c1", 2),
+            Update::Contacts(vec![flow("sip:a@10.0.0.1", 2)]),
+            0,
+        )
+        .unwrap();
+        // A new contact address on flow 1 (the phone's IP changed) replaces the old binding.
+        l.apply(
+            AOR,
+            &origin("c2", 1),
+            Update::Contacts(vec![flow("sip:a@10.0.0.9", 1)]),
+            0,
+        )
+        .unwrap();
+        let b = l.lookup(AOR, 0);
+        assert_eq!(b.len(), 2);
+        assert!(
+            b.iter()
+                .any(|b| b.contact == "sip:a@10.0.0.9" && b.reg_id == Some(1))
+        );
+        assert!(
+            !b.iter()
+                .any(|b| b.contact == "sip:a@10.0.0.1" && b.reg_id == Some(1))
+        );
+    }
+}
