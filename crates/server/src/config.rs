@@ -15,7 +15,9 @@
 //! ```
 
 mod data;
+mod guard;
 mod listen;
+mod registrar;
 mod tls;
 
 use std::fmt;
@@ -27,7 +29,9 @@ use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 pub use data::DataConfig;
+pub use guard::GuardConfig;
 pub use listen::{ListenSpec, ListenSpecError, Transport, UnknownTransport};
+pub use registrar::RegistrarConfig;
 pub use tls::TlsConfig;
 
 /// The whole configuration, one field per `[section]` of the TOML file.
@@ -36,6 +40,10 @@ pub use tls::TlsConfig;
 pub struct Config {
     /// `[sip]`: listeners and SIP protocol limits.
     pub sip: SipConfig,
+    /// `[registrar]`: REGISTER handling and the location service.
+    pub registrar: RegistrarConfig,
+    /// `[guard]`: rate limits, bans and scanner filtering at the edge.
+    pub guard: GuardConfig,
     /// `[http]`: the HTTP API and metrics listener.
     pub http: HttpConfig,
     /// `[data]`: where local state lives.
@@ -270,6 +278,8 @@ impl Config {
     /// first problem found, in file order.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.sip.validate()?;
+        self.registrar.validate()?;
+        self.guard.validate()?;
         self.data.validate()?;
         self.log.validate()
     }

@@ -4,17 +4,22 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
-use tracing::{debug, warn};
-use trunkline_proto::{Destination, Engine, Output, Timers, TxId};
-use trunkline_sip::{Via, ViaReceived};
+use tracing::{debug, error, info, warn};
+use trunkline_proto::{Destination, Engine, Output, ServerTxId, Timers, TxId};
+use trunkline_sip::{HeaderName, Message, Method, Uri, Via, ViaReceived};
+use trunkline_store::{Snapshot, SnapshotHandle};
 
 use crate::config::Transport;
+use crate::control;
 use crate::flow::{FlowId, Flows};
 use crate::front::{self, FrontDoor, Outcome, TxContext};
+use crate::guard::{Admission, Class, Guard};
+use crate::registrar::persist::LocationFile;
+use crate::registrar::{self, Event, Registrar};
 
 /// Messages waiting for the core before transports start shedding load.
 pub(crate) const INBOUND_QUEUE: usize = 8192;
@@ -94,43 +99,115 @@ impl Network {
     }
 }
 
+/// What the core answers with besides the front door: the registrar and the edge guard, with
+/// the provisioning snapshot they read.
+#[derive(Debug)]
+pub(crate) struct Roles {
+    pub(crate) registrar: Registrar,
+    pub(crate) location_file: Option<LocationFile>,
+    pub(crate) snapshot: Option<SnapshotHandle>,
+    pub(crate) guard: Guard,
+    pub(crate) control: mpsc::Receiver<control::Command>,
+}
+
 /// The core's state: the engine and the policy that answers requests.
 struct Core {
     engine: Engine<Peer>,
     front: FrontDoor,
     net: Network,
+    roles: Roles,
+    empty: Arc<Snapshot>,
+}
+
+/// Messages taken from the inbound queue per turn of the loop.
+const BATCH: usize = 64;
+
+/// How often idle guard state is swept.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// Wall-clock time in ms since the Unix epoch (bindings expire in wall-clock time, so that they
+/// survive a restart with their real lifetimes).
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Runs the core until every transport has hung up.
-pub(crate) async fn run(mut inbound: mpsc::Receiver<Inbound>, front: FrontDoor, net: Network) {
+pub(crate) async fn run(
+    mut inbound: mpsc::Receiver<Inbound>,
+    front: FrontDoor,
+    net: Network,
+    roles: Roles,
+) {
     let mut core = Core {
         engine: Engine::new(Timers::default()),
         front,
         net,
+        roles,
+        empty: Arc::new(Snapshot::default()),
     };
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut next_sweep = Instant::now() + SWEEP_EVERY;
     loop {
-        let deadline = core.engine.poll_timeout();
+        let deadline = [
+            core.engine.poll_timeout(),
+            core.expiry_deadline(),
+            Some(next_sweep),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         tokio::select! {
-            msg = inbound.recv() => match msg {
-                Some(msg) => core.inbound(msg),
-                None => return,
-            },
-            () = sleep_until(deadline), if deadline.is_some() => {
-                core.engine.handle_timeout(Instant::now());
+            n = inbound.recv_many(&mut batch, BATCH) => {
+                if n == 0 {
+                    return;
+                }
+                let now = now_ms();
+                for msg in batch.drain(..) {
+                    core.inbound(msg, now);
+                }
+            }
+            Some(cmd) = core.roles.control.recv() => {
+                let answer = core.command(&cmd.line);
+                let _ = cmd.reply.send(answer);
+            }
+            () = sleep_until(deadline) => {
+                let now = Instant::now();
+                core.engine.handle_timeout(now);
+                core.expire();
+                if now >= next_sweep {
+                    core.roles.guard.sweep(now_ms());
+                    next_sweep = now + SWEEP_EVERY;
+                }
             }
         }
         core.drain().await;
+        core.persist();
     }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
-    if let Some(d) = deadline {
-        tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await;
+    match deadline {
+        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+        None => std::future::pending().await,
     }
 }
 
 impl Core {
-    fn inbound(&mut self, msg: Inbound) {
+    fn inbound(&mut self, msg: Inbound, now_ms: u64) {
+        let guard = &mut self.roles.guard;
+        if guard.admit(msg.source.ip(), Class::of(&msg.bytes), now_ms) == Admission::Drop {
+            return;
+        }
+        if guard.has_scanner_list()
+            && let Ok(head) = Message::parse_head(&msg.bytes)
+            && let Some(ua) = head.header(HeaderName::UserAgent)
+            && guard.is_scanner(ua.value)
+        {
+            debug!(source = %msg.source, "scanner User-Agent dropped");
+            return;
+        }
         let peer = Peer {
             arrival: msg.via,
             addr: msg.source,
@@ -158,6 +235,119 @@ impl Core {
                 self.engine.send_stateless(to, Bytes::from(reply.bytes));
             }
             Outcome::Drop(why) => debug!(source = %peer.addr, why, "drop"),
+            Outcome::Route => {}
+        }
+    }
+
+    /// When the next binding expires, as an `Instant`.
+    fn expiry_deadline(&self) -> Option<Instant> {
+        let at = self.roles.registrar.next_expiry()?;
+        let wait = at.saturating_sub(now_ms());
+        Some(Instant::now() + Duration::from_millis(wait))
+    }
+
+    fn expire(&mut self) {
+        let now = now_ms();
+        if self.roles.registrar.next_expiry().is_none_or(|at| at > now) {
+            return;
+        }
+        for aor in self.roles.registrar.expire(now) {
+            debug!(aor, "bindings expired");
+            self.save(&aor, now);
+        }
+    }
+
+    /// Buffers the current bindings of `aor` for the location file.
+    fn save(&mut self, aor: &str, now_ms: u64) {
+        let Some(file) = self.roles.location_file.as_mut() else {
+            return;
+        };
+        let bindings: Vec<_> = self
+            .roles
+            .registrar
+            .lookup(aor, now_ms)
+            .into_iter()
+            .cloned()
+            .collect();
+        if let Err(e) = file.save(aor, &bindings) {
+            error!(aor, error = %e, "cannot record bindings");
+        }
+    }
+
+    /// Writes buffered location records; called before anything leaves for the network, so
+    /// a 200 OK is never sent for a binding a crash could lose.
+    fn persist(&mut self) {
+        let Some(file) = self.roles.location_file.as_mut() else {
+            return;
+        };
+        if !file.has_pending() {
+            return;
+        }
+        if let Err(e) = file.write() {
+            error!(error = %e, "cannot write the location file");
+        }
+        if let Err(e) = file.compact_if_large(self.roles.registrar.location()) {
+            error!(error = %e, "cannot compact the location file");
+        }
+    }
+
+    fn command(&mut self, line: &str) -> String {
+        let now = now_ms();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["ban", "list"] => {
+                let mut out = String::new();
+                for b in self.roles.guard.bans(now) {
+                    out.push_str(&format!(
+                        "{}\t{}\t{} s left\t{} dropped\n",
+                        b.addr,
+                        b.reason.as_str(),
+                        b.remaining_secs,
+                        b.dropped
+                    ));
+                }
+                out
+            }
+            ["ban", "remove", ip] => match ip.parse::<std::net::IpAddr>() {
+                Ok(ip) if self.roles.guard.unban(ip) => format!("{ip} unbanned\n"),
+                Ok(ip) => format!("error: {ip} is not banned\n"),
+                Err(_) => format!("error: {ip:?} is not an IP address\n"),
+            },
+            ["location", "list"] => {
+                let mut out = String::new();
+                let loc = self.roles.registrar.location();
+                let mut aors: Vec<_> = loc.iter().map(|(a, _)| a).collect();
+                aors.sort_unstable();
+                for aor in aors {
+                    for b in loc.lookup(aor, now) {
+                        out.push_str(&format!(
+                            "{aor}\t{}\t{} s\t{}:{}\n",
+                            b.contact,
+                            b.remaining_secs(now),
+                            b.received.transport,
+                            b.received.source
+                        ));
+                    }
+                }
+                out
+            }
+            ["status"] => {
+                let g = self.roles.guard.stats();
+                let loc = self.roles.registrar.location();
+                format!(
+                    "aors {}\nbindings {}\nflood_bans {}\nauth_bans {}\ndropped_banned {}\ndropped_scanners {}\nauth_failures {}\n",
+                    loc.aor_count(),
+                    loc.len(),
+                    g.flood_bans,
+                    g.auth_bans,
+                    g.dropped_banned,
+                    g.dropped_scanners,
+                    g.auth_failures
+                )
+            }
+            _ => format!(
+                "error: unknown command {line:?} (ban list | ban remove IP | location list | status)\n"
+            ),
         }
     }
 
@@ -165,35 +355,22 @@ impl Core {
         while let Some(out) = self.engine.poll_output() {
             match out {
                 Output::Transmit { to, bytes, tx } => {
+                    self.persist();
                     if !self.net.send(&to, &bytes).await
                         && let Some(tx) = tx
                     {
                         self.engine.transport_error(tx, Instant::now());
                     }
                 }
-                Output::Request(inc) => {
-                    let ctx = TxContext {
+                Output::Request(inc) => self.request(
+                    inc.tx,
+                    &inc.bytes,
+                    inc.from,
+                    TxContext {
                         cancel_matched: inc.cancels.is_some(),
                         merged: inc.merged_with.is_some(),
-                    };
-                    let from = inc.from;
-                    match self
-                        .front
-                        .handle_in(&inc.bytes, from.addr, from.transport, ctx)
-                    {
-                        Outcome::Reply(reply) => {
-                            debug!(source = %from.addr, code = reply.code, "reply");
-                            if let Err(e) = self.engine.respond(
-                                inc.tx,
-                                Bytes::from(reply.bytes),
-                                Instant::now(),
-                            ) {
-                                warn!(error = %e, "response refused by its transaction");
-                            }
-                        }
-                        Outcome::Drop(why) => debug!(source = %from.addr, why, "drop"),
-                    }
-                }
+                    },
+                ),
                 Output::Unmatched { bytes, from, error } => {
                     let outcome = match error {
                         Some(e) => self.front.reject(&bytes, e, from.addr, from.transport),
@@ -213,6 +390,91 @@ impl Core {
                     }
                 }
             }
+        }
+    }
+
+    /// A request the transaction layer delivered: the front door's checks, then the role.
+    fn request(&mut self, tx: ServerTxId, bytes: &[u8], from: Peer, ctx: TxContext) {
+        let msg = match Message::parse(bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                let outcome = self.front.reject(bytes, e, from.addr, from.transport);
+                return self.respond(tx, from, outcome);
+            }
+        };
+        let outcome = match self.front.screen(&msg, from.addr, from.transport, ctx) {
+            Outcome::Route if msg.method() == Some(Method::Register) => self.register(&msg, from),
+            Outcome::Route => self.front.not_found(&msg, from.addr, from.transport),
+            other => other,
+        };
+        self.respond(tx, from, outcome);
+    }
+
+    fn register(&mut self, msg: &Message<'_>, from: Peer) -> Outcome {
+        let now = now_ms();
+        let snapshot = match &self.roles.snapshot {
+            Some(h) => h.load(),
+            None => Arc::clone(&self.empty),
+        };
+        let at = registrar::Arrival {
+            source: from.addr,
+            transport: from.transport,
+            flow: match from.arrival {
+                Arrival::Flow(id) => Some(id),
+                Arrival::Udp(_) => None,
+            },
+            now_ms: now,
+        };
+        let answer = self.roles.registrar.register(msg, &snapshot, at);
+        match &answer.event {
+            Event::None => {}
+            Event::AuthFailed { user } => {
+                let domain = msg
+                    .to()
+                    .ok()
+                    .and_then(|t| match t.uri {
+                        Uri::Sip(u) => Some(u.host.to_string().to_ascii_lowercase()),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                let user = match user.is_empty() {
+                    true => String::new(),
+                    false => format!("{user}@{domain}"),
+                };
+                info!(source = %from.addr, user, "REGISTER authentication failed");
+                self.roles.guard.auth_failed(from.addr.ip(), &user, now);
+            }
+            Event::Changed { aor } => {
+                let aor = aor.clone();
+                self.save(&aor, now);
+            }
+        }
+        let headers: Vec<(&str, &str)> = (answer.headers.iter())
+            .map(|(n, v)| (*n, v.as_str()))
+            .collect();
+        self.front.answer(
+            msg,
+            from.addr,
+            from.transport,
+            answer.code,
+            answer.reason,
+            &headers,
+        )
+    }
+
+    fn respond(&mut self, tx: ServerTxId, from: Peer, outcome: Outcome) {
+        match outcome {
+            Outcome::Reply(reply) => {
+                debug!(source = %from.addr, code = reply.code, "reply");
+                if let Err(e) = self
+                    .engine
+                    .respond(tx, Bytes::from(reply.bytes), Instant::now())
+                {
+                    warn!(error = %e, "response refused by its transaction");
+                }
+            }
+            Outcome::Drop(why) => debug!(source = %from.addr, why, "drop"),
+            Outcome::Route => {}
         }
     }
 }

@@ -16,8 +16,9 @@ pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPD
 /// Body types Trunkline accepts.
 pub const ACCEPT: &str = "application/sdp";
 
-/// Option tags Trunkline implements (RFC 3261 §19.2); none yet.
-const SUPPORTED: &[&str] = &[];
+/// Option tags Trunkline implements (RFC 3261 §19.2): the registrar's Path (RFC 3327),
+/// SIP Outbound (RFC 5626) and GRUU (RFC 5627).
+const SUPPORTED: &[&str] = &["path", "outbound", "gruu"];
 
 /// What to do with one received message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +27,8 @@ pub enum Outcome {
     Drop(&'static str),
     /// Send this response.
     Reply(Reply),
+    /// A valid request for the roles behind the front door (registrar, router).
+    Route,
 }
 
 /// A response and where it goes.
@@ -88,8 +91,15 @@ impl FrontDoor {
 
     /// Handles one message as received from `source` over `transport`, outside any
     /// transaction.
+    /// With no role behind it, a request the front door lets through is answered 404.
     pub fn handle(&self, bytes: &[u8], source: SocketAddr, transport: Transport) -> Outcome {
-        self.handle_in(bytes, source, transport, TxContext::default())
+        match self.handle_in(bytes, source, transport, TxContext::default()) {
+            Outcome::Route => match Message::parse(bytes) {
+                Ok(msg) => self.not_found(&msg, source, transport),
+                Err(_) => Outcome::Drop("unparseable"),
+            },
+            other => other,
+        }
     }
 
     /// Handles a request the transaction layer delivered, with what it knows about it.
@@ -104,6 +114,18 @@ impl FrontDoor {
             Ok(m) => m,
             Err(e) => return self.reject(bytes, e, source, transport),
         };
+        self.screen(&msg, source, transport, ctx)
+    }
+
+    /// The front door's checks on a parsed message: an answer, a drop, or [`Outcome::Route`]
+    /// for a valid request the roles must handle.
+    pub fn screen(
+        &self,
+        msg: &Message<'_>,
+        source: SocketAddr,
+        transport: Transport,
+        ctx: TxContext,
+    ) -> Outcome {
         if !msg.is_request() {
             // Without transactions every response is unsolicited (RFC 3261 §18.1.2).
             return Outcome::Drop("unsolicited response");
@@ -112,21 +134,21 @@ impl FrontDoor {
             // Never answered; ACKs for our non-2xx finals are absorbed here.
             return Outcome::Drop("ACK");
         }
-        match trunkline_sip::check(&msg) {
+        match trunkline_sip::check(msg) {
             Ok(()) => {}
             Err(Defect::Version(_)) => {
-                return self.reply(&msg, source, transport, 505, "Version Not Supported", &[]);
+                return self.reply(msg, source, transport, 505, "Version Not Supported", &[]);
             }
             Err(d) => {
                 let reason = format!("Bad Request ({d})");
-                return self.reply(&msg, source, transport, 400, &reason, &[]);
+                return self.reply(msg, source, transport, 400, &reason, &[]);
             }
         }
         if ctx.merged {
             // RFC 3261 §8.2.2.2: the same request arrived by another path.
-            return self.reply(&msg, source, transport, 482, "Loop Detected", &[]);
+            return self.reply(msg, source, transport, 482, "Loop Detected", &[]);
         }
-        self.route(&msg, source, transport, ctx)
+        self.route(msg, source, transport, ctx)
     }
 
     /// Policy for a well-formed request, in the order of RFC 3261 §16.3 then §8.2.
@@ -214,9 +236,31 @@ impl FrontDoor {
                 "Not Implemented",
                 &[("Allow", ALLOW)],
             ),
-            // No location service or routing yet: nobody can be reached.
-            _ => self.reply(msg, source, transport, 404, "Not Found", &[]),
+            _ => Outcome::Route,
         }
+    }
+
+    /// 404 for a request no role could place.
+    pub fn not_found(
+        &self,
+        msg: &Message<'_>,
+        source: SocketAddr,
+        transport: Transport,
+    ) -> Outcome {
+        self.reply(msg, source, transport, 404, "Not Found", &[])
+    }
+
+    /// A response to `req` with `headers` (and the configured Server header).
+    pub fn answer(
+        &self,
+        req: &Message<'_>,
+        source: SocketAddr,
+        transport: Transport,
+        code: u16,
+        reason: &str,
+        headers: &[(&str, &str)],
+    ) -> Outcome {
+        self.reply(req, source, transport, code, reason, headers)
     }
 
     fn is_local(&self, host: &Host<'_>, port: Option<u16>) -> bool {

@@ -1,13 +1,16 @@
-//! Trunkline's roles wired on tokio. Today: the SIP listeners (UDP, TCP, TLS, WS, WSS) and the front door
-//! that validates every request at the wire; routing, registrar and media follow.
+//! Trunkline's roles wired on tokio. Today: the SIP listeners (UDP, TCP, TLS, WS, WSS), the edge
+//! guard, the front door that validates every request at the wire, and the registrar; routing
+//! and media follow.
 //!
-//! [`run`] is what `trunkline serve` calls; [`Server::start`] is the same with a handle,
-//! for tests and embedding.
+//! [`Server::start_with`] is what `trunkline serve` calls, with the provisioning snapshot and
+//! the data directory; [`Server::start`] runs the same without them, for tests and embedding.
 
 pub mod config;
+pub mod control;
 mod core;
 pub mod flow;
 pub mod front;
+pub mod guard;
 pub mod limits;
 pub mod registrar;
 mod tcp;
@@ -16,7 +19,9 @@ mod udp;
 mod ws;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -45,6 +50,54 @@ pub enum ServerError {
     /// The `[sip.tls]` files could not be loaded.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// The location file or the nonce key in the data directory could not be opened.
+    #[error("data.dir: {0}")]
+    State(String),
+}
+
+/// What the roles need from outside the SIP config.
+#[derive(Debug, Default, Clone)]
+pub struct Services {
+    /// Provisioning data (domains, users, credentials); without it every REGISTER is refused.
+    pub snapshot: Option<trunkline_store::SnapshotHandle>,
+    /// Directory for the location file, the nonce key and the control socket; without it,
+    /// bindings live in memory only and there is no control socket.
+    pub state_dir: Option<PathBuf>,
+}
+
+/// The digest nonce key in `dir` (created on first start): shared by restarts so that
+/// challenges issued before one stay valid after it.
+fn nonce_key(dir: Option<&std::path::Path>) -> Result<[u8; 32], ServerError> {
+    let Some(dir) = dir else {
+        return Ok(rand::random());
+    };
+    let path = dir.join("nonce.key");
+    let fail = |e: std::io::Error| ServerError::State(format!("{}: {e}", path.display()));
+    match std::fs::read(&path) {
+        Ok(bytes) => match <[u8; 32]>::try_from(bytes.as_slice()) {
+            Ok(k) => Ok(k),
+            Err(_) => Err(ServerError::State(format!(
+                "{}: must hold exactly 32 bytes; delete it to make a new key",
+                path.display()
+            ))),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            use std::io::Write as _;
+            use std::os::unix::fs::OpenOptionsExt as _;
+            let key: [u8; 32] = rand::random();
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(fail)?;
+            f.write_all(&key)
+                .and_then(|()| f.sync_all())
+                .map_err(fail)?;
+            Ok(key)
+        }
+        Err(e) => Err(fail(e)),
+    }
 }
 
 /// A running server: its bound addresses and its tasks.
@@ -56,9 +109,49 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds every listener and starts serving. Port 0 binds an ephemeral port; see
-    /// [`Server::local_addrs`].
+    /// Binds every listener and starts serving, with no provisioning data and no state on
+    /// disk. Port 0 binds an ephemeral port; see [`Server::local_addrs`].
     pub async fn start(config: &Config) -> Result<Server, ServerError> {
+        Self::start_with(config, Services::default()).await
+    }
+
+    /// Loads the location service, binds every listener and starts serving.
+    pub async fn start_with(config: &Config, services: Services) -> Result<Server, ServerError> {
+        let state_dir = services.state_dir.as_deref();
+        let now_ms = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let max_contacts = config.registrar.max_contacts as usize;
+        let (location_file, location) = match state_dir {
+            Some(dir) => {
+                let (f, l) = registrar::persist::LocationFile::open(
+                    dir,
+                    max_contacts,
+                    config.registrar.sync_interval(),
+                    now_ms,
+                )
+                .map_err(|e| ServerError::State(e.to_string()))?;
+                (Some(f), l)
+            }
+            None => (None, registrar::location::Location::new(max_contacts)),
+        };
+        let registrar =
+            registrar::Registrar::new(&config.registrar, nonce_key(state_dir)?, location);
+        let (control_tx, control_rx) = mpsc::channel(16);
+        let control = match state_dir {
+            Some(dir) => Some(
+                control::bind(dir)
+                    .map_err(|e| ServerError::State(format!("control socket: {e}")))?,
+            ),
+            None => None,
+        };
+        let roles = core::Roles {
+            registrar,
+            location_file,
+            snapshot: services.snapshot,
+            guard: guard::Guard::new(&config.guard),
+            control: control_rx,
+        };
         let mut front = FrontDoor::new(&config.sip);
         let mut udp = Vec::new();
         let mut tcp = Vec::new();
@@ -142,7 +235,11 @@ impl Server {
             }
         }
         let net = core::Network { udp, flows };
-        tasks.spawn(core::run(core_rx, front, net));
+        tasks.spawn(core::run(core_rx, front, net, roles));
+        if let Some((listener, path)) = control {
+            info!(path = %path.display(), "control socket listening");
+            tasks.spawn(control::serve(listener, control_tx));
+        }
         for (t, a) in &addrs {
             info!(transport = %t, addr = %a, "SIP listening");
         }

@@ -14,7 +14,7 @@
 mod delivery;
 mod error;
 mod files;
-mod frame;
+pub(crate) mod frame;
 mod recover;
 mod reject;
 mod state;

@@ -42,6 +42,7 @@ mod error;
 mod gateways;
 mod ids;
 mod journal;
+mod kv_log;
 mod lookup;
 mod model;
 mod rate_tables;
@@ -77,6 +78,7 @@ pub use ids::{
     RateTableId, RouteId, TenantId, UserId,
 };
 pub use journal::{CdrJournal, JournalError, JournalOptions};
+pub use kv_log::{KvLog, KvLogError, Replayed};
 pub use model::{Account, ApiKey, AuditEntry, Did, Domain, Ha1, Role, Tenant, TenantKind, User};
 pub use rate_tables::{RateTableFilter, RateTableUpdate};
 pub use rates::{NewRate, RateFilter, RateUpdate};

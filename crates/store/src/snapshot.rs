@@ -117,6 +117,33 @@ impl Snapshot {
         self.dids.len()
     }
 
+    /// Adds a user (and its domain) without a database, for tests and benchmarks of the
+    /// signalling roles.
+    #[cfg(feature = "testing")]
+    pub fn insert_test_user(
+        &mut self,
+        domain: &str,
+        username: &str,
+        password: &str,
+        enabled: bool,
+    ) {
+        use trunkline_sip::digest::{Algorithm, ha1};
+        let id = self.users.len() as i64 + 1;
+        self.apply(Change::UserUpserted(User {
+            id: UserId(id),
+            customer_id: TenantId(2),
+            domain_id: DomainId(1),
+            domain: domain.to_owned(),
+            username: username.to_owned(),
+            ha1_md5: Ha1(ha1(Algorithm::Md5, username, domain, password).to_string()),
+            ha1_sha256: Ha1(ha1(Algorithm::Sha256, username, domain, password).to_string()),
+            caller_id: None,
+            max_calls: None,
+            enabled,
+            created_at: 0,
+        }));
+    }
+
     fn apply(&mut self, change: Change) {
         self.version += 1;
         match change {

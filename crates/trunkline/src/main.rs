@@ -121,7 +121,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
             "provisioning snapshot loaded"
         );
     }
-    let sip = trunkline_server::Server::start(&config).await?;
+    let services = trunkline_server::Services {
+        snapshot: Some(snapshot.clone()),
+        state_dir: Some(config.data.dir.clone()),
+    };
+    let sip = trunkline_server::Server::start_with(&config, services).await?;
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let stopped = async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;

@@ -12,6 +12,7 @@ pub fn to_toml(config: &Config) -> String {
         format!("[{}]", quoted.join(", "))
     };
     let sip = &config.sip;
+    let (reg, guard) = (&config.registrar, &config.guard);
     let mut out = String::new();
     // Writing to a String cannot fail.
     let _ = write!(
@@ -30,6 +31,30 @@ pub fn to_toml(config: &Config) -> String {
          [sip.tls]\n\
          {}\
          handshake_timeout_secs = {}\n\
+         \n\
+         [registrar]\n\
+         min_expires = {}\n\
+         max_expires = {}\n\
+         default_expires = {}\n\
+         max_contacts = {}\n\
+         nonce_ttl_secs = {}\n\
+         sync_interval_ms = {}\n\
+         flow_timer_secs = {}\n\
+         \n\
+         [guard]\n\
+         trusted = {}\n\
+         register_rate = {}\n\
+         register_burst = {}\n\
+         invite_rate = {}\n\
+         invite_burst = {}\n\
+         other_rate = {}\n\
+         other_burst = {}\n\
+         flood_ban_secs = {}\n\
+         auth_failures = {}\n\
+         auth_window_secs = {}\n\
+         auth_ban_secs = {}\n\
+         scanner_user_agents = {}\n\
+         overload_retry_after_secs = {}\n\
          \n\
          [http]\n\
          listen = {}\n\
@@ -52,6 +77,26 @@ pub fn to_toml(config: &Config) -> String {
         sip.max_connections_per_ip,
         tls_paths(&sip.tls),
         sip.tls.handshake_timeout_secs,
+        reg.min_expires,
+        reg.max_expires,
+        reg.default_expires,
+        reg.max_contacts,
+        reg.nonce_ttl_secs,
+        reg.sync_interval_ms,
+        reg.flow_timer_secs,
+        list(&mut guard.trusted.iter().cloned()),
+        guard.register_rate,
+        guard.register_burst,
+        guard.invite_rate,
+        guard.invite_burst,
+        guard.other_rate,
+        guard.other_burst,
+        guard.flood_ban_secs,
+        guard.auth_failures,
+        guard.auth_window_secs,
+        guard.auth_ban_secs,
+        list(&mut guard.scanner_user_agents.iter().cloned()),
+        guard.overload_retry_after_secs,
         quote(&config.http.listen.to_string()),
         quote(&config.data.dir.to_string_lossy()),
         quote(&config.data.database_url),
@@ -105,7 +150,8 @@ mod tests {
     use figment::Figment;
     use figment::providers::{Format, Toml};
     use trunkline_server::config::{
-        DataConfig, HttpConfig, LogConfig, LogFormat, SipConfig, TlsConfig,
+        DataConfig, GuardConfig, HttpConfig, LogConfig, LogFormat, RegistrarConfig, SipConfig,
+        TlsConfig,
     };
 
     fn round_trip(config: &Config) -> Config {
@@ -142,6 +188,30 @@ mod tests {
                     client_ca: Some("/etc/trunkline/tls/carrier \"ca\".pem".into()),
                     handshake_timeout_secs: 5,
                 },
+            },
+            registrar: RegistrarConfig {
+                min_expires: 30,
+                max_expires: 7200,
+                default_expires: 600,
+                max_contacts: 3,
+                nonce_ttl_secs: 60,
+                sync_interval_ms: 50,
+                flow_timer_secs: 25,
+            },
+            guard: GuardConfig {
+                trusted: vec!["192.0.2.0/24".into(), "2001:db8::1".into()],
+                register_rate: 1,
+                register_burst: 2,
+                invite_rate: 3,
+                invite_burst: 4,
+                other_rate: 5,
+                other_burst: 6,
+                flood_ban_secs: 7,
+                auth_failures: 8,
+                auth_window_secs: 9,
+                auth_ban_secs: 10,
+                scanner_user_agents: vec!["evil \"scan\"".into()],
+                overload_retry_after_secs: 11,
             },
             http: HttpConfig {
                 listen: "[::1]:9090".parse().unwrap(),

@@ -23,6 +23,7 @@ fn reply(bytes: &[u8]) -> Reply {
     match door().handle(bytes, SRC.parse().unwrap(), Transport::Udp) {
         Outcome::Reply(r) => r,
         Outcome::Drop(why) => panic!("dropped: {why}"),
+        Outcome::Route => panic!("handle() never routes"),
     }
 }
 

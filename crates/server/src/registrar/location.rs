@@ -7,6 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 
 use crate::config::Transport;
+use crate::flow::FlowId;
 
 /// How a binding is identified: by contact URI, or by instance and reg-id (RFC 5626 §6).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -30,6 +31,9 @@ pub struct Received {
     pub source: SocketAddr,
     /// Transport it arrived on.
     pub transport: Transport,
+    /// The connection it arrived on (stream transports), for requests to the UA while the
+    /// connection lives (RFC 5626 flows). Not kept across restarts.
+    pub flow: Option<FlowId>,
 }
 
 /// One registered contact of an address of record.
@@ -158,6 +162,17 @@ impl Location {
         self.aors.is_empty()
     }
 
+    /// Number of addresses of record with at least one binding.
+    pub fn aor_count(&self) -> usize {
+        self.aors.len()
+    }
+
+    /// Every address of record with its bindings (expired ones included until
+    /// [`Location::expire`] runs).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[Binding])> {
+        self.aors.iter().map(|(a, b)| (a.as_str(), b.as_slice()))
+    }
+
     /// Applies a REGISTER to `aor` atomically: either every contact is applied or none.
     /// Returns the bindings after the update.
     pub fn apply(
@@ -284,6 +299,7 @@ mod tests {
             received: Received {
                 source: "192.0.2.1:5060".parse().unwrap(),
                 transport: Transport::Udp,
+                flow: None,
             },
             user_agent: None,
         }

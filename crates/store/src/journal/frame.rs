@@ -14,12 +14,12 @@ pub(super) const MAGIC: &[u8; 8] = b"TLCDRJ1\n";
 /// Offset of the first record.
 pub(super) const HEADER_LEN: u64 = MAGIC.len() as u64;
 /// Bytes before each payload.
-pub(super) const FRAME_HEAD: usize = 8;
+pub(crate) const FRAME_HEAD: usize = 8;
 /// Largest payload; a CDR encodes to about 1 kB.
-pub(super) const MAX_RECORD: usize = 64 * 1024;
+pub(crate) const MAX_RECORD: usize = 64 * 1024;
 
 /// Appends one framed record.
-pub(super) fn encode(payload: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn encode(payload: &[u8], out: &mut Vec<u8>) {
     // `payload.len() <= MAX_RECORD` is checked by the caller, so the cast cannot truncate.
     let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
     out.extend_from_slice(&len.to_le_bytes());
@@ -29,7 +29,7 @@ pub(super) fn encode(payload: &[u8], out: &mut Vec<u8>) {
 
 /// What starts at the beginning of a buffer.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Next<'a> {
+pub(crate) enum Next<'a> {
     /// A complete, intact record of `frame_len` bytes in all.
     Record {
         /// The payload.
@@ -50,7 +50,7 @@ fn le32(bytes: Option<&[u8]>) -> Option<u32> {
 }
 
 /// Reads the record at the start of `buf`.
-pub(super) fn next(buf: &[u8]) -> Next<'_> {
+pub(crate) fn next(buf: &[u8]) -> Next<'_> {
     if buf.is_empty() {
         return Next::End;
     }
@@ -75,7 +75,7 @@ pub(super) fn next(buf: &[u8]) -> Next<'_> {
 
 /// One intact record found by [`scan`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Found {
+pub(crate) struct Found {
     /// Offset of the frame in the segment.
     pub offset: u64,
     /// Header plus payload.
@@ -84,7 +84,7 @@ pub(super) struct Found {
 
 /// What [`scan`] found in a whole segment.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(super) struct Scan {
+pub(crate) struct Scan {
     /// Intact records in file order.
     pub records: Vec<Found>,
     /// Where the intact data ends: the file should be truncated here. Equal to the file length
@@ -104,14 +104,19 @@ impl Scan {
 }
 
 /// Finds every intact record of a segment's bytes, resynchronising after damage.
-pub(super) fn scan(bytes: &[u8]) -> Scan {
+pub(crate) fn scan(bytes: &[u8]) -> Scan {
+    scan_with(bytes, MAGIC)
+}
+
+/// [`scan`] for a file that starts with `magic` (another log using the same framing).
+pub(crate) fn scan_with(bytes: &[u8], magic: &[u8]) -> Scan {
     let mut out = Scan::default();
-    let mut pos = if bytes.starts_with(MAGIC) {
-        MAGIC.len()
+    let mut pos = if bytes.starts_with(magic) {
+        magic.len()
     } else {
         // A segment whose creation was cut short holds a prefix of the magic and no records;
         // anything else is damage at the very start.
-        out.bad_magic = !MAGIC.starts_with(bytes);
+        out.bad_magic = !magic.starts_with(bytes);
         0
     };
     out.valid_end = pos as u64;
@@ -139,7 +144,7 @@ pub(super) fn scan(bytes: &[u8]) -> Scan {
             }
         }
     }
-    if bytes.len() < MAGIC.len() && !out.bad_magic {
+    if bytes.len() < magic.len() && !out.bad_magic {
         out.valid_end = 0;
     }
     out

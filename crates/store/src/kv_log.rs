@@ -1,0 +1,417 @@
+//! A durable key → value log on local disk, for soft state that must survive a crash of the
+//! process (registrations today): every change is appended as one framed record, the newest
+//! record of a key wins on replay, and the file is rewritten with only the live keys when it has
+//! grown well past them.
+//!
+//! Durability has two steps with different costs. [`KvLog::write`] hands the buffered records
+//! to the kernel with one `write(2)`: from then on they survive the process being killed
+//! (`kill -9`, a panic, an OOM kill), so a caller acknowledges a change only after it. A
+//! background thread started by [`KvLog::start_syncer`] makes them survive a power loss too,
+//! with `fdatasync` every interval (group commit, off the caller's path).
+//!
+//! Records use the CDR journal's framing (`len | crc32 | payload`); a payload is
+//! `key_len: u16 LE | key | value`, and an empty value deletes the key.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::journal::frame::{self, MAX_RECORD};
+
+/// First bytes of a key → value log (format version 1).
+const MAGIC: &[u8; 8] = b"TLKVLG1\n";
+
+/// Why a log could not be opened or written.
+#[derive(Debug, thiserror::Error)]
+pub enum KvLogError {
+    /// The file could not be read, written or replaced.
+    #[error("{path}: {source}")]
+    Io {
+        /// The log file.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// A key or value is larger than a record can hold.
+    #[error("record of {0} bytes is larger than the log allows")]
+    TooLarge(usize),
+}
+
+/// The live keys and their values after a replay.
+pub type Live = HashMap<Vec<u8>, Vec<u8>>;
+
+/// What replaying the file found, for the operator's log.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Replayed {
+    /// Intact records read.
+    pub records: u64,
+    /// Bytes of a half-written last record cut off (a crash during a write).
+    pub torn_bytes: u64,
+    /// Damaged stretches skipped with intact records after them (disk corruption).
+    pub damaged: usize,
+}
+
+/// State shared with the sync thread.
+#[derive(Debug)]
+struct Shared {
+    file: Mutex<Arc<File>>,
+    dirty: AtomicBool,
+    stop: AtomicBool,
+}
+
+/// An open log. Not `Sync`: one owner appends.
+#[derive(Debug)]
+pub struct KvLog {
+    path: PathBuf,
+    file: Arc<File>,
+    pending: Vec<u8>,
+    records: u64,
+    shared: Arc<Shared>,
+    syncer: Option<JoinHandle<()>>,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> KvLogError + '_ {
+    move |source| KvLogError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn decode(payload: &[u8]) -> Option<(&[u8], &[u8])> {
+    let len = u16::from_le_bytes(payload.get(..2)?.try_into().ok()?) as usize;
+    let key = payload.get(2..2 + len)?;
+    Some((key, payload.get(2 + len..)?))
+}
+
+impl KvLog {
+    /// Opens (or creates) the log at `path` and replays it: the live keys with their values.
+    /// A torn last record is cut off; damaged records in the middle are skipped.
+    pub fn open(path: &Path) -> Result<(KvLog, Live, Replayed), KvLogError> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io_err(path)(e)),
+        };
+        let scan = frame::scan_with(&bytes, MAGIC);
+        let mut live = HashMap::new();
+        for found in &scan.records {
+            let start = usize::try_from(found.offset).unwrap_or(usize::MAX);
+            let Some(framed) = bytes.get(start..start.saturating_add(found.frame_len)) else {
+                continue;
+            };
+            let frame::Next::Record { payload, .. } = frame::next(framed) else {
+                continue;
+            };
+            let Some((key, value)) = decode(payload) else {
+                continue;
+            };
+            if value.is_empty() {
+                live.remove(key);
+            } else {
+                live.insert(key.to_vec(), value.to_vec());
+            }
+        }
+        let report = Replayed {
+            records: scan.records.len() as u64,
+            torn_bytes: scan.torn_bytes(bytes.len() as u64),
+            damaged: scan.damaged.len() + usize::from(scan.bad_magic),
+        };
+        let mut log = if bytes.is_empty() || scan.bad_magic {
+            // New, or not ours at the start: rewrite it with what could be read.
+            Self::rewrite(path, live.iter().map(|(k, v)| (k.as_slice(), v.as_slice())))?
+        } else {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(path)
+                .map_err(io_err(path))?;
+            if report.torn_bytes > 0 {
+                file.set_len(scan.valid_end).map_err(io_err(path))?;
+            }
+            Self::with_file(path, file, report.records)
+        };
+        log.seek_end()?;
+        Ok((log, live, report))
+    }
+
+    fn with_file(path: &Path, file: File, records: u64) -> KvLog {
+        let file = Arc::new(file);
+        KvLog {
+            path: path.to_owned(),
+            file: Arc::clone(&file),
+            pending: Vec::new(),
+            records,
+            shared: Arc::new(Shared {
+                file: Mutex::new(file),
+                dirty: AtomicBool::new(false),
+                stop: AtomicBool::new(false),
+            }),
+            syncer: None,
+        }
+    }
+
+    fn seek_end(&mut self) -> Result<(), KvLogError> {
+        use std::io::Seek as _;
+        (&*self.file)
+            .seek(io::SeekFrom::End(0))
+            .map_err(io_err(&self.path))?;
+        Ok(())
+    }
+
+    /// Writes a new file holding exactly `live`, synced, and puts it in place of `path`.
+    fn rewrite<'a>(
+        path: &Path,
+        live: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+    ) -> Result<KvLog, KvLogError> {
+        let tmp = path.with_extension("compact");
+        let mut buf = MAGIC.to_vec();
+        let mut records = 0;
+        for (k, v) in live {
+            encode(k, v, &mut buf)?;
+            records += 1;
+        }
+        let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
+        f.write_all(&buf).map_err(io_err(&tmp))?;
+        f.sync_data().map_err(io_err(&tmp))?;
+        drop(f);
+        std::fs::rename(&tmp, path).map_err(io_err(path))?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // The rename itself must reach the disk, or a power loss could bring back the old file.
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io_err(dir))?;
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(io_err(path))?;
+        Ok(Self::with_file(path, file, records))
+    }
+
+    /// Buffers `key` = `value`; an empty `value` deletes `key`. Nothing reaches the file before
+    /// [`KvLog::write`].
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), KvLogError> {
+        encode(key, value, &mut self.pending)?;
+        self.records += 1;
+        Ok(())
+    }
+
+    /// Buffers the deletion of `key`.
+    pub fn delete(&mut self, key: &[u8]) -> Result<(), KvLogError> {
+        self.put(key, &[])
+    }
+
+    /// Whether records wait for [`KvLog::write`].
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Hands every buffered record to the kernel in one write: after this returns they survive
+    /// a crash of the process.
+    pub fn write(&mut self) -> Result<(), KvLogError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        (&*self.file)
+            .write_all(&self.pending)
+            .map_err(io_err(&self.path))?;
+        self.pending.clear();
+        self.shared.dirty.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Writes and `fdatasync`s: after this returns the records survive a power loss.
+    pub fn sync(&mut self) -> Result<(), KvLogError> {
+        self.write()?;
+        self.file.sync_data().map_err(io_err(&self.path))?;
+        self.shared.dirty.store(false, Ordering::Release);
+        Ok(())
+    }
+
+    /// Records in the file, live or superseded: compare with the number of live keys to decide
+    /// when to [`KvLog::compact`].
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Replaces the file with one holding only `live` (every key and its current value).
+    pub fn compact<'a>(
+        &mut self,
+        live: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+    ) -> Result<(), KvLogError> {
+        self.write()?;
+        let mut next = Self::rewrite(&self.path, live)?;
+        next.seek_end()?;
+        self.file = Arc::clone(&next.file);
+        self.records = next.records;
+        if let Ok(mut f) = self.shared.file.lock() {
+            *f = Arc::clone(&self.file);
+        }
+        Ok(())
+    }
+
+    /// Starts a thread that `fdatasync`s the file every `interval` when something was written.
+    pub fn start_syncer(&mut self, interval: Duration) -> Result<(), KvLogError> {
+        if self.syncer.is_some() {
+            return Ok(());
+        }
+        let shared = Arc::clone(&self.shared);
+        let path = self.path.clone();
+        let handle = std::thread::Builder::new()
+            .name("kv-log-sync".into())
+            .spawn(move || {
+                while !shared.stop.load(Ordering::Acquire) {
+                    std::thread::park_timeout(interval);
+                    if shared.dirty.swap(false, Ordering::AcqRel) {
+                        let file = match shared.file.lock() {
+                            Ok(f) => Arc::clone(&f),
+                            Err(_) => return,
+                        };
+                        if let Err(e) = file.sync_data() {
+                            shared.dirty.store(true, Ordering::Release);
+                            tracing::error!(path = %path.display(), error = %e, "fdatasync failed");
+                        }
+                    }
+                }
+            })
+            .map_err(io_err(&self.path))?;
+        self.syncer = Some(handle);
+        Ok(())
+    }
+}
+
+impl Drop for KvLog {
+    fn drop(&mut self) {
+        if let Err(e) = self.sync() {
+            tracing::error!(error = %e, "key-value log: final sync failed");
+        }
+        self.shared.stop.store(true, Ordering::Release);
+        if let Some(h) = self.syncer.take() {
+            h.thread().unpark();
+            let _ = h.join();
+        }
+    }
+}
+
+fn encode(key: &[u8], value: &[u8], out: &mut Vec<u8>) -> Result<(), KvLogError> {
+    let size = 2 + key.len() + value.len();
+    let key_len = u16::try_from(key.len()).map_err(|_| KvLogError::TooLarge(size))?;
+    if size > MAX_RECORD {
+        return Err(KvLogError::TooLarge(size));
+    }
+    let mut payload = Vec::with_capacity(size);
+    payload.extend_from_slice(&key_len.to_le_bytes());
+    payload.extend_from_slice(key);
+    payload.extend_from_slice(value);
+    frame::encode(&payload, out);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live(map: &HashMap<Vec<u8>, Vec<u8>>) -> Vec<(String, String)> {
+        let mut v: Vec<_> = map
+            .iter()
+            .map(|(k, v)| {
+                (
+                    String::from_utf8_lossy(k).into_owned(),
+                    String::from_utf8_lossy(v).into_owned(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn newest_record_wins_and_deletes_stick() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("loc.log");
+        {
+            let (mut log, map, _) = KvLog::open(&path).unwrap();
+            assert!(map.is_empty());
+            log.put(b"a", b"1").unwrap();
+            log.put(b"b", b"1").unwrap();
+            log.put(b"a", b"2").unwrap();
+            log.delete(b"b").unwrap();
+            log.write().unwrap();
+            // Written but never synced nor dropped: what a killed process leaves.
+            std::mem::forget(log);
+        }
+        let (log, map, report) = KvLog::open(&path).unwrap();
+        assert_eq!(live(&map), [("a".into(), "2".into())]);
+        assert_eq!((report.records, log.records()), (4, 4));
+    }
+
+    #[test]
+    fn torn_tail_is_cut_and_appending_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("loc.log");
+        {
+            let (mut log, _, _) = KvLog::open(&path).unwrap();
+            log.put(b"a", b"1").unwrap();
+            log.put(b"b", b"22").unwrap();
+            log.sync().unwrap();
+        }
+        let len = std::fs::metadata(&path).unwrap().len();
+        let f = OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(len - 3).unwrap();
+        {
+            let (mut log, map, report) = KvLog::open(&path).unwrap();
+            assert_eq!(live(&map), [("a".into(), "1".into())]);
+            assert!(report.torn_bytes > 0);
+            log.put(b"c", b"3").unwrap();
+        }
+        let (_, map, report) = KvLog::open(&path).unwrap();
+        assert_eq!(
+            live(&map),
+            [("a".into(), "1".into()), ("c".into(), "3".into())]
+        );
+        assert_eq!(report.torn_bytes, 0);
+    }
+
+    #[test]
+    fn compaction_keeps_only_live_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("loc.log");
+        let (mut log, _, _) = KvLog::open(&path).unwrap();
+        log.start_syncer(Duration::from_millis(5)).unwrap();
+        for i in 0..100u32 {
+            log.put(b"k", i.to_string().as_bytes()).unwrap();
+        }
+        log.write().unwrap();
+        let before = std::fs::metadata(&path).unwrap().len();
+        log.compact([(&b"k"[..], &b"99"[..])].into_iter()).unwrap();
+        assert_eq!(log.records(), 1);
+        log.put(b"z", b"after").unwrap();
+        drop(log);
+        assert!(std::fs::metadata(&path).unwrap().len() < before);
+        let (_, map, _) = KvLog::open(&path).unwrap();
+        assert_eq!(
+            live(&map),
+            [("k".into(), "99".into()), ("z".into(), "after".into())]
+        );
+    }
+
+    #[test]
+    fn garbage_file_is_replaced_and_oversize_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("loc.log");
+        std::fs::write(&path, b"not a log at all").unwrap();
+        let (mut log, map, report) = KvLog::open(&path).unwrap();
+        assert!(map.is_empty());
+        assert_eq!(report.damaged, 1);
+        assert!(matches!(
+            log.put(b"k", &vec![1; MAX_RECORD]),
+            Err(KvLogError::TooLarge(_))
+        ));
+    }
+}
