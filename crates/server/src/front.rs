@@ -327,6 +327,32 @@ impl FrontDoor {
     }
 }
 
+/// `503 Service Unavailable` with `Retry-After` for a request that arrived while the core's
+/// queue was full; `None` for anything that must not be answered (responses, ACKs, garbage).
+/// Works from the head alone, so it stays cheap when the server is busiest.
+pub fn overloaded(
+    bytes: &[u8],
+    source: SocketAddr,
+    transport: Transport,
+    retry_after: u32,
+) -> Option<Reply> {
+    let head = Message::parse_head(bytes).ok()?;
+    if !head.is_request() || head.method() == Some(Method::Ack) {
+        return None;
+    }
+    let top = head.top_via().ok()?;
+    let via = via_received(Some(&top), source);
+    let retry = retry_after.to_string();
+    let bytes = ResponseBuilder::new(&head, 503, "Service Unavailable", None, via)
+        .header("Retry-After", &retry)
+        .finish(None);
+    Some(Reply {
+        code: 503,
+        bytes,
+        destination: response_destination(Some(&top), source, transport),
+    })
+}
+
 /// What the transaction layer knows about a request that the answer depends on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TxContext {

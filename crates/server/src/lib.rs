@@ -188,6 +188,7 @@ impl Server {
         let limits = tcp::Limits {
             max_message_size: config.sip.max_message_size as usize,
             idle_timeout: config.sip.tcp_idle_timeout(),
+            retry_after: config.guard.overload_retry_after_secs,
         };
         let (core_tx, core_rx) = mpsc::channel(core::INBOUND_QUEUE);
         let flows = Arc::new(Flows::default());
@@ -196,7 +197,8 @@ impl Server {
             config.sip.max_connections_per_ip as usize,
         ));
         let mut tasks = JoinSet::new();
-        let udp = udp::spawn(udp, &core_tx, &mut tasks);
+        let retry_after = config.guard.overload_retry_after_secs;
+        let udp = udp::spawn(udp, &core_tx, &mut tasks, retry_after);
         let handshake_timeout = config.sip.tls.handshake_timeout();
         let secure = || {
             (acceptor.clone()).ok_or(ServerError::Tls(TlsError::NotConfigured {

@@ -23,6 +23,8 @@ use crate::limits::ConnectionLimits;
 pub(crate) struct Limits {
     pub(crate) max_message_size: usize,
     pub(crate) idle_timeout: Duration,
+    /// `Retry-After` of the 503 for a request the core's full queue cannot take.
+    pub(crate) retry_after: u32,
 }
 
 /// How long a broken connection waits for the core's error response before closing.
@@ -139,8 +141,15 @@ where
                         Ok(Some(Frame::Pong)) => {}
                         Ok(Some(Frame::Message(bytes))) => {
                             let msg = Inbound { bytes, source: peer, transport, via: Arrival::Flow(flow.id), broken: None };
-                            if core.send(msg).await.is_err() {
-                                return Ok(());
+                            match core.try_send(msg) {
+                                Ok(()) => {}
+                                // Overload: 503 with Retry-After instead of queueing.
+                                Err(mpsc::error::TrySendError::Full(msg)) => {
+                                    if let Some(reply) = crate::front::overloaded(&msg.bytes, peer, transport, limits.retry_after) {
+                                        writer.write_all(&reply.bytes).await?;
+                                    }
+                                }
+                                Err(mpsc::error::TrySendError::Closed(_)) => return Ok(()),
                             }
                         }
                         Err(e) => {

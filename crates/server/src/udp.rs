@@ -105,6 +105,7 @@ pub(crate) fn spawn(
     shards: Vec<Shard>,
     core: &mpsc::Sender<Inbound>,
     tasks: &mut JoinSet<()>,
+    retry_after: u32,
 ) -> Vec<UdpOut> {
     let mut outs = Vec::with_capacity(shards.len());
     for (index, shard) in shards.into_iter().enumerate() {
@@ -116,13 +117,19 @@ pub(crate) fn spawn(
                     receiver,
                     index,
                     core.clone(),
+                    retry_after,
                 ));
                 let (tx, rx) = mpsc::channel(SEND_QUEUE);
                 tasks.spawn(send_batched(Arc::clone(&socket), rx));
                 Some(tx)
             }
             None => {
-                tasks.spawn(serve_plain(Arc::clone(&socket), index, core.clone()));
+                tasks.spawn(serve_plain(
+                    Arc::clone(&socket),
+                    index,
+                    core.clone(),
+                    retry_after,
+                ));
                 None
             }
         };
@@ -163,8 +170,17 @@ impl UdpOut {
     }
 }
 
+/// Where a datagram arrived, and what to answer when the core cannot take it.
+struct Ingress<'a> {
+    socket: &'a UdpSocket,
+    index: usize,
+    core: &'a mpsc::Sender<Inbound>,
+    retry_after: u32,
+}
+
 /// Hands one datagram to the core; false once the core is gone.
-fn deliver(core: &mpsc::Sender<Inbound>, index: usize, source: SocketAddr, bytes: &[u8]) -> bool {
+fn deliver(at: &Ingress<'_>, source: SocketAddr, bytes: &[u8]) -> bool {
+    let (core, index) = (at.core, at.index);
     let msg = Inbound {
         bytes: bytes.to_vec(),
         source,
@@ -174,10 +190,16 @@ fn deliver(core: &mpsc::Sender<Inbound>, index: usize, source: SocketAddr, bytes
     };
     match core.try_send(msg) {
         Ok(()) => true,
-        // Back-pressure: a datagram the core cannot take now is dropped; the sender's
-        // retransmission timers recover it.
-        Err(mpsc::error::TrySendError::Full(_)) => {
-            debug!(%source, "core busy, datagram dropped");
+        // Overload: a request the core cannot take now is answered 503 with Retry-After
+        // (RFC 3261 §21.5.4), so the client backs off instead of retransmitting into a full
+        // queue; anything else is dropped.
+        Err(mpsc::error::TrySendError::Full(msg)) => {
+            debug!(%source, "core busy, datagram refused");
+            if let Some(reply) =
+                crate::front::overloaded(&msg.bytes, source, Transport::Udp, at.retry_after)
+            {
+                let _ = at.socket.try_send_to(&reply.bytes, reply.destination);
+            }
             true
         }
         Err(mpsc::error::TrySendError::Closed(_)) => false,
@@ -185,12 +207,23 @@ fn deliver(core: &mpsc::Sender<Inbound>, index: usize, source: SocketAddr, bytes
 }
 
 /// Receives one datagram per system call until the core goes away.
-async fn serve_plain(socket: Arc<UdpSocket>, index: usize, core: mpsc::Sender<Inbound>) {
+async fn serve_plain(
+    socket: Arc<UdpSocket>,
+    index: usize,
+    core: mpsc::Sender<Inbound>,
+    retry_after: u32,
+) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
         match socket.recv_from(&mut buf).await {
             Ok((n, source)) => {
-                if !deliver(&core, index, source, &buf[..n]) {
+                let at = Ingress {
+                    socket: &socket,
+                    index,
+                    core: &core,
+                    retry_after,
+                };
+                if !deliver(&at, source, &buf[..n]) {
                     return;
                 }
             }
@@ -206,12 +239,19 @@ async fn serve_batched(
     mut receiver: Box<BatchReceiver>,
     index: usize,
     core: mpsc::Sender<Inbound>,
+    retry_after: u32,
 ) {
     let mut open = true;
     loop {
+        let at = Ingress {
+            socket: &socket,
+            index,
+            core: &core,
+            retry_after,
+        };
         let received = receiver
             .recv(&socket, |source, bytes| {
-                open = open && deliver(&core, index, source, bytes);
+                open = open && deliver(&at, source, bytes);
             })
             .await;
         if !open {
@@ -280,7 +320,7 @@ mod tests {
             let (local, shards) = bind("127.0.0.1:0".parse().unwrap(), 2, batched).unwrap();
             let (tx, mut rx) = mpsc::channel(64);
             let mut tasks = JoinSet::new();
-            let outs = spawn(shards, &tx, &mut tasks);
+            let outs = spawn(shards, &tx, &mut tasks, 5);
             let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
             for i in 0..20u8 {
                 client.send_to(&[i], local).await.unwrap();
@@ -307,5 +347,43 @@ mod tests {
             }
             tasks.shutdown().await;
         }
+    }
+
+    /// A request that finds the core's queue full is answered 503 with Retry-After straight
+    /// from the receive path; a response in the same situation is dropped.
+    #[tokio::test]
+    async fn a_full_core_queue_answers_503() {
+        let (local, shards) = bind("127.0.0.1:0".parse().unwrap(), 1, false).unwrap();
+        let (tx, _rx) = mpsc::channel(1);
+        let mut tasks = JoinSet::new();
+        let _outs = spawn(shards, &tx, &mut tasks, 7);
+        let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let port = client.local_addr().unwrap().port();
+        let options = format!(
+            "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKo;rport\r\n\
+             From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: ov\r\nCSeq: 1 OPTIONS\r\n\
+             Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        );
+        // The first fills the queue (nobody reads it); the second gets the 503.
+        client
+            .send_to(b"SIP/2.0 200 OK\r\n\r\n", local)
+            .await
+            .unwrap();
+        client
+            .send_to(b"SIP/2.0 200 OK\r\n\r\n", local)
+            .await
+            .unwrap();
+        client.send_to(options.as_bytes(), local).await.unwrap();
+        let mut buf = [0u8; 2048];
+        let (n, _) = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            client.recv_from(&mut buf),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(text.starts_with("SIP/2.0 503 "), "{text}");
+        assert!(text.contains("\r\nRetry-After: 7\r\n"), "{text}");
     }
 }

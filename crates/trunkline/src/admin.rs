@@ -9,8 +9,8 @@ use trunkline_store::{
 };
 
 use crate::admin_cli::{
-    AccountCommand, ApiKeyCommand, DidCommand, DomainCommand, RoleArg, StoreArgs, TenantCommand,
-    TenantKindArg, UserCommand,
+    AccountCommand, ApiKeyCommand, BanCommand, DidCommand, DomainCommand, LocationCommand, RoleArg,
+    StoreArgs, TenantCommand, TenantKindArg, UserCommand,
 };
 use crate::load;
 
@@ -36,6 +36,37 @@ pub async fn open(args: &StoreArgs) -> anyhow::Result<Store> {
     Store::connect(&config.data.database())
         .await
         .context("cannot open the provisioning database")
+}
+
+/// Sends one command to the running server's control socket in the data directory and prints
+/// its answer; an answer starting with `error: ` fails the command.
+pub fn control(args: &StoreArgs, line: &str) -> anyhow::Result<std::process::ExitCode> {
+    let overrides = load::Overrides {
+        data_dir: args.data_dir.clone(),
+        ..load::Overrides::default()
+    };
+    let config = load::load(args.config.as_deref(), &overrides)?;
+    let answer = trunkline_server::control::request(&config.data.dir, line)?;
+    if let Some(msg) = answer.strip_prefix("error: ") {
+        anyhow::bail!("{}", msg.trim_end());
+    }
+    print!("{answer}");
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// The control-socket line for a `ban` subcommand.
+pub fn ban_line(cmd: &BanCommand) -> String {
+    match cmd {
+        BanCommand::List => "ban list".to_owned(),
+        BanCommand::Remove { ip } => format!("ban remove {ip}"),
+    }
+}
+
+/// The control-socket line for a `location` subcommand.
+pub fn location_line(cmd: &LocationCommand) -> String {
+    match cmd {
+        LocationCommand::List => "location list".to_owned(),
+    }
 }
 
 fn role(r: RoleArg) -> Role {

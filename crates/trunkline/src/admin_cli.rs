@@ -194,3 +194,22 @@ pub enum AccountCommand {
     /// List accounts.
     List,
 }
+
+/// `trunkline ban …`: talks to the running server through its control socket.
+#[derive(Debug, Subcommand)]
+pub enum BanCommand {
+    /// List banned addresses with the reason and the time left.
+    List,
+    /// Lift the ban on an address (and forget its failed authentications).
+    Remove {
+        /// The banned IPv4 or IPv6 address.
+        ip: std::net::IpAddr,
+    },
+}
+
+/// `trunkline location …`: talks to the running server through its control socket.
+#[derive(Debug, Subcommand)]
+pub enum LocationCommand {
+    /// List every registered contact: address of record, contact, time left, source.
+    List,
+}

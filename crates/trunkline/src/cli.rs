@@ -7,7 +7,8 @@ use clap::{Args, Parser, Subcommand};
 use trunkline_server::ListenSpec;
 
 use crate::admin_cli::{
-    AccountCommand, Admin, ApiKeyCommand, DidCommand, DomainCommand, TenantCommand, UserCommand,
+    AccountCommand, Admin, ApiKeyCommand, BanCommand, DidCommand, DomainCommand, LocationCommand,
+    TenantCommand, UserCommand,
 };
 use crate::load::Overrides;
 
@@ -40,6 +41,10 @@ pub enum Command {
     Apikey(Admin<ApiKeyCommand>),
     /// Manage API login accounts.
     Account(Admin<AccountCommand>),
+    /// List or lift the running server's bans (flood and failed-authentication bans).
+    Ban(Admin<BanCommand>),
+    /// Show the running server's registrations.
+    Location(Admin<LocationCommand>),
 }
 
 /// `trunkline config ...`.

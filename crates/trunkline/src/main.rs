@@ -50,6 +50,8 @@ fn main() -> ExitCode {
         Command::Did(a) => admin_command(&a.store, |s| admin::did(s, a.command)),
         Command::Apikey(a) => admin_command(&a.store, |s| admin::apikey(s, a.command)),
         Command::Account(a) => admin_command(&a.store, |s| admin::account(s, a.command)),
+        Command::Ban(a) => admin::control(&a.store, &admin::ban_line(&a.command)),
+        Command::Location(a) => admin::control(&a.store, &admin::location_line(&a.command)),
     };
     match result {
         Ok(code) => code,
