@@ -99,7 +99,7 @@ impl Registrar {
                 max: config.max_expires,
                 default: config.default_expires,
             },
-            auth: Authenticator::new(nonce_key, config.nonce_ttl_secs),
+            auth: Authenticator::new(nonce_key, config.nonce_ttl_secs, config.algorithms()),
             location,
             flow_timer_secs: config.flow_timer_secs,
         }

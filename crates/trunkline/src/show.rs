@@ -39,6 +39,7 @@ pub fn to_toml(config: &Config) -> String {
          max_contacts = {}\n\
          nonce_ttl_secs = {}\n\
          sync_interval_ms = {}\n\
+         digest_algorithms = {}\n\
          flow_timer_secs = {}\n\
          \n\
          [guard]\n\
@@ -83,6 +84,7 @@ pub fn to_toml(config: &Config) -> String {
         reg.max_contacts,
         reg.nonce_ttl_secs,
         reg.sync_interval_ms,
+        list(&mut reg.digest_algorithms.iter().cloned()),
         reg.flow_timer_secs,
         list(&mut guard.trusted.iter().cloned()),
         guard.register_rate,
@@ -196,6 +198,7 @@ mod tests {
                 max_contacts: 3,
                 nonce_ttl_secs: 60,
                 sync_interval_ms: 50,
+                digest_algorithms: vec!["SHA-256".into()],
                 flow_timer_secs: 25,
             },
             guard: GuardConfig {

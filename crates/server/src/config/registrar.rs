@@ -5,6 +5,7 @@ use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use serde::Deserialize;
+use trunkline_sip::digest::Algorithm;
 
 use super::{ConfigError, check_range};
 
@@ -28,6 +29,11 @@ pub struct RegistrarConfig {
     /// before its 200 OK is sent, so a crash of the process loses nothing; this bounds what a
     /// power loss can take.
     pub sync_interval_ms: u64,
+    /// Digest algorithms offered in challenges, most preferred first: `MD5`, `SHA-256`. A client
+    /// answers the first one it supports (RFC 8760 §2.4), but some (sipsak 0.9.8, older phones)
+    /// take the first challenge and fail when it is SHA-256; hence MD5 first by default.
+    /// Credentials in an algorithm not listed are refused.
+    pub digest_algorithms: Vec<String>,
     /// `Flow-Timer` (RFC 5626 §4.4.1) sent to outbound clients: seconds between their
     /// keep-alives.
     pub flow_timer_secs: u32,
@@ -42,6 +48,7 @@ impl Default for RegistrarConfig {
             max_contacts: 10,
             nonce_ttl_secs: 300,
             sync_interval_ms: 1000,
+            digest_algorithms: vec!["MD5".to_owned(), "SHA-256".to_owned()],
             flow_timer_secs: 120,
         }
     }
@@ -64,7 +71,35 @@ impl RegistrarConfig {
         Duration::from_millis(self.sync_interval_ms)
     }
 
+    /// The offered algorithms, parsed (`validate` has checked them).
+    pub fn algorithms(&self) -> Vec<Algorithm> {
+        (self.digest_algorithms.iter())
+            .filter_map(|a| a.parse().ok())
+            .filter(|a: &Algorithm| !a.is_session())
+            .collect()
+    }
+
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        if self.digest_algorithms.is_empty() {
+            return Err(ConfigError::Empty {
+                key: "registrar.digest_algorithms",
+            });
+        }
+        for (index, a) in self.digest_algorithms.iter().enumerate() {
+            let ok = matches!(a.parse::<Algorithm>(), Ok(alg) if !alg.is_session());
+            let seen = self.digest_algorithms[..index].contains(a);
+            if !ok || seen {
+                return Err(ConfigError::Invalid {
+                    key: format!("registrar.digest_algorithms[{index}]"),
+                    value: a.clone(),
+                    reason: if seen {
+                        "is listed twice".to_owned()
+                    } else {
+                        "is not a digest algorithm (expected MD5 or SHA-256)".to_owned()
+                    },
+                });
+            }
+        }
         check_range(
             "registrar.min_expires",
             self.min_expires,

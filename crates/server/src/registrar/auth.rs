@@ -50,27 +50,31 @@ pub struct Authenticator {
     salt: u64,
     /// Highest nonce-count accepted per nonce, with the nonce's issue time for pruning.
     counts: HashMap<String, (u32, u64)>,
+    /// Offered algorithms, most preferred first; credentials in any other are refused.
+    algorithms: Vec<Algorithm>,
 }
 
 impl Authenticator {
     /// An authenticator whose nonces are keyed by `key` (32 random bytes, shared by every node
-    /// of a cluster) and live `nonce_ttl_secs`.
-    pub fn new(key: [u8; 32], nonce_ttl_secs: u64) -> Self {
+    /// of a cluster),
+    /// live `nonce_ttl_secs`, and that offers `algorithms` in that order (RFC 8760 §2.4: a client
+    /// takes the first it supports).
+    pub fn new(key: [u8; 32], nonce_ttl_secs: u64, algorithms: Vec<Algorithm>) -> Self {
         Self {
             secret: NonceSecret::new(key),
             nonce_ttl_secs,
             salt: 0,
             counts: HashMap::new(),
+            algorithms,
         }
     }
 
-    /// The challenge header values for `realm`: SHA-256 first, then MD5 for older phones
-    /// (RFC 8760 §2.4), both with `qop="auth"`.
+    /// The challenge header values for `realm`, one per offered algorithm, all with
+    /// `qop="auth"` and one nonce.
     pub fn challenges(&mut self, realm: &str, stale: bool, now_secs: u64) -> Vec<String> {
         self.salt = self.salt.wrapping_add(1);
         let nonce = self.secret.issue(now_secs, self.salt, realm.as_bytes());
-        [Algorithm::Sha256, Algorithm::Md5]
-            .into_iter()
+        (self.algorithms.iter().copied())
             .filter_map(|alg| {
                 ChallengeBuilder::new(realm, &nonce)
                     .algorithm(alg)
@@ -111,6 +115,9 @@ impl Authenticator {
         let Ok(algorithm) = creds.algorithm() else {
             return refused;
         };
+        if !self.algorithms.contains(&algorithm) {
+            return refused;
+        }
         let nonce = creds.nonce().map(|n| n.unescape()).unwrap_or_default();
         let nonce_status =
             self.secret
@@ -213,7 +220,7 @@ mod tests {
 
     #[test]
     fn challenge_answer_replay_and_stale() {
-        let mut a = Authenticator::new([9; 32], 300);
+        let mut a = Authenticator::new([9; 32], 300, vec![Algorithm::Sha256, Algorithm::Md5]);
         let (md5, sha) = account("secret1001");
         let acct = Account {
             ha1_md5: &md5,
@@ -261,7 +268,7 @@ mod tests {
 
     #[test]
     fn failures_look_the_same() {
-        let mut a = Authenticator::new([9; 32], 300);
+        let mut a = Authenticator::new([9; 32], 300, vec![Algorithm::Sha256, Algorithm::Md5]);
         let (md5, sha) = account("secret1001");
         let ok = Account {
             ha1_md5: &md5,

@@ -15,11 +15,16 @@ fn snapshot() -> Snapshot {
     s
 }
 
+/// A registrar offering SHA-256 first (the helpers below rely on that order).
 fn registrar() -> Registrar {
+    let config = RegistrarConfig {
+        digest_algorithms: vec!["SHA-256".into(), "MD5".into()],
+        ..RegistrarConfig::default()
+    };
     Registrar::new(
-        &RegistrarConfig::default(),
+        &config,
         [7; 32],
-        Location::new(RegistrarConfig::default().max_contacts as usize),
+        Location::new(config.max_contacts as usize),
     )
 }
 
