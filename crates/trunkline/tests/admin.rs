@@ -4,99 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code may panic
 
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
 
-struct Served {
-    child: Child,
-    http: u16,
-    data: PathBuf,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        // Only our own child, by PID.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.data);
-    }
-}
-
-fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn cli(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trunkline"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .env_remove("TRUNKLINE_CONFIG")
-        .output()
-        .unwrap()
-}
-
-fn ok(data: &Path, args: &[&str]) -> String {
-    let out = cli(data, args);
-    assert!(
-        out.status.success(),
-        "trunkline {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// A plain HTTP/1.1 GET; returns status and body.
-fn get(port: u16, path: &str, key: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.get(9..12)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n")?.1.to_owned();
-    Some((status, body))
-}
+use common::{Served, cli, get, ok};
 
 fn serve() -> Served {
-    let data = std::env::temp_dir().join(format!(
-        "trunkline-admin-test-{}-{}",
-        std::process::id(),
-        free_tcp_port()
-    ));
-    std::fs::create_dir_all(&data).unwrap();
-    let http = free_tcp_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_trunkline"))
-        .args(["serve", "--data-dir"])
-        .arg(&data)
-        .args(["--sip-listen", "udp:127.0.0.1:0"])
-        .args(["--http-listen", &format!("127.0.0.1:{http}")])
-        .env_remove("TRUNKLINE_CONFIG")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(data.join("serve.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let served = Served { child, http, data };
-    let started = Instant::now();
-    while get(http, "/readyz", "").map(|r| r.0) != Some(200) {
-        if started.elapsed() > Duration::from_secs(20) {
-            let log = std::fs::read_to_string(served.data.join("serve.log")).unwrap_or_default();
-            panic!("trunkline serve never became ready; its log:\n{log}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    served
+    Served::new("admin-test", "")
 }
 
 fn users_in_snapshot(port: u16, key: &str) -> u64 {

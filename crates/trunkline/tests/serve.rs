@@ -3,68 +3,23 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code may panic
 
+mod common;
+
 use std::net::UdpSocket;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// A port free on UDP and TCP right now. Four digits: sipsak 0.9.8 truncates a five-digit
-/// port in the Request-URI it builds from `-s` (sip:127.0.0.1:35499 goes out as ...:3549).
-fn free_port() -> u16 {
-    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
-    let seed = (std::process::id() % 3000) as u16;
-    loop {
-        let step = NEXT.fetch_add(7, std::sync::atomic::Ordering::Relaxed);
-        let port = 6000 + seed.wrapping_add(step) % 3999;
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok()
-            && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
-        {
-            return port;
-        }
-    }
-}
-
-struct Served {
-    child: Child,
-    port: u16,
-    _data: PathBuf,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        // Only our own child, by PID.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::Served;
 
 fn serve() -> Served {
-    let port = free_port();
-    let data = std::env::temp_dir().join(format!(
-        "trunkline-serve-test-{}-{port}",
-        std::process::id()
-    ));
-    let child = Command::new(env!("CARGO_BIN_EXE_trunkline"))
-        .args(["serve", "--data-dir"])
-        .arg(&data)
-        .args(["--sip-listen", &format!("udp:127.0.0.1:{port}")])
-        .args(["--sip-listen", &format!("tcp:127.0.0.1:{port}")])
-        .args(["--http-listen", "127.0.0.1:0"])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(data.with_extension("log")).unwrap())
-        .spawn()
-        .unwrap();
-    let log = data.with_extension("log");
-    let served = Served {
-        child,
-        port,
-        _data: data,
-    };
-    if !wait_until_answering(port) {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        panic!("trunkline serve did not answer OPTIONS on port {port}; its log:\n{text}");
-    }
-    served
+    let s = Served::new("serve-test", "");
+    assert!(
+        wait_until_answering(s.port),
+        "trunkline serve did not answer OPTIONS on port {}; its log:\n{}",
+        s.port,
+        s.log()
+    );
+    s
 }
 
 fn options(port: u16, local: std::net::SocketAddr) -> Vec<u8> {
@@ -119,22 +74,9 @@ fn sipsak_options_gets_200_over_udp_and_tcp() {
 
 fn stops_cleanly_on(signal: &str) {
     let mut s = serve();
-    let status = Command::new("kill")
-        .args([&format!("-{signal}"), &s.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(status) = s.child.try_wait().unwrap() {
-            assert!(status.success(), "exit status after SIG{signal}: {status}");
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still running 10 s after SIG{signal}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
+    match s.signal_and_wait(signal) {
+        Some(status) => assert!(status.success(), "exit status after SIG{signal}: {status}"),
+        None => panic!("still running 10 s after SIG{signal}"),
     }
 }
 
