@@ -13,6 +13,7 @@ pub mod front;
 pub mod guard;
 pub mod limits;
 pub mod registrar;
+pub mod stun;
 mod tcp;
 mod tls;
 mod udp;

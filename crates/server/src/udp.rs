@@ -181,6 +181,13 @@ struct Ingress<'a> {
 /// Hands one datagram to the core; false once the core is gone.
 fn deliver(at: &Ingress<'_>, source: SocketAddr, bytes: &[u8]) -> bool {
     let (core, index) = (at.core, at.index);
+    if crate::stun::is_stun(bytes) {
+        // An outbound keep-alive (RFC 5626 §4.4.2): answered here, never a SIP message.
+        if let Some(answer) = crate::stun::binding_response(bytes, source) {
+            let _ = at.socket.try_send_to(&answer, source);
+        }
+        return true;
+    }
     let msg = Inbound {
         bytes: bytes.to_vec(),
         source,
