@@ -213,6 +213,9 @@ impl Core {
             addr: msg.source,
             transport: msg.transport,
         };
+        if msg.broken.is_none() && Class::of(&msg.bytes) == Class::Register {
+            return self.register_stateless(&msg.bytes, peer);
+        }
         match msg.broken {
             // A stream that lost its framing: no transaction, a stateless 400 if possible.
             Some(e) => {
@@ -395,19 +398,31 @@ impl Core {
 
     /// A request the transaction layer delivered: the front door's checks, then the role.
     fn request(&mut self, tx: ServerTxId, bytes: &[u8], from: Peer, ctx: TxContext) {
+        let outcome = self.answer(bytes, from, ctx);
+        self.respond(tx, from, outcome);
+    }
+
+    /// REGISTER is answered statelessly, as Kamailio's registrars do with `sl`: no server
+    /// transaction is kept for 32 s per registration (at thousands per second that would be
+    /// most of the registrar's memory and CPU). A retransmitted REGISTER is simply handled
+    /// again: unauthenticated it gets a new challenge, authenticated its nonce-count is a
+    /// replay and it gets `stale=true`, after which the phone re-authenticates.
+    fn register_stateless(&mut self, bytes: &[u8], from: Peer) {
+        let outcome = self.answer(bytes, from, TxContext::default());
+        self.stateless(from, outcome);
+    }
+
+    /// The front door's checks on `bytes`, then the role that answers.
+    fn answer(&mut self, bytes: &[u8], from: Peer, ctx: TxContext) -> Outcome {
         let msg = match Message::parse(bytes) {
             Ok(m) => m,
-            Err(e) => {
-                let outcome = self.front.reject(bytes, e, from.addr, from.transport);
-                return self.respond(tx, from, outcome);
-            }
+            Err(e) => return self.front.reject(bytes, e, from.addr, from.transport),
         };
-        let outcome = match self.front.screen(&msg, from.addr, from.transport, ctx) {
+        match self.front.screen(&msg, from.addr, from.transport, ctx) {
             Outcome::Route if msg.method() == Some(Method::Register) => self.register(&msg, from),
             Outcome::Route => self.front.not_found(&msg, from.addr, from.transport),
             other => other,
-        };
-        self.respond(tx, from, outcome);
+        }
     }
 
     fn register(&mut self, msg: &Message<'_>, from: Peer) -> Outcome {

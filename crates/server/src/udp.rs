@@ -81,6 +81,9 @@ pub(crate) fn bind(
     Ok((local, shards))
 }
 
+/// Receive and send buffer asked for on every UDP socket.
+const SOCKET_BUFFER: usize = 4 << 20;
+
 fn bind_one(addr: SocketAddr, reuse_port: bool) -> io::Result<UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     // Only for shards: on a lone socket it would let another process of the same user bind
@@ -95,6 +98,11 @@ fn bind_one(addr: SocketAddr, reuse_port: bool) -> io::Result<UdpSocket> {
         ));
     }
     socket.set_nonblocking(true)?;
+    // A burst of a few thousand datagrams (phones re-registering after an outage, a SIPp run)
+    // overflows the default ~200 kB buffer while the core is busy; the kernel caps the request
+    // at net.core.rmem_max / wmem_max, which is fine.
+    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
     socket.bind(&addr.into())?;
     UdpSocket::from_std(socket.into())
 }

@@ -231,6 +231,40 @@ pub async fn user(store: Store, cmd: UserCommand) -> anyhow::Result<()> {
             store.update_user(&ctx(), u.id, &update).await?;
             println!("user {}@{} updated", u.username, u.domain);
         }
+        UserCommand::Import { file } => {
+            let text = if file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin()).context("cannot read standard input")?
+            } else {
+                std::fs::read_to_string(&file)
+                    .with_context(|| format!("cannot read {}", file.display()))?
+            };
+            let mut domains = std::collections::HashMap::new();
+            let mut created = 0usize;
+            for (i, line) in text.lines().enumerate() {
+                let line = line.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                let at = || format!("{}:{}", file.display(), i + 1);
+                let Some((aor, password)) = line.split_once(',') else {
+                    bail!("{}: expected user@domain,password", at());
+                };
+                let (username, domain) = split_aor(aor.trim()).with_context(at)?;
+                let domain_id = match domains.get(domain.as_str()) {
+                    Some(id) => *id,
+                    None => {
+                        let d = store.domain_by_name(P, &domain).await.with_context(at)?;
+                        domains.insert(domain.as_str().to_owned(), d.id);
+                        d.id
+                    }
+                };
+                let password = Password::parse(password.trim()).with_context(at)?;
+                let new = NewUser::new(domain_id, username, password);
+                store.create_user(&ctx(), &new).await.with_context(at)?;
+                created += 1;
+            }
+            println!("{created} users created");
+        }
         UserCommand::Del { aor } => {
             let (username, domain) = split_aor(&aor)?;
             let u = store.user_by_aor(P, &username, &domain).await?;

@@ -126,6 +126,12 @@ pub enum UserCommand {
         #[arg(long)]
         enabled: Option<bool>,
     },
+    /// Create many users from a file of `user@domain,password` lines (`#` starts a comment);
+    /// stops at the first line that cannot be created, naming it.
+    Import {
+        /// The file; `-` reads standard input.
+        file: PathBuf,
+    },
     /// Delete a user (its DIDs become unassigned).
     Del {
         /// Address of record, user@domain.
