@@ -9,6 +9,11 @@
 //! background thread started by [`KvLog::start_syncer`] makes them survive a power loss too,
 //! with `fdatasync` every interval (group commit, off the caller's path).
 //!
+//! Compaction runs on a thread of its own from the file itself ([`KvLog::start_compaction`]):
+//! it copies the newest record of every live key into a new file while the owner keeps
+//! appending to the old one; the owner then adds what it appended meanwhile and swaps the files
+//! (in [`KvLog::write`]), so the caller never waits for a rewrite.
+//!
 //! Records use the CDR journal's framing (`len | crc32 | payload`); a payload is
 //! `key_len: u16 LE | key | value`, and an empty value deletes the key.
 
@@ -61,7 +66,18 @@ pub struct Replayed {
 struct Shared {
     file: Mutex<Arc<File>>,
     dirty: AtomicBool,
+    /// The directory holds a rename not yet synced.
+    dir_dirty: AtomicBool,
     stop: AtomicBool,
+}
+
+/// A compaction in progress: the thread rewriting the file up to `end`, and what the owner
+/// appended after `end` meanwhile.
+#[derive(Debug)]
+struct Compaction {
+    thread: JoinHandle<io::Result<u64>>,
+    tail: Vec<u8>,
+    tail_records: u64,
 }
 
 /// An open log. Not `Sync`: one owner appends.
@@ -71,8 +87,11 @@ pub struct KvLog {
     file: Arc<File>,
     pending: Vec<u8>,
     records: u64,
+    /// Bytes in the file (what has been written).
+    len: u64,
     shared: Arc<Shared>,
     syncer: Option<JoinHandle<()>>,
+    compaction: Option<Compaction>,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> KvLogError + '_ {
@@ -123,35 +142,43 @@ impl KvLog {
         };
         let mut log = if bytes.is_empty() || scan.bad_magic {
             // New, or not ours at the start: rewrite it with what could be read.
-            Self::rewrite(path, live.iter().map(|(k, v)| (k.as_slice(), v.as_slice())))?
+            let tmp = path.with_extension("compact");
+            let mut buf = MAGIC.to_vec();
+            for (k, v) in &live {
+                encode(k, v, &mut buf)?;
+            }
+            write_synced(&tmp, &buf)?;
+            std::fs::rename(&tmp, path).map_err(io_err(path))?;
+            sync_dir(path)?;
+            let file = open_rw(path)?;
+            Self::with_file(path, file, live.len() as u64, buf.len() as u64)
         } else {
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(path)
-                .map_err(io_err(path))?;
+            let file = open_rw(path)?;
             if report.torn_bytes > 0 {
                 file.set_len(scan.valid_end).map_err(io_err(path))?;
             }
-            Self::with_file(path, file, report.records)
+            Self::with_file(path, file, report.records, scan.valid_end)
         };
         log.seek_end()?;
         Ok((log, live, report))
     }
 
-    fn with_file(path: &Path, file: File, records: u64) -> KvLog {
+    fn with_file(path: &Path, file: File, records: u64, len: u64) -> KvLog {
         let file = Arc::new(file);
         KvLog {
             path: path.to_owned(),
             file: Arc::clone(&file),
             pending: Vec::new(),
             records,
+            len,
             shared: Arc::new(Shared {
                 file: Mutex::new(file),
                 dirty: AtomicBool::new(false),
+                dir_dirty: AtomicBool::new(false),
                 stop: AtomicBool::new(false),
             }),
             syncer: None,
+            compaction: None,
         }
     }
 
@@ -163,42 +190,14 @@ impl KvLog {
         Ok(())
     }
 
-    /// Writes a new file holding exactly `live`, synced, and puts it in place of `path`.
-    fn rewrite<'a>(
-        path: &Path,
-        live: impl Iterator<Item = (&'a [u8], &'a [u8])>,
-    ) -> Result<KvLog, KvLogError> {
-        let tmp = path.with_extension("compact");
-        let mut buf = MAGIC.to_vec();
-        let mut records = 0;
-        for (k, v) in live {
-            encode(k, v, &mut buf)?;
-            records += 1;
-        }
-        let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
-        f.write_all(&buf).map_err(io_err(&tmp))?;
-        f.sync_data().map_err(io_err(&tmp))?;
-        drop(f);
-        std::fs::rename(&tmp, path).map_err(io_err(path))?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            // The rename itself must reach the disk, or a power loss could bring back the old file.
-            File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(io_err(dir))?;
-        }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(io_err(path))?;
-        Ok(Self::with_file(path, file, records))
-    }
-
     /// Buffers `key` = `value`; an empty `value` deletes `key`. Nothing reaches the file before
     /// [`KvLog::write`].
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), KvLogError> {
         encode(key, value, &mut self.pending)?;
         self.records += 1;
+        if let Some(c) = self.compaction.as_mut() {
+            c.tail_records += 1;
+        }
         Ok(())
     }
 
@@ -216,19 +215,35 @@ impl KvLog {
     /// a crash of the process.
     pub fn write(&mut self) -> Result<(), KvLogError> {
         if self.pending.is_empty() {
+            self.poll_compaction();
             return Ok(());
         }
         (&*self.file)
             .write_all(&self.pending)
             .map_err(io_err(&self.path))?;
+        self.len += self.pending.len() as u64;
+        if let Some(c) = self.compaction.as_mut() {
+            c.tail.extend_from_slice(&self.pending);
+        }
         self.pending.clear();
         self.shared.dirty.store(true, Ordering::Release);
+        self.poll_compaction();
         Ok(())
+    }
+
+    /// Swaps in a finished compaction.
+    fn poll_compaction(&mut self) {
+        if (self.compaction.as_ref()).is_some_and(|c| c.thread.is_finished()) {
+            self.finish_compaction();
+        }
     }
 
     /// Writes and `fdatasync`s: after this returns the records survive a power loss.
     pub fn sync(&mut self) -> Result<(), KvLogError> {
         self.write()?;
+        if self.shared.dir_dirty.swap(false, Ordering::AcqRel) {
+            sync_dir(&self.path)?;
+        }
         self.file.sync_data().map_err(io_err(&self.path))?;
         self.shared.dirty.store(false, Ordering::Release);
         Ok(())
@@ -240,20 +255,79 @@ impl KvLog {
         self.records
     }
 
-    /// Replaces the file with one holding only `live` (every key and its current value).
-    pub fn compact<'a>(
-        &mut self,
-        live: impl Iterator<Item = (&'a [u8], &'a [u8])>,
-    ) -> Result<(), KvLogError> {
-        self.write()?;
-        let mut next = Self::rewrite(&self.path, live)?;
-        next.seek_end()?;
-        self.file = Arc::clone(&next.file);
-        self.records = next.records;
-        if let Ok(mut f) = self.shared.file.lock() {
-            *f = Arc::clone(&self.file);
+    /// Whether a compaction is running.
+    pub fn is_compacting(&self) -> bool {
+        self.compaction.is_some()
+    }
+
+    /// Starts rewriting the file with only the newest record of each live key, on a thread;
+    /// [`KvLog::write`] puts the new file in place once it is done. No-op while one runs.
+    pub fn start_compaction(&mut self) -> Result<(), KvLogError> {
+        if self.compaction.is_some() {
+            return Ok(());
         }
+        self.write()?;
+        let (path, end) = (self.path.clone(), self.len);
+        let thread = std::thread::Builder::new()
+            .name("kv-log-compact".into())
+            .spawn(move || rewrite_live(&path, end))
+            .map_err(io_err(&self.path))?;
+        self.compaction = Some(Compaction {
+            thread,
+            tail: Vec::new(),
+            tail_records: 0,
+        });
         Ok(())
+    }
+
+    /// Compacts now, waiting for the rewrite (at start-up, in tests).
+    pub fn compact(&mut self) -> Result<(), KvLogError> {
+        self.start_compaction()?;
+        if let Some(c) = &self.compaction {
+            while !c.thread.is_finished() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        self.finish_compaction();
+        Ok(())
+    }
+
+    /// Adds the tail to the finished rewrite and swaps it in; on any error the old file stays
+    /// (it holds everything) and the error is logged.
+    fn finish_compaction(&mut self) {
+        let Some(c) = self.compaction.take() else {
+            return;
+        };
+        let tmp = self.path.with_extension("compact");
+        let result = match c.thread.join() {
+            Ok(r) => r,
+            Err(_) => Err(io::Error::other("compaction thread panicked")),
+        };
+        let swapped = result.and_then(|records| {
+            let file = OpenOptions::new().read(true).append(true).open(&tmp)?;
+            (&file).write_all(&c.tail)?;
+            let len = file.metadata()?.len();
+            std::fs::rename(&tmp, &self.path)?;
+            Ok((file, records, len))
+        });
+        match swapped {
+            Ok((file, records, len)) => {
+                self.file = Arc::new(file);
+                self.records = records + c.tail_records;
+                self.len = len;
+                if let Ok(mut f) = self.shared.file.lock() {
+                    *f = Arc::clone(&self.file);
+                }
+                // The new file's tail and the rename reach the disk with the next sync.
+                self.shared.dirty.store(true, Ordering::Release);
+                self.shared.dir_dirty.store(true, Ordering::Release);
+                tracing::debug!(path = %self.path.display(), records = self.records, "log compacted");
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                tracing::error!(path = %self.path.display(), error = %e, "log compaction failed; the old file stays");
+            }
+        }
     }
 
     /// Starts a thread that `fdatasync`s the file every `interval` when something was written.
@@ -268,6 +342,12 @@ impl KvLog {
             .spawn(move || {
                 while !shared.stop.load(Ordering::Acquire) {
                     std::thread::park_timeout(interval);
+                    if shared.dir_dirty.swap(false, Ordering::AcqRel)
+                        && let Err(e) = sync_dir(&path)
+                    {
+                        shared.dir_dirty.store(true, Ordering::Release);
+                        tracing::error!(error = %e, "directory sync failed");
+                    }
                     if shared.dirty.swap(false, Ordering::AcqRel) {
                         let file = match shared.file.lock() {
                             Ok(f) => Arc::clone(&f),
@@ -288,6 +368,12 @@ impl KvLog {
 
 impl Drop for KvLog {
     fn drop(&mut self) {
+        if let Some(c) = &self.compaction {
+            while !c.thread.is_finished() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            self.finish_compaction();
+        }
         if let Err(e) = self.sync() {
             tracing::error!(error = %e, "key-value log: final sync failed");
         }
@@ -297,6 +383,67 @@ impl Drop for KvLog {
             let _ = h.join();
         }
     }
+}
+
+fn open_rw(path: &Path) -> Result<File, KvLogError> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(io_err(path))
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), KvLogError> {
+    let mut f = File::create(path).map_err(io_err(path))?;
+    f.write_all(bytes).map_err(io_err(path))?;
+    f.sync_data().map_err(io_err(path))
+}
+
+/// Makes a rename in `path`'s directory durable.
+fn sync_dir(path: &Path) -> Result<(), KvLogError> {
+    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(dir)),
+        None => Ok(()),
+    }
+}
+
+/// The compaction thread: reads `path` up to `end`, keeps the newest record of each live key
+/// and writes them, framed as they were, to `path.compact`, synced. Returns the record count.
+fn rewrite_live(path: &Path, end: u64) -> io::Result<u64> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    File::open(path)?.take(end).read_to_end(&mut bytes)?;
+    let scan = frame::scan_with(&bytes, MAGIC);
+    let mut newest: HashMap<&[u8], (usize, usize, bool)> = HashMap::new();
+    for (i, found) in scan.records.iter().enumerate() {
+        let start = usize::try_from(found.offset).unwrap_or(usize::MAX);
+        let Some(framed) = bytes.get(start..start.saturating_add(found.frame_len)) else {
+            continue;
+        };
+        if let frame::Next::Record { payload, .. } = frame::next(framed)
+            && let Some((key, value)) = decode(payload)
+        {
+            newest.insert(key, (i, start, value.is_empty()));
+        }
+    }
+    let mut live: Vec<(usize, usize)> = newest
+        .values()
+        .filter(|(_, _, deleted)| !deleted)
+        .map(|(i, start, _)| (*i, *start))
+        .collect();
+    live.sort_unstable();
+    let mut out = MAGIC.to_vec();
+    for (i, start) in &live {
+        let len = scan.records[*i].frame_len;
+        out.extend_from_slice(&bytes[*start..*start + len]);
+    }
+    let tmp = path.with_extension("compact");
+    let mut f = File::create(&tmp)?;
+    f.write_all(&out)?;
+    f.sync_data()?;
+    Ok(live.len() as u64)
 }
 
 fn encode(key: &[u8], value: &[u8], out: &mut Vec<u8>) -> Result<(), KvLogError> {
@@ -389,7 +536,7 @@ mod tests {
         }
         log.write().unwrap();
         let before = std::fs::metadata(&path).unwrap().len();
-        log.compact([(&b"k"[..], &b"99"[..])].into_iter()).unwrap();
+        log.compact().unwrap();
         assert_eq!(log.records(), 1);
         log.put(b"z", b"after").unwrap();
         drop(log);
@@ -399,6 +546,38 @@ mod tests {
             live(&map),
             [("k".into(), "99".into()), ("z".into(), "after".into())]
         );
+    }
+
+    #[test]
+    fn background_compaction_keeps_what_is_written_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("loc.log");
+        let (mut log, _, _) = KvLog::open(&path).unwrap();
+        for i in 0..1000u32 {
+            log.put(format!("k{}", i % 10).as_bytes(), i.to_string().as_bytes())
+                .unwrap();
+        }
+        log.delete(b"k0").unwrap();
+        log.start_compaction().unwrap();
+        assert!(log.is_compacting());
+        // Written while the thread runs: must survive the swap.
+        log.put(b"late", b"1").unwrap();
+        log.put(b"k1", b"late").unwrap();
+        while log.is_compacting() {
+            log.write().unwrap();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(log.records(), 9 + 2);
+        log.put(b"after", b"x").unwrap();
+        drop(log);
+        let (_, map, report) = KvLog::open(&path).unwrap();
+        assert_eq!(report.records, 12);
+        let got = live(&map);
+        assert_eq!(got.len(), 11, "{got:?}");
+        assert!(got.contains(&("k1".into(), "late".into())));
+        assert!(got.contains(&("k9".into(), "999".into())));
+        assert!(got.contains(&("late".into(), "1".into())));
+        assert!(!got.iter().any(|(k, _)| k == "k0"));
     }
 
     #[test]

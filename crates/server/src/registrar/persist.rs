@@ -174,26 +174,15 @@ impl LocationFile {
         self.log.write()
     }
 
-    /// Rewrites the file with only the live bindings once superseded records dominate it.
+    /// Starts a background rewrite of the file with only the live bindings once superseded
+    /// records dominate it (the core never waits for it).
     pub fn compact_if_large(&mut self, location: &Location) -> Result<(), KvLogError> {
         let live = location.aor_count() as u64;
-        if self.log.records() < COMPACT_MIN.max(live.saturating_mul(COMPACT_RATIO)) {
+        if self.log.is_compacting()
+            || self.log.records() < COMPACT_MIN.max(live.saturating_mul(COMPACT_RATIO))
+        {
             return Ok(());
         }
-        let encoded: Vec<(String, Vec<u8>)> = location
-            .iter()
-            .filter(|(_, b)| !b.is_empty())
-            .map(|(aor, b)| {
-                let stored: Vec<Stored> = b.iter().map(Stored::from).collect();
-                (
-                    aor.to_owned(),
-                    serde_json::to_vec(&stored).unwrap_or_default(),
-                )
-            })
-            .collect();
-        self.log
-            .compact(encoded.iter().map(|(k, v)| (k.as_bytes(), v.as_slice())))?;
-        tracing::debug!(aors = encoded.len(), "location file compacted");
-        Ok(())
+        self.log.start_compaction()
     }
 }
