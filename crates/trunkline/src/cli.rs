@@ -45,6 +45,8 @@ pub enum Command {
     Ban(Admin<BanCommand>),
     /// Show the running server's registrations.
     Location(Admin<LocationCommand>),
+    /// Show the running server's counters: registrations, bans, drops, failed authentications.
+    Status(crate::admin_cli::StoreArgs),
 }
 
 /// `trunkline config ...`.

@@ -52,6 +52,7 @@ fn main() -> ExitCode {
         Command::Account(a) => admin_command(&a.store, |s| admin::account(s, a.command)),
         Command::Ban(a) => admin::control(&a.store, &admin::ban_line(&a.command)),
         Command::Location(a) => admin::control(&a.store, &admin::location_line(&a.command)),
+        Command::Status(store) => admin::control(&store, "status"),
     };
     match result {
         Ok(code) => code,

@@ -250,6 +250,10 @@ fn sipvicious_finds_no_user_cracks_nothing_and_is_banned() {
         s.log()
     );
 
+    let status = ok(&s.data, &["status"]);
+    assert!(status.contains("auth_bans 1\n"), "{status}");
+    assert!(!status.contains("auth_failures 0\n"), "{status}");
+
     // A legitimate phone at another address registers as usual.
     let csv = users_csv(&s.data, "127.0.0.1", 1001..1002);
     let out = sipp_register(&s, "127.0.0.2", &csv, 1, 1);
