@@ -40,15 +40,19 @@ pub fn forward_branch(req: &Message<'_>, unique: u64) -> Option<String> {
 /// recognises our sent-by) with the loop hash the request has now — it has come back
 /// unchanged, a loop. A Via of ours with another hash is a spiral and not a loop.
 pub fn is_loop(req: &Message<'_>, is_ours: impl Fn(&Via<'_>) -> bool) -> bool {
-    let Some(now) = loop_hash(req) else {
-        return false;
-    };
+    // The hash is computed only for a request that carries one of our Vias: nearly every
+    // request does not, and hashing is most of the cost.
+    let mut now = None;
     req.vias().flatten().any(|via| {
-        is_ours(&via)
-            && via
-                .branch()
-                .and_then(|b| b.rsplit(|&c| c == b'.').next())
-                .is_some_and(|tail| tail == now.as_bytes())
+        if !is_ours(&via) {
+            return false;
+        }
+        let Some(now) = now.get_or_insert_with(|| loop_hash(req)) else {
+            return false;
+        };
+        via.branch()
+            .and_then(|b| b.rsplit(|&c| c == b'.').next())
+            .is_some_and(|tail| tail == now.as_bytes())
     })
 }
 

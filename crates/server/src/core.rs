@@ -200,14 +200,6 @@ impl Core {
         if guard.admit(msg.source.ip(), Class::of(&msg.bytes), now_ms) == Admission::Drop {
             return;
         }
-        if guard.has_scanner_list()
-            && let Ok(head) = Message::parse_head(&msg.bytes)
-            && let Some(ua) = head.header(HeaderName::UserAgent)
-            && guard.is_scanner(ua.value)
-        {
-            debug!(source = %msg.source, "scanner User-Agent dropped");
-            return;
-        }
         let peer = Peer {
             arrival: msg.via,
             addr: msg.source,
@@ -215,6 +207,13 @@ impl Core {
         };
         if msg.broken.is_none() && Class::of(&msg.bytes) == Class::Register {
             return self.register_stateless(&msg.bytes, peer);
+        }
+        // Before the engine, so that a dropped request leaves no transaction behind.
+        if guard.has_scanner_list()
+            && let Ok(head) = Message::parse_head(&msg.bytes)
+            && self.is_scanner(&head, peer)
+        {
+            return;
         }
         match msg.broken {
             // A stream that lost its framing: no transaction, a stateless 400 if possible.
@@ -265,13 +264,7 @@ impl Core {
         let Some(file) = self.roles.location_file.as_mut() else {
             return;
         };
-        let bindings: Vec<_> = self
-            .roles
-            .registrar
-            .lookup(aor, now_ms)
-            .into_iter()
-            .cloned()
-            .collect();
+        let bindings = self.roles.registrar.lookup(aor, now_ms);
         if let Err(e) = file.save(aor, &bindings) {
             error!(aor, error = %e, "cannot record bindings");
         }
@@ -408,19 +401,39 @@ impl Core {
     /// again: unauthenticated it gets a new challenge, authenticated its nonce-count is a
     /// replay and it gets `stale=true`, after which the phone re-authenticates.
     fn register_stateless(&mut self, bytes: &[u8], from: Peer) {
-        let outcome = self.answer(bytes, from, TxContext::default());
+        let outcome = match Message::parse(bytes) {
+            Ok(msg) if self.is_scanner(&msg, from) => return,
+            Ok(msg) => self.answer_parsed(&msg, from, TxContext::default()),
+            Err(e) => self.front.reject(bytes, e, from.addr, from.transport),
+        };
         self.stateless(from, outcome);
+    }
+
+    /// Whether `msg` comes from a scanner the guard drops unanswered.
+    fn is_scanner(&mut self, msg: &Message<'_>, from: Peer) -> bool {
+        let guard = &mut self.roles.guard;
+        let hit = guard.has_scanner_list()
+            && msg
+                .header(HeaderName::UserAgent)
+                .is_some_and(|ua| guard.is_scanner(ua.value));
+        if hit {
+            debug!(source = %from.addr, "scanner User-Agent dropped");
+        }
+        hit
     }
 
     /// The front door's checks on `bytes`, then the role that answers.
     fn answer(&mut self, bytes: &[u8], from: Peer, ctx: TxContext) -> Outcome {
-        let msg = match Message::parse(bytes) {
-            Ok(m) => m,
-            Err(e) => return self.front.reject(bytes, e, from.addr, from.transport),
-        };
-        match self.front.screen(&msg, from.addr, from.transport, ctx) {
-            Outcome::Route if msg.method() == Some(Method::Register) => self.register(&msg, from),
-            Outcome::Route => self.front.not_found(&msg, from.addr, from.transport),
+        match Message::parse(bytes) {
+            Ok(msg) => self.answer_parsed(&msg, from, ctx),
+            Err(e) => self.front.reject(bytes, e, from.addr, from.transport),
+        }
+    }
+
+    fn answer_parsed(&mut self, msg: &Message<'_>, from: Peer, ctx: TxContext) -> Outcome {
+        match self.front.screen(msg, from.addr, from.transport, ctx) {
+            Outcome::Route if msg.method() == Some(Method::Register) => self.register(msg, from),
+            Outcome::Route => self.front.not_found(msg, from.addr, from.transport),
             other => other,
         }
     }

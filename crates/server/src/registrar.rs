@@ -216,7 +216,7 @@ impl Registrar {
                 .any(|t| t.eq_ignore_ascii_case(tag))
         };
         let gruu = supported("gruu");
-        for b in &bindings {
+        for b in bindings {
             a.headers
                 .push(("Contact", contact_value(b, &req.aor, gruu, at.now_ms)));
         }

@@ -16,6 +16,11 @@ use trunkline_server::Config;
 
 use crate::cli::{Cli, Command, ConfigArgs, ConfigCommand};
 
+/// mimalloc instead of the system allocator: the SIP path allocates and frees many small
+/// buffers per message, and glibc's malloc was ~14 % of the registrar's CPU in profiles.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// How long shutdown waits for the CDR journal to reach the database.
 const JOURNAL_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 

@@ -2,16 +2,25 @@
 //! stateless HMAC nonces any node can check, nonce-count tracking so a captured response cannot
 //! be replayed, and one answer for every kind of failure so that scanners cannot tell unknown
 //! users from wrong passwords or disabled accounts.
-
-use std::collections::HashMap;
+//!
+//! Nonce-counts live in a fixed ring indexed by the nonce's salt, which counts up with every
+//! challenge (as Kamailio's `nc_array`): constant memory whatever the rate, no per-nonce
+//! allocation. A nonce whose slot has since been taken by a newer one is answered `stale`, so
+//! the ring bounds how many challenges may be outstanding at once, not correctness.
 
 use trunkline_sip::digest::{
     self, Algorithm, ChallengeBuilder, Credentials, NonceSecret, NonceStatus, Qop,
 };
 
-/// Nonce-count entries kept before the oldest are dropped (a dropped nonce simply gets a new
-/// challenge, so the bound only limits memory).
-const MAX_TRACKED_NONCES: usize = 200_000;
+/// Slots of the nonce-count ring (a power of two): 8 MiB, filled as challenges are issued.
+const RING_SLOTS: usize = 1 << 20;
+
+/// One ring slot: which generation of salts owns it, and the highest nonce-count accepted.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    generation: u32,
+    nc: u32,
+}
 
 /// What the store's snapshot says about the user a request claims to be.
 #[derive(Debug, Clone, Copy)]
@@ -48,8 +57,8 @@ pub struct Authenticator {
     secret: NonceSecret,
     nonce_ttl_secs: u64,
     salt: u64,
-    /// Highest nonce-count accepted per nonce, with the nonce's issue time for pruning.
-    counts: HashMap<String, (u32, u64)>,
+    /// Highest nonce-count accepted, per salt slot.
+    ring: Vec<Slot>,
     /// Offered algorithms, most preferred first; credentials in any other are refused.
     algorithms: Vec<Algorithm>,
 }
@@ -63,8 +72,10 @@ impl Authenticator {
         Self {
             secret: NonceSecret::new(key),
             nonce_ttl_secs,
-            salt: 0,
-            counts: HashMap::new(),
+            // Salts continue across restarts (time-based start), so a nonce issued before a
+            // restart never shares a slot generation with one issued after it.
+            salt: start_salt(),
+            ring: vec![Slot::default(); RING_SLOTS],
             algorithms,
         }
     }
@@ -139,8 +150,8 @@ impl Authenticator {
         if !password_ok {
             return refused;
         }
-        let issued_at = match nonce_status {
-            NonceStatus::Valid { issued_at } => issued_at,
+        let salt = match nonce_status {
+            NonceStatus::Valid { salt, .. } => salt,
             NonceStatus::Stale => {
                 return Verdict::Challenge {
                     stale: true,
@@ -151,7 +162,7 @@ impl Authenticator {
         };
         // Replay protection: with qop the nonce-count must grow; without qop a nonce is good once.
         let nc = creds.nc().map_or(1, |n| n.value());
-        if !self.count(&nonce, nc, issued_at, now_secs) {
+        if !self.count(salt, nc) {
             return Verdict::Challenge {
                 stale: true,
                 failed: false,
@@ -163,29 +174,31 @@ impl Authenticator {
         }
     }
 
-    /// Accepts `nc` for `nonce` only if it is higher than any accepted before.
-    fn count(&mut self, nonce: &str, nc: u32, issued_at: u64, now_secs: u64) -> bool {
-        if self.counts.len() >= MAX_TRACKED_NONCES {
-            let ttl = self.nonce_ttl_secs;
-            self.counts
-                .retain(|_, (_, issued)| now_secs.saturating_sub(*issued) <= ttl);
-            if self.counts.len() >= MAX_TRACKED_NONCES {
-                // Still full of live nonces: forget them all; their owners get re-challenged.
-                self.counts.clear();
-            }
+    /// Accepts `nc` for the nonce with `salt` only if it is higher than any accepted before.
+    fn count(&mut self, salt: u64, nc: u32) -> bool {
+        let generation = (salt >> RING_SLOTS.trailing_zeros()) as u32;
+        let Some(slot) = self.ring.get_mut(salt as usize & (RING_SLOTS - 1)) else {
+            return false;
+        };
+        if generation > slot.generation || (generation == slot.generation && slot.nc == 0) {
+            *slot = Slot { generation, nc };
+            return nc > 0;
         }
-        match self.counts.get_mut(nonce) {
-            Some((last, _)) if nc <= *last => false,
-            Some((last, _)) => {
-                *last = nc;
-                true
-            }
-            None => {
-                self.counts.insert(nonce.to_owned(), (nc, issued_at));
-                true
-            }
+        if generation < slot.generation || nc <= slot.nc {
+            return false;
         }
+        slot.nc = nc;
+        true
     }
+}
+
+/// The first salt of this process: microseconds since the Unix epoch, so that salts of a later
+/// process are higher than any this one issues (unless it issues more than a million
+/// challenges per second for its whole life).
+fn start_salt() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
 }
 
 #[cfg(test)]
@@ -264,6 +277,21 @@ mod tests {
                 failed: false
             }
         );
+    }
+
+    #[test]
+    fn the_nonce_count_ring_refuses_replays_and_overtaken_slots() {
+        let mut a = Authenticator::new([9; 32], 300, vec![Algorithm::Md5]);
+        let salt = 5 << 20 | 7;
+        assert!(a.count(salt, 1));
+        assert!(!a.count(salt, 1), "replay");
+        assert!(a.count(salt, 3));
+        assert!(!a.count(salt, 2), "lower count");
+        // A newer salt on the same slot takes it over; the older nonce is stale from then on.
+        let newer = salt + RING_SLOTS as u64;
+        assert!(a.count(newer, 1));
+        assert!(!a.count(salt, 4));
+        assert!(!a.count(salt + 1, 0), "nonce-count 0 is never valid");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use crate::config::Transport;
 use crate::flow::FlowId;
@@ -126,9 +127,10 @@ pub enum Refused {
 /// Every address of record's bindings, and their expiry times.
 #[derive(Debug, Default)]
 pub struct Location {
-    aors: HashMap<String, Vec<Binding>>,
-    /// (expires_at, aor) for every binding, so expiry does not scan everything.
-    expiry: BTreeSet<(u64, String)>,
+    aors: HashMap<Arc<str>, Vec<Binding>>,
+    /// (expires_at, aor) for every binding, so expiry does not scan everything. The AOR is
+    /// shared with the map's key, so index updates allocate nothing.
+    expiry: BTreeSet<(u64, Arc<str>)>,
     max_bindings: usize,
 }
 
@@ -170,112 +172,75 @@ impl Location {
     /// Every address of record with its bindings (expired ones included until
     /// [`Location::expire`] runs).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[Binding])> {
-        self.aors.iter().map(|(a, b)| (a.as_str(), b.as_slice()))
+        self.aors.iter().map(|(a, b)| (&**a, b.as_slice()))
     }
 
     /// Applies a REGISTER to `aor` atomically: either every contact is applied or none.
-    /// Returns the bindings after the update.
+    /// Returns the bindings after the update (expired ones dropped).
     pub fn apply(
         &mut self,
         aor: &str,
         origin: &Origin,
         update: Update,
         now_ms: u64,
-    ) -> Result<Vec<Binding>, Refused> {
-        let current: Vec<Binding> = self
-            .aors
-            .get(aor)
-            .map(|b| {
-                b.iter()
-                    .filter(|b| b.expires_at > now_ms)
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut next = current.clone();
-        match update {
-            Update::Query => return Ok(current),
-            Update::RemoveAll => {
-                // §10.3 step 6: refused if any binding has this Call-ID with a CSeq not lower.
-                if current
-                    .iter()
-                    .any(|b| b.call_id == origin.call_id && b.cseq >= origin.cseq)
-                {
-                    return Err(Refused::OutOfOrder);
-                }
-                next.clear();
-            }
-            Update::Contacts(contacts) => {
-                for c in contacts {
-                    let existing = next.iter().position(|b| b.key == c.key);
-                    if let Some(i) = existing {
-                        let b = &next[i];
-                        if b.call_id == origin.call_id && b.cseq >= origin.cseq {
-                            return Err(Refused::OutOfOrder);
-                        }
-                        next.remove(i);
-                    }
-                    if c.expires > 0 {
-                        next.push(Binding {
-                            key: c.key,
-                            contact: c.contact,
-                            q: c.q,
-                            expires_at: now_ms.saturating_add(u64::from(c.expires) * 1000),
-                            call_id: origin.call_id.clone(),
-                            cseq: origin.cseq,
-                            path: origin.path.clone(),
-                            received: origin.received,
-                            instance: c.instance,
-                            reg_id: c.reg_id,
-                            user_agent: origin.user_agent.clone(),
-                        });
-                    }
-                }
-                if next.len() > self.max_bindings {
-                    return Err(Refused::TooManyBindings);
-                }
-            }
+    ) -> Result<&[Binding], Refused> {
+        let (key, mut list) = match self.aors.remove_entry(aor) {
+            Some(entry) => entry,
+            None => (Arc::from(aor), Vec::new()),
+        };
+        for b in &list {
+            self.expiry.remove(&(b.expires_at, Arc::clone(&key)));
         }
-        self.replace(aor, next.clone());
-        Ok(next)
+        list.retain(|b| b.expires_at > now_ms);
+        let result = update_in_place(&mut list, origin, update, now_ms, self.max_bindings);
+        for b in &list {
+            self.expiry.insert((b.expires_at, Arc::clone(&key)));
+        }
+        if !list.is_empty() {
+            self.aors.insert(key, list);
+        }
+        result?;
+        Ok(self.aors.get(aor).map_or(&[], Vec::as_slice))
     }
 
     /// Puts `bindings` in place of `aor`'s (e.g. loaded from the store at start).
     pub fn replace(&mut self, aor: &str, bindings: Vec<Binding>) {
-        if let Some(old) = self.aors.remove(aor) {
-            for b in &old {
-                self.expiry.remove(&(b.expires_at, aor.to_owned()));
+        let key = match self.aors.remove_entry(aor) {
+            Some((key, old)) => {
+                for b in &old {
+                    self.expiry.remove(&(b.expires_at, Arc::clone(&key)));
+                }
+                key
             }
-        }
+            None => Arc::from(aor),
+        };
         if bindings.is_empty() {
             return;
         }
         for b in &bindings {
-            self.expiry.insert((b.expires_at, aor.to_owned()));
+            self.expiry.insert((b.expires_at, Arc::clone(&key)));
         }
-        self.aors.insert(aor.to_owned(), bindings);
+        self.aors.insert(key, bindings);
     }
 
     /// Removes every binding that has expired at `now_ms`; returns the affected addresses of
     /// record so their persisted copies can be updated.
     pub fn expire(&mut self, now_ms: u64) -> Vec<String> {
-        let mut touched = Vec::new();
-        while let Some((at, aor)) = self.expiry.first().cloned() {
-            if at > now_ms {
+        let mut touched: Vec<String> = Vec::new();
+        while self.expiry.first().is_some_and(|(at, _)| *at <= now_ms) {
+            let Some((_, aor)) = self.expiry.pop_first() else {
                 break;
-            }
-            self.expiry.pop_first();
-            if let Some(bindings) = self.aors.get_mut(&aor) {
+            };
+            if let Some(bindings) = self.aors.get_mut(&*aor) {
                 bindings.retain(|b| b.expires_at > now_ms);
                 if bindings.is_empty() {
-                    self.aors.remove(&aor);
+                    self.aors.remove(&*aor);
                 }
             }
-            if touched.last() != Some(&aor) {
-                touched.push(aor);
+            if !touched.iter().any(|t| **t == *aor) {
+                touched.push(aor.to_string());
             }
         }
-        touched.dedup();
         touched
     }
 
@@ -283,6 +248,79 @@ impl Location {
     pub fn next_expiry(&self) -> Option<u64> {
         self.expiry.first().map(|(at, _)| *at)
     }
+}
+
+/// Applies `update` to `list` (live bindings only), or changes nothing and says why not.
+fn update_in_place(
+    list: &mut Vec<Binding>,
+    origin: &Origin,
+    update: Update,
+    now_ms: u64,
+    max_bindings: usize,
+) -> Result<(), Refused> {
+    // §10.3 steps 6–7: refused if a binding has this Call-ID with a CSeq not lower.
+    let stale = |b: &Binding| b.call_id == origin.call_id && b.cseq >= origin.cseq;
+    let contacts = match update {
+        Update::Query => return Ok(()),
+        Update::RemoveAll => {
+            if list.iter().any(stale) {
+                return Err(Refused::OutOfOrder);
+            }
+            list.clear();
+            return Ok(());
+        }
+        Update::Contacts(contacts) => contacts,
+    };
+    // Check everything first, so that a refusal changes nothing.
+    let mut count = list.len();
+    for c in &contacts {
+        match list.iter().find(|b| b.key == c.key) {
+            Some(b) if stale(b) => return Err(Refused::OutOfOrder),
+            Some(_) if c.expires == 0 => count -= 1,
+            None if c.expires > 0 => count += 1,
+            _ => {}
+        }
+    }
+    if count > max_bindings {
+        return Err(Refused::TooManyBindings);
+    }
+    for c in contacts {
+        let existing = list.iter().position(|b| b.key == c.key);
+        let expires_at = now_ms.saturating_add(u64::from(c.expires) * 1000);
+        match existing {
+            Some(i) if c.expires == 0 => {
+                list.remove(i);
+            }
+            Some(i) => {
+                let b = &mut list[i];
+                b.contact = c.contact;
+                b.q = c.q;
+                b.expires_at = expires_at;
+                b.call_id.clone_from(&origin.call_id);
+                b.cseq = origin.cseq;
+                b.path.clone_from(&origin.path);
+                b.received = origin.received;
+                b.instance = c.instance;
+                b.reg_id = c.reg_id;
+                b.user_agent.clone_from(&origin.user_agent);
+            }
+            None if c.expires > 0 => list.push(Binding {
+                key: c.key,
+                contact: c.contact,
+                q: c.q,
+                expires_at,
+                call_id: origin.call_id.clone(),
+                cseq: origin.cseq,
+                path: origin.path.clone(),
+                received: origin.received,
+                instance: c.instance,
+                reg_id: c.reg_id,
+                user_agent: origin.user_agent.clone(),
+            }),
+            None => {}
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -373,7 +411,7 @@ mod tests {
         );
         assert_eq!(
             l.apply(AOR, &origin("c1", 2), Update::RemoveAll, 0),
-            Ok(Vec::new())
+            Ok(&[][..])
         );
         assert!(l.is_empty());
         assert_eq!(l.next_expiry(), None);

@@ -155,11 +155,11 @@ impl LocationFile {
     }
 
     /// Buffers the current bindings of `aor` (none: the record is deleted).
-    pub fn save(&mut self, aor: &str, bindings: &[Binding]) -> Result<(), KvLogError> {
+    pub fn save(&mut self, aor: &str, bindings: &[&Binding]) -> Result<(), KvLogError> {
         if bindings.is_empty() {
             return self.log.delete(aor.as_bytes());
         }
-        let stored: Vec<Stored> = bindings.iter().map(Stored::from).collect();
+        let stored: Vec<Stored> = bindings.iter().map(|b| Stored::from(*b)).collect();
         let value = serde_json::to_vec(&stored).unwrap_or_default();
         self.log.put(aor.as_bytes(), &value)
     }

@@ -34,6 +34,9 @@ pub enum NonceStatus {
     Valid {
         /// When it was issued (Unix seconds).
         issued_at: u64,
+        /// The salt it was issued with: unique per issuer when the issuer counts it up, so it
+        /// can index nonce-count tracking.
+        salt: u64,
     },
     /// Ours but expired, or from too far in the future: challenge again with `stale=true`.
     Stale,
@@ -88,7 +91,8 @@ impl NonceSecret {
             return NonceStatus::Invalid;
         };
         let issued_at = u64::from_be_bytes(*issued);
-        let expected = self.tag(issued_at, u64::from_be_bytes(*salt), context);
+        let salt = u64::from_be_bytes(*salt);
+        let expected = self.tag(issued_at, salt, context);
         if !bool::from(expected.ct_eq(tag)) {
             return NonceStatus::Invalid;
         }
@@ -97,7 +101,7 @@ impl NonceSecret {
         if too_new || too_old {
             NonceStatus::Stale
         } else {
-            NonceStatus::Valid { issued_at }
+            NonceStatus::Valid { issued_at, salt }
         }
     }
 
@@ -144,11 +148,17 @@ mod tests {
         );
         assert_eq!(
             s.check(&n, NOW, 300, b"example.com"),
-            NonceStatus::Valid { issued_at: NOW }
+            NonceStatus::Valid {
+                issued_at: NOW,
+                salt: 1
+            }
         );
         assert_eq!(
             s.check(&n, NOW + 300, 300, b"example.com"),
-            NonceStatus::Valid { issued_at: NOW }
+            NonceStatus::Valid {
+                issued_at: NOW,
+                salt: 1
+            }
         );
         // Same second, different salt: different nonces, both valid.
         let m = s.issue(NOW, 2, b"example.com");
@@ -167,7 +177,10 @@ mod tests {
         assert_eq!(s.check(&n, u64::MAX, 300, b"r"), NonceStatus::Stale);
         assert_eq!(
             s.check(&n, NOW - MAX_FUTURE_SKEW_SECS, 300, b"r"),
-            NonceStatus::Valid { issued_at: NOW }
+            NonceStatus::Valid {
+                issued_at: NOW,
+                salt: 1
+            }
         );
         assert_eq!(
             s.check(&n, NOW - MAX_FUTURE_SKEW_SECS - 1, 300, b"r"),
@@ -178,7 +191,8 @@ mod tests {
         assert_eq!(
             s.check(&edge, u64::MAX, 0, b"r"),
             NonceStatus::Valid {
-                issued_at: u64::MAX
+                issued_at: u64::MAX,
+                salt: 0
             }
         );
     }
