@@ -270,7 +270,10 @@ impl KvLog {
         let (path, end) = (self.path.clone(), self.len);
         let thread = std::thread::Builder::new()
             .name("kv-log-compact".into())
-            .spawn(move || rewrite_live(&path, end))
+            .spawn(move || {
+                background_priority();
+                rewrite_live(&path, end)
+            })
             .map_err(io_err(&self.path))?;
         self.compaction = Some(Compaction {
             thread,
@@ -340,6 +343,7 @@ impl KvLog {
         let handle = std::thread::Builder::new()
             .name("kv-log-sync".into())
             .spawn(move || {
+                background_priority();
                 while !shared.stop.load(Ordering::Acquire) {
                     std::thread::park_timeout(interval);
                     if shared.dir_dirty.swap(false, Ordering::AcqRel)
@@ -383,6 +387,13 @@ impl Drop for KvLog {
             let _ = h.join();
         }
     }
+}
+
+/// Lowers the calling thread's CPU priority to the least (nice 19): the log's own threads
+/// (sync, compaction) must not take the core from the signalling thread they serve, which
+/// otherwise sees their bursts as latency. Best effort.
+fn background_priority() {
+    let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19);
 }
 
 fn open_rw(path: &Path) -> Result<File, KvLogError> {
