@@ -480,7 +480,7 @@ impl Core {
         let headers: Vec<(&str, &str)> = (answer.headers.iter())
             .map(|(n, v)| (*n, v.as_str()))
             .collect();
-        self.front.answer(
+        self.front.reply(
             msg,
             from.addr,
             from.transport,

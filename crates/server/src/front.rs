@@ -250,19 +250,6 @@ impl FrontDoor {
         self.reply(msg, source, transport, 404, "Not Found", &[])
     }
 
-    /// A response to `req` with `headers` (and the configured Server header).
-    pub fn answer(
-        &self,
-        req: &Message<'_>,
-        source: SocketAddr,
-        transport: Transport,
-        code: u16,
-        reason: &str,
-        headers: &[(&str, &str)],
-    ) -> Outcome {
-        self.reply(req, source, transport, code, reason, headers)
-    }
-
     fn is_local(&self, host: &Host<'_>, port: Option<u16>) -> bool {
         let port_ok = self.ports.contains(&port.unwrap_or(5060));
         let host_ok = match host {
@@ -299,7 +286,8 @@ impl FrontDoor {
         }
     }
 
-    fn reply(
+    /// A response to `req` with `headers` (and the configured Server header).
+    pub fn reply(
         &self,
         req: &Message<'_>,
         source: SocketAddr,
