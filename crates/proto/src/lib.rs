@@ -12,6 +12,8 @@
 mod act;
 pub mod branch;
 mod engine;
+pub mod fork;
+pub mod forward;
 mod invite_client;
 mod invite_server;
 mod key;

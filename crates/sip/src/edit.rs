@@ -43,6 +43,19 @@ impl<'m, 'a> Editor<'m, 'a> {
         self
     }
 
+    /// Replaces the status line (responses only; ignored for requests). CR and LF in the
+    /// reason are dropped.
+    pub fn set_status(&mut self, code: u16, reason: &str) -> &mut Self {
+        if self.msg.status_line().is_some() {
+            let reason: String = reason
+                .chars()
+                .filter(|c| !matches!(c, '\r' | '\n'))
+                .collect();
+            self.start_line = Some(format!("SIP/2.0 {code} {reason}").into_bytes());
+        }
+        self
+    }
+
     /// Inserts a header line before all others (a new top Via, Record-Route …).
     pub fn prepend(&mut self, name: &str, value: &[u8]) -> &mut Self {
         self.prepend.push(line(name, value));

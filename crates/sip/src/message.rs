@@ -5,10 +5,10 @@
 
 use memchr::memchr;
 
-use crate::error::{ParseError, ParseErrorKind};
+use crate::error::{ParseError, ParseErrorKind, Problem};
 use crate::header_name::HeaderName;
 use crate::method::Method;
-use crate::scan;
+use crate::scan::{self, CommaSplit};
 
 /// A SIP message borrowed from the buffer it was parsed from.
 #[derive(Debug, Clone)]
@@ -93,6 +93,24 @@ pub struct Header<'a> {
     pub value: &'a [u8],
     /// Offsets of the whole header line (name to last value byte, no CRLF) in the message.
     pub(crate) line: (u32, u32),
+}
+
+impl<'a> Header<'a> {
+    /// The comma-separated elements of this one line (RFC 3261 §7.3.1), trimmed; `Err` for
+    /// an element with an unterminated quote or bracket.
+    pub fn elements(&self) -> impl Iterator<Item = Result<&'a [u8], Problem>> + 'a {
+        CommaSplit::new(self.value).map(|r| r.map_err(|_| Problem::Unterminated))
+    }
+
+    /// The line's value without its first `n` elements, `None` when nothing would remain
+    /// (a proxy drops its own Route or Via from a line that carries several).
+    pub fn value_without_first(&self, n: usize) -> Option<&'a [u8]> {
+        let mut split = CommaSplit::new(self.value);
+        for _ in 0..n {
+            split.next()?.ok()?;
+        }
+        split.remainder()
+    }
 }
 
 /// How the body is delimited.
@@ -396,6 +414,27 @@ mod tests {
     use super::*;
 
     const OPTIONS: &[u8] = b"OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bK1\r\nv: SIP/2.0/UDP 5.6.7.8\r\n ;branch=z9hG4bK2\r\nContent-Length: 4\r\n\r\nbodyEXTRA";
+
+    #[test]
+    fn line_elements_and_what_remains() {
+        let m = Message::parse(
+            b"BYE sip:a@b SIP/2.0\r\nRoute: <sip:p1;lr>, \"x,y\" <sip:p2;lr> ,<sip:p3>\r\nRoute: <sip:p4>\r\n\r\n",
+        )
+        .unwrap();
+        let line = m.headers()[0];
+        let all: Vec<_> = line.elements().map(Result::unwrap).collect();
+        assert_eq!(
+            all,
+            [&b"<sip:p1;lr>"[..], b"\"x,y\" <sip:p2;lr>", b"<sip:p3>"]
+        );
+        assert_eq!(
+            line.value_without_first(1),
+            Some(&b"\"x,y\" <sip:p2;lr> ,<sip:p3>"[..])
+        );
+        assert_eq!(line.value_without_first(2), Some(&b"<sip:p3>"[..]));
+        assert_eq!(line.value_without_first(3), None);
+        assert_eq!(m.headers()[1].value_without_first(1), None);
+    }
 
     #[test]
     fn frames_datagram() {

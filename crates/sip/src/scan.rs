@@ -208,6 +208,13 @@ impl<'a> CommaSplit<'a> {
             done: false,
         }
     }
+
+    /// What is left after the elements taken so far, trimmed; `None` once all are taken.
+    pub(crate) fn remainder(&self) -> Option<&'a [u8]> {
+        (!self.done)
+            .then(|| trim(self.rest))
+            .filter(|r| !r.is_empty())
+    }
 }
 
 impl<'a> Iterator for CommaSplit<'a> {
