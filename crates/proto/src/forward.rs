@@ -73,6 +73,8 @@ pub struct Forward<'p> {
     pub remove: &'p [HeaderName],
     /// Headers appended.
     pub add: &'p [(&'p str, String)],
+    /// `(header index, new value)`: values replaced in place (a fixed-up Contact).
+    pub replace: &'p [(usize, Vec<u8>)],
 }
 
 /// The forwarded request (§16.6): `fw`'s edits, Max-Forwards decremented (or set to 70).
@@ -103,6 +105,9 @@ pub fn request(msg: &Message<'_>, fw: &Forward<'_>) -> Vec<u8> {
             0 | 1 => ed.remove(last),
             _ => ed.set_value(last, &without_last(h, n)),
         };
+    }
+    for (i, v) in fw.replace {
+        ed.set_value(*i, v);
     }
     let mut saw_mf = false;
     for (i, h) in msg.headers().iter().enumerate() {
@@ -159,22 +164,25 @@ fn without_last(h: &trunkline_sip::Header<'_>, n: usize) -> Vec<u8> {
 }
 
 /// The response to forward upstream: our top Via removed (§16.7 item 3), a new status line
-/// if given (a 503 becomes 500, item 6), and the aggregated challenges appended (item 7).
+/// if given (a 503 becomes 500, item 6), the aggregated challenges appended (item 7), and
+/// `replace`'s `(header index, value)` pairs set (a fixed-up Contact).
 /// `None` if the response carries no second Via: it was for us, not to forward.
 pub fn response(
     resp: &Message<'_>,
     status: Option<(u16, &str)>,
     extra: &[(HeaderName, String)],
+    replace: &[(usize, Vec<u8>)],
 ) -> Option<Vec<u8>> {
-    if resp.vias().nth(1).is_none() {
-        return None;
-    }
+    let _second = resp.vias().nth(1)?;
     let mut ed = Editor::new(resp);
     let vias: Vec<usize> = (resp.headers().iter().enumerate())
         .filter(|(_, h)| h.name == HeaderName::Via)
         .map(|(i, _)| i)
         .collect();
     drop_leading(&mut ed, resp, &vias, 1);
+    for (i, v) in replace {
+        ed.set_value(*i, v);
+    }
     if let Some((code, reason)) = status {
         ed.set_status(code, reason);
     }

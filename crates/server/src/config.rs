@@ -17,6 +17,7 @@
 mod data;
 mod guard;
 mod listen;
+mod proxy;
 mod registrar;
 mod tls;
 
@@ -31,6 +32,7 @@ use serde::{Deserialize, Deserializer};
 pub use data::DataConfig;
 pub use guard::GuardConfig;
 pub use listen::{ListenSpec, ListenSpecError, Transport, UnknownTransport};
+pub use proxy::ProxyConfig;
 pub use registrar::RegistrarConfig;
 pub use tls::TlsConfig;
 
@@ -44,6 +46,8 @@ pub struct Config {
     pub registrar: RegistrarConfig,
     /// `[guard]`: rate limits, bans and scanner filtering at the edge.
     pub guard: GuardConfig,
+    /// `[proxy]`: call forwarding.
+    pub proxy: ProxyConfig,
     /// `[http]`: the HTTP API and metrics listener.
     pub http: HttpConfig,
     /// `[data]`: where local state lives.
@@ -280,6 +284,7 @@ impl Config {
         self.sip.validate()?;
         self.registrar.validate()?;
         self.guard.validate()?;
+        self.proxy.validate()?;
         self.data.validate()?;
         self.log.validate()
     }

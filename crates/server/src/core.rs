@@ -9,15 +9,16 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
-use trunkline_proto::{Destination, Engine, Output, ServerTxId, Timers, TxId};
+use trunkline_proto::{Destination, Engine, Incoming, Output, Timers, TxId};
 use trunkline_sip::{HeaderName, Message, Method, Uri, Via, ViaReceived};
-use trunkline_store::{Snapshot, SnapshotHandle};
+use trunkline_store::{CdrJournal, NewCdr, Snapshot, SnapshotHandle};
 
 use crate::config::Transport;
 use crate::control;
 use crate::flow::{FlowId, Flows};
 use crate::front::{self, FrontDoor, Outcome, TxContext};
 use crate::guard::{Admission, Class, Guard};
+use crate::proxy::{Env, Proxy};
 use crate::registrar::persist::LocationFile;
 use crate::registrar::{self, Event, Registrar};
 
@@ -51,9 +52,9 @@ pub enum Arrival {
 /// A peer as the transaction engine sees it: how to reach it and over what.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Peer {
-    arrival: Arrival,
-    addr: SocketAddr,
-    transport: Transport,
+    pub(crate) arrival: Arrival,
+    pub(crate) addr: SocketAddr,
+    pub(crate) transport: Transport,
 }
 
 impl Destination for Peer {
@@ -107,6 +108,8 @@ pub(crate) struct Roles {
     pub(crate) location_file: Option<LocationFile>,
     pub(crate) snapshot: Option<SnapshotHandle>,
     pub(crate) guard: Guard,
+    pub(crate) proxy: Proxy,
+    pub(crate) cdrs: Option<CdrJournal>,
     pub(crate) control: mpsc::Receiver<control::Command>,
 }
 
@@ -178,6 +181,7 @@ pub(crate) async fn run(
                 core.expire();
                 if now >= next_sweep {
                     core.roles.guard.sweep(now_ms());
+                    core.with_proxy(|proxy, env| proxy.tick(env));
                     next_sweep = now + SWEEP_EVERY;
                 }
             }
@@ -331,9 +335,11 @@ impl Core {
                 let g = self.roles.guard.stats();
                 let loc = self.roles.registrar.location();
                 format!(
-                    "aors {}\nbindings {}\nflood_bans {}\nauth_bans {}\ndropped_banned {}\ndropped_scanners {}\nauth_failures {}\n",
+                    "aors {}\nbindings {}\ncalls {}\nproxied {}\nflood_bans {}\nauth_bans {}\ndropped_banned {}\ndropped_scanners {}\nauth_failures {}\n",
                     loc.aor_count(),
                     loc.len(),
+                    self.roles.proxy.call_count(),
+                    self.roles.proxy.pending_count(),
                     g.flood_bans,
                     g.auth_bans,
                     g.dropped_banned,
@@ -358,15 +364,7 @@ impl Core {
                         self.engine.transport_error(tx, Instant::now());
                     }
                 }
-                Output::Request(inc) => self.request(
-                    inc.tx,
-                    &inc.bytes,
-                    inc.from,
-                    TxContext {
-                        cancel_matched: inc.cancels.is_some(),
-                        merged: inc.merged_with.is_some(),
-                    },
-                ),
+                Output::Request(inc) => self.request(inc),
                 Output::Unmatched { bytes, from, error } => {
                     let outcome = match error {
                         Some(e) => self.front.reject(&bytes, e, from.addr, from.transport),
@@ -374,25 +372,106 @@ impl Core {
                     };
                     self.stateless(from, outcome);
                 }
-                // No dialogs, proxying or client transactions yet: nothing consumes these.
-                Output::Ack { from, .. } => debug!(source = %from.addr, "ACK"),
+                Output::Ack { bytes, from, tx } => {
+                    self.with_proxy(|proxy, env| proxy.ack(env, &bytes, from, tx))
+                }
                 Output::StrayResponse { from, .. } => {
-                    debug!(source = %from.addr, "unsolicited response dropped")
+                    debug!(source = %from.addr, "response for no transaction dropped")
                 }
-                Output::Response { .. } | Output::ClientFailed { .. } => {}
-                Output::Ended { tx, end } => {
-                    if let TxId::Server(_) = tx {
+                Output::Response {
+                    tx, code, bytes, ..
+                } => self.with_proxy(|proxy, env| proxy.response(env, tx, code, bytes)),
+                Output::ClientFailed { tx, code } => {
+                    self.with_proxy(|proxy, env| proxy.client_failed(env, tx, code))
+                }
+                Output::Ended { tx, end } => match tx {
+                    TxId::Server(id) => {
                         debug!(?tx, ?end, "transaction ended");
+                        self.roles.proxy.server_ended(id);
                     }
-                }
+                    TxId::Client(id) => self.roles.proxy.client_ended(id),
+                },
             }
         }
     }
 
-    /// A request the transaction layer delivered: the front door's checks, then the role.
-    fn request(&mut self, tx: ServerTxId, bytes: &[u8], from: Peer, ctx: TxContext) {
-        let outcome = self.answer(bytes, from, ctx);
+    /// A request the transaction layer delivered: the front door's checks, then the role
+    /// (registrar, or the proxy for everything else).
+    fn request(&mut self, inc: Incoming<Peer>) {
+        let (tx, from) = (inc.tx, inc.from);
+        let ctx = TxContext {
+            cancel_matched: inc.cancels.is_some(),
+            merged: inc.merged_with.is_some(),
+        };
+        let msg = match Message::parse(&inc.bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                let outcome = self.front.reject(&inc.bytes, e, from.addr, from.transport);
+                return self.respond(tx, from, outcome);
+            }
+        };
+        let outcome = match self.front.screen(&msg, from.addr, from.transport, ctx) {
+            Outcome::Route if msg.method() == Some(Method::Register) => self.register(&msg, from),
+            Outcome::Route => {
+                let bytes = inc.bytes.clone();
+                match self.with_proxy(|proxy, env| proxy.request(env, tx, &bytes, &msg, from)) {
+                    Some(o) => o,
+                    None => return,
+                }
+            }
+            other => other,
+        };
         self.respond(tx, from, outcome);
+        if let Some(invite) = inc.cancels
+            && msg.method() == Some(Method::Cancel)
+        {
+            self.with_proxy(|proxy, env| proxy.cancel(env, invite));
+        }
+    }
+
+    /// Runs `f` on the proxy with the rest of the core lent to it, then hands the CDRs it
+    /// produced to the journal.
+    fn with_proxy<R>(&mut self, f: impl FnOnce(&mut Proxy, &mut Env<'_>) -> R) -> R {
+        let snapshot = match &self.roles.snapshot {
+            Some(h) => h.load(),
+            None => Arc::clone(&self.empty),
+        };
+        let mut cdrs = Vec::new();
+        let result = {
+            let mut env = Env {
+                engine: &mut self.engine,
+                front: &self.front,
+                registrar: &mut self.roles.registrar,
+                guard: &mut self.roles.guard,
+                snapshot: &snapshot,
+                flows: &self.net.flows,
+                now_ms: now_ms(),
+                cdrs: &mut cdrs,
+            };
+            f(&mut self.roles.proxy, &mut env)
+        };
+        self.record_cdrs(cdrs);
+        result
+    }
+
+    /// Writes CDRs through the journal, each acknowledged once it is on disk.
+    fn record_cdrs(&self, cdrs: Vec<NewCdr>) {
+        if cdrs.is_empty() {
+            return;
+        }
+        let Some(journal) = &self.roles.cdrs else {
+            debug!(count = cdrs.len(), "no CDR journal: CDRs not kept");
+            return;
+        };
+        for cdr in cdrs {
+            let journal = journal.clone();
+            tokio::spawn(async move {
+                let call_id = cdr.call_id.clone();
+                if let Err(e) = journal.record(cdr).await {
+                    error!(call_id, error = %e, "CDR not recorded");
+                }
+            });
+        }
     }
 
     /// REGISTER is answered statelessly, as Kamailio's registrars do with `sl`: no server
@@ -420,14 +499,6 @@ impl Core {
             debug!(source = %from.addr, "scanner User-Agent dropped");
         }
         hit
-    }
-
-    /// The front door's checks on `bytes`, then the role that answers.
-    fn answer(&mut self, bytes: &[u8], from: Peer, ctx: TxContext) -> Outcome {
-        match Message::parse(bytes) {
-            Ok(msg) => self.answer_parsed(&msg, from, ctx),
-            Err(e) => self.front.reject(bytes, e, from.addr, from.transport),
-        }
     }
 
     fn answer_parsed(&mut self, msg: &Message<'_>, from: Peer, ctx: TxContext) -> Outcome {
@@ -490,7 +561,7 @@ impl Core {
         )
     }
 
-    fn respond(&mut self, tx: ServerTxId, from: Peer, outcome: Outcome) {
+    fn respond(&mut self, tx: trunkline_proto::ServerTxId, from: Peer, outcome: Outcome) {
         match outcome {
             Outcome::Reply(reply) => {
                 debug!(source = %from.addr, code = reply.code, "reply");

@@ -123,6 +123,11 @@ impl Flows {
         self.lock().by_peer.get(&(transport, peer)).copied()
     }
 
+    /// Whether the connection `id` is still open.
+    pub fn is_open(&self, id: FlowId) -> bool {
+        self.lock().by_id.contains_key(&id)
+    }
+
     /// Number of live connections.
     pub fn len(&self) -> usize {
         self.lock().by_id.len()

@@ -250,7 +250,8 @@ impl FrontDoor {
         self.reply(msg, source, transport, 404, "Not Found", &[])
     }
 
-    fn is_local(&self, host: &Host<'_>, port: Option<u16>) -> bool {
+    /// Whether `host:port` names this server (a listener address or an alias).
+    pub(crate) fn is_local(&self, host: &Host<'_>, port: Option<u16>) -> bool {
         let port_ok = self.ports.contains(&port.unwrap_or(5060));
         let host_ok = match host {
             Host::Domain(d) => {

@@ -12,6 +12,7 @@ pub mod flow;
 pub mod front;
 pub mod guard;
 pub mod limits;
+mod proxy;
 pub mod registrar;
 pub mod stun;
 mod tcp;
@@ -64,6 +65,8 @@ pub struct Services {
     /// Directory for the location file, the nonce key and the control socket; without it,
     /// bindings live in memory only and there is no control socket.
     pub state_dir: Option<PathBuf>,
+    /// Where the proxy writes a CDR for every call; without it, no CDRs are kept.
+    pub cdrs: Option<trunkline_store::CdrJournal>,
 }
 
 /// The digest nonce key in `dir` (created on first start): shared by restarts so that
@@ -146,17 +149,14 @@ impl Server {
             ),
             None => None,
         };
-        let roles = core::Roles {
-            registrar,
-            location_file,
-            snapshot: services.snapshot,
-            guard: guard::Guard::new(&config.guard),
-            control: control_rx,
-        };
         let mut front = FrontDoor::new(&config.sip);
         let mut udp = Vec::new();
         let mut tcp = Vec::new();
         let mut addrs = Vec::new();
+        let mut ifaces = proxy::target::Interfaces {
+            advertise: config.proxy.advertise_ip(),
+            ..Default::default()
+        };
         // Read the certificate before binding anything, so a bad file fails the start cleanly.
         let needs_tls = (config.sip.listen.iter())
             .any(|l| matches!(l.transport, Transport::Tls | Transport::Wss));
@@ -176,11 +176,14 @@ impl Server {
                     let (local, shards) =
                         udp::bind(spec.addr, udp_shards, config.sip.udp_batch).map_err(bind_err)?;
                     addrs.push((Transport::Udp, local));
+                    ifaces.udp.extend(std::iter::repeat_n(local, shards.len()));
                     udp.extend(shards);
                 }
                 Transport::Tcp | Transport::Tls | Transport::Ws | Transport::Wss => {
                     let l = TcpListener::bind(spec.addr).await.map_err(bind_err)?;
-                    addrs.push((spec.transport, l.local_addr().map_err(bind_err)?));
+                    let local = l.local_addr().map_err(bind_err)?;
+                    addrs.push((spec.transport, local));
+                    ifaces.streams.push((spec.transport, local));
                     tcp.push((spec.transport, l));
                 }
             }
@@ -237,6 +240,15 @@ impl Server {
                 }
             }
         }
+        let roles = core::Roles {
+            registrar,
+            location_file,
+            snapshot: services.snapshot,
+            guard: guard::Guard::new(&config.guard),
+            proxy: proxy::Proxy::new(config.proxy.clone(), ifaces, config.guard.trusted_nets()),
+            cdrs: services.cdrs,
+            control: control_rx,
+        };
         let net = core::Network { udp, flows };
         tasks.spawn(core::run(core_rx, front, net, roles));
         if let Some((listener, path)) = control {

@@ -12,13 +12,12 @@ pub mod request;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
-use trunkline_sip::digest::parse_credentials;
 use trunkline_sip::{HeaderName, Message};
 use trunkline_store::Snapshot;
 
 use crate::config::{RegistrarConfig, Transport};
 use crate::flow::FlowId;
-use auth::{Account, Authenticator, Verdict};
+use auth::{Authenticator, Verdict};
 use location::{Binding, Location, Origin, Received, Refused};
 use request::{ExpiryPolicy, Reject};
 
@@ -110,6 +109,11 @@ impl Registrar {
         &self.location
     }
 
+    /// The digest authenticator, shared with the proxy (one nonce space, one replay ring).
+    pub fn authenticator(&mut self) -> &mut Authenticator {
+        &mut self.auth
+    }
+
     /// The live bindings of `aor` (`user@domain`, domain lower-case), highest q first.
     pub fn lookup(&self, aor: &str, now_ms: u64) -> Vec<&Binding> {
         self.location.lookup(aor, now_ms)
@@ -142,29 +146,13 @@ impl Registrar {
             return Answer::new(403, "Forbidden");
         }
         let now_secs = at.now_ms / 1000;
-        // Several Authorization headers may be present, one per realm (RFC 3261 §22.4).
-        let header = msg
-            .headers_named(HeaderName::Authorization)
-            .filter_map(|h| parse_credentials(h.value).ok())
-            .find(|c| {
-                c.realm()
-                    .is_some_and(|r| r.unescape() == req.domain.as_str())
-            });
-        let claimed = header
-            .as_ref()
-            .and_then(|c| c.username())
-            .map(|u| u.unescape().into_owned());
-        let user = claimed
-            .as_deref()
-            .and_then(|u| snapshot.user(&req.domain, u));
-        let account = user.map(|u| Account {
-            ha1_md5: u.ha1_md5.as_str(),
-            ha1_sha256: u.ha1_sha256.as_str(),
-            enabled: u.enabled,
-        });
-        let verdict = self
-            .auth
-            .check(header.as_ref(), "REGISTER", &req.domain, account, now_secs);
+        let (verdict, claimed) = self.auth.check_request(
+            msg,
+            HeaderName::Authorization,
+            &req.domain,
+            snapshot,
+            now_secs,
+        );
         let username = match verdict {
             Verdict::Authenticated { username } => username,
             Verdict::Challenge { stale, failed } => {

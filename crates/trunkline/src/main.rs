@@ -129,9 +129,14 @@ async fn run(config: Config) -> anyhow::Result<()> {
             "provisioning snapshot loaded"
         );
     }
+    let journal_dir = config.data.dir.join("cdr-journal");
+    let journal = trunkline_store::CdrJournal::open(&journal_dir, store.clone())
+        .await
+        .with_context(|| format!("cannot open the CDR journal in {}", journal_dir.display()))?;
     let services = trunkline_server::Services {
         snapshot: Some(snapshot.clone()),
         state_dir: Some(config.data.dir.clone()),
+        cdrs: Some(journal.clone()),
     };
     let sip = trunkline_server::Server::start_with(&config, services).await?;
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
@@ -141,10 +146,6 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let http = tokio::net::TcpListener::bind(config.http.listen)
         .await
         .with_context(|| format!("http.listen: cannot bind {}", config.http.listen))?;
-    let journal_dir = config.data.dir.join("cdr-journal");
-    let journal = trunkline_store::CdrJournal::open(&journal_dir, store.clone())
-        .await
-        .with_context(|| format!("cannot open the CDR journal in {}", journal_dir.display()))?;
     let state = trunkline_api::ApiState::new(store.clone(), &trunkline_api::ApiOptions::default())
         .with_snapshot(snapshot)
         .with_journal(journal.clone());

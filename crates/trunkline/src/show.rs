@@ -57,6 +57,12 @@ pub fn to_toml(config: &Config) -> String {
          scanner_user_agents = {}\n\
          overload_retry_after_secs = {}\n\
          \n\
+         [proxy]\n\
+         ring_timeout_secs = {}\n\
+         max_call_secs = {}\n\
+         follow_redirects = {}\n\
+         advertise = {}\n\
+         \n\
          [http]\n\
          listen = {}\n\
          \n\
@@ -99,6 +105,10 @@ pub fn to_toml(config: &Config) -> String {
         guard.auth_ban_secs,
         list(&mut guard.scanner_user_agents.iter().cloned()),
         guard.overload_retry_after_secs,
+        config.proxy.ring_timeout_secs,
+        config.proxy.max_call_secs,
+        config.proxy.follow_redirects,
+        quote(&config.proxy.advertise),
         quote(&config.http.listen.to_string()),
         quote(&config.data.dir.to_string_lossy()),
         quote(&config.data.database_url),
@@ -152,8 +162,8 @@ mod tests {
     use figment::Figment;
     use figment::providers::{Format, Toml};
     use trunkline_server::config::{
-        DataConfig, GuardConfig, HttpConfig, LogConfig, LogFormat, RegistrarConfig, SipConfig,
-        TlsConfig,
+        DataConfig, GuardConfig, HttpConfig, LogConfig, LogFormat, ProxyConfig, RegistrarConfig,
+        SipConfig, TlsConfig,
     };
 
     fn round_trip(config: &Config) -> Config {
@@ -215,6 +225,12 @@ mod tests {
                 auth_ban_secs: 10,
                 scanner_user_agents: vec!["evil \"scan\"".into()],
                 overload_retry_after_secs: 11,
+            },
+            proxy: ProxyConfig {
+                ring_timeout_secs: 12,
+                max_call_secs: 600,
+                follow_redirects: true,
+                advertise: "192.0.2.9".into(),
             },
             http: HttpConfig {
                 listen: "[::1]:9090".parse().unwrap(),

@@ -11,6 +11,8 @@
 use trunkline_sip::digest::{
     self, Algorithm, ChallengeBuilder, Credentials, NonceSecret, NonceStatus, Qop,
 };
+use trunkline_sip::{HeaderName, Message};
+use trunkline_store::Snapshot;
 
 /// Slots of the nonce-count ring (a power of two): 8 MiB, filled as challenges are issued.
 const RING_SLOTS: usize = 1 << 20;
@@ -172,6 +174,36 @@ impl Authenticator {
         Verdict::Authenticated {
             username: username.into_owned(),
         }
+    }
+
+    /// Checks the credentials `msg` carries in `header` (Authorization for a registrar,
+    /// Proxy-Authorization for a proxy) for `realm`, against the snapshot's user of that name.
+    /// Several headers may be present, one per realm (RFC 3261 §22.4); the one for `realm`
+    /// counts. Returns the verdict and the username claimed, if any.
+    pub fn check_request(
+        &mut self,
+        msg: &Message<'_>,
+        header: HeaderName,
+        realm: &str,
+        snapshot: &Snapshot,
+        now_secs: u64,
+    ) -> (Verdict, Option<String>) {
+        let creds = (msg.headers_named(header))
+            .filter_map(|h| digest::parse_credentials(h.value).ok())
+            .find(|c| c.realm().is_some_and(|r| r.unescape() == realm));
+        let claimed = (creds.as_ref())
+            .and_then(|c| c.username())
+            .map(|u| u.unescape().into_owned());
+        let account = (claimed.as_deref())
+            .and_then(|u| snapshot.user(realm, u))
+            .map(|u| Account {
+                ha1_md5: u.ha1_md5.as_str(),
+                ha1_sha256: u.ha1_sha256.as_str(),
+                enabled: u.enabled,
+            });
+        let method = msg.method().map(|m| m.as_str()).unwrap_or_default();
+        let verdict = self.check(creds.as_ref(), method, realm, account, now_secs);
+        (verdict, claimed)
     }
 
     /// Accepts `nc` for the nonce with `salt` only if it is higher than any accepted before.

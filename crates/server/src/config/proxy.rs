@@ -1,0 +1,71 @@
+//! `[proxy]`: how calls are forwarded: ring timeout, longest call, redirects, and the address
+//! written into Via and Record-Route for wildcard listeners.
+
+use std::net::IpAddr;
+use std::ops::RangeInclusive;
+
+use serde::Deserialize;
+
+use super::{ConfigError, check_range};
+
+/// `[proxy]`: the stateful proxy (RFC 3261 §16).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// Seconds an INVITE may ring without a final answer (Timer C, RFC 3261 §16.8); then its
+    /// branches are cancelled and the caller gets 408.
+    pub ring_timeout_secs: u64,
+    /// Seconds an answered call may last without a BYE before the proxy forgets it and writes
+    /// its CDR (a lost BYE must not hold a call-limit slot forever).
+    pub max_call_secs: u64,
+    /// Follow 3xx redirects to their Contacts (at most 8 per response) instead of passing them
+    /// back to the caller.
+    pub follow_redirects: bool,
+    /// The address written into Via and Record-Route for requests that leave from a wildcard
+    /// listener (0.0.0.0 or ::) towards non-loopback peers. Empty: the loopback address.
+    pub advertise: String,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        Self {
+            ring_timeout_secs: 180,
+            max_call_secs: 43_200,
+            follow_redirects: false,
+            advertise: String::new(),
+        }
+    }
+}
+
+impl ProxyConfig {
+    /// Allowed values of `proxy.ring_timeout_secs`.
+    pub const RING_TIMEOUT_RANGE: RangeInclusive<u64> = 5..=3600;
+    /// Allowed values of `proxy.max_call_secs` (at most a week).
+    pub const MAX_CALL_RANGE: RangeInclusive<u64> = 60..=604_800;
+
+    /// `advertise`, parsed (`validate` has checked it).
+    pub fn advertise_ip(&self) -> Option<IpAddr> {
+        self.advertise.parse().ok()
+    }
+
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        check_range(
+            "proxy.ring_timeout_secs",
+            self.ring_timeout_secs,
+            Self::RING_TIMEOUT_RANGE,
+        )?;
+        check_range(
+            "proxy.max_call_secs",
+            self.max_call_secs,
+            Self::MAX_CALL_RANGE,
+        )?;
+        if !self.advertise.is_empty() && self.advertise.parse::<IpAddr>().is_err() {
+            return Err(ConfigError::Invalid {
+                key: "proxy.advertise".to_owned(),
+                value: self.advertise.clone(),
+                reason: "is not an IP address".to_owned(),
+            });
+        }
+        Ok(())
+    }
+}

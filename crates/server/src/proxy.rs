@@ -1,0 +1,1044 @@
+//! The stateful proxy role (RFC 3261 §16): calls between registered users. Initial requests
+//! are authenticated (407), placed on the location service's contacts (parallel forking per q,
+//! serial across q values), record-routed (twice when the transport changes) and tracked as
+//! calls for limits and CDRs; in-dialog requests follow their route set; CANCEL reaches every
+//! branch. The response context ([`trunkline_proto::fork`]) and the message edits
+//! ([`trunkline_proto::forward`]) are sans-IO; this module applies policy and drives the
+//! transaction engine.
+
+pub(crate) mod calls;
+pub(crate) mod contact;
+pub(crate) mod target;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use bytes::Bytes;
+use ipnet::IpNet;
+use tracing::{debug, info};
+use trunkline_proto::fork::{BranchId, Fork, Step};
+use trunkline_proto::forward::{self, Forward};
+use trunkline_proto::{ClientTxId, Engine, ServerTxId, branch};
+use trunkline_sip::{HeaderName, Message, Method, SipUri, Uri, unescape};
+use trunkline_store::{NewCdr, Snapshot, SnapshotUser};
+
+use crate::config::ProxyConfig;
+use crate::core::Peer;
+use crate::flow::Flows;
+use crate::front::{FrontDoor, Outcome};
+use crate::guard::Guard;
+use crate::registrar::Registrar;
+use crate::registrar::auth::Verdict;
+use calls::{CallKey, Calls, Hangup, Party};
+use target::{Interfaces, Unreachable};
+
+/// What the proxy borrows from the core for one event.
+pub(crate) struct Env<'a> {
+    pub(crate) engine: &'a mut Engine<Peer>,
+    pub(crate) front: &'a FrontDoor,
+    pub(crate) registrar: &'a mut Registrar,
+    pub(crate) guard: &'a mut Guard,
+    pub(crate) snapshot: &'a Snapshot,
+    pub(crate) flows: &'a Flows,
+    pub(crate) now_ms: u64,
+    /// CDRs to hand to the journal.
+    pub(crate) cdrs: &'a mut Vec<NewCdr>,
+}
+
+/// Where a branch goes.
+#[derive(Debug, Clone)]
+struct Target {
+    peer: Peer,
+    request_uri: Option<String>,
+    path: Vec<String>,
+}
+
+#[derive(Debug)]
+struct BranchTx {
+    tx: ClientTxId,
+    forwarded: Bytes,
+    peer: Peer,
+}
+
+/// One request being proxied: its server transaction, its fork and the call it belongs to.
+#[derive(Debug)]
+struct Pending {
+    request: Bytes,
+    from: Peer,
+    fork: Fork<Target>,
+    branches: Vec<Option<BranchTx>>,
+    call: Option<CallKey>,
+    /// Timer C (ms since the epoch), INVITE only.
+    ring_deadline: Option<u64>,
+    /// What a branch's request looks like apart from its target.
+    template: Template,
+}
+
+/// The edits every branch of a request shares.
+#[derive(Debug, Clone, Default)]
+struct Template {
+    drop_routes: usize,
+    drop_last_route: bool,
+    append_route: Option<String>,
+    record_route: bool,
+    remove: Vec<HeaderName>,
+    add: Vec<(&'static str, String)>,
+    contact: Option<(usize, Vec<u8>)>,
+}
+
+/// The proxy's state.
+#[derive(Debug)]
+pub(crate) struct Proxy {
+    config: ProxyConfig,
+    ifaces: Interfaces,
+    /// Next hops that get P-Asserted-Identity (the guard's trusted networks).
+    trusted: Vec<IpNet>,
+    pending: HashMap<ServerTxId, Pending>,
+    clients: HashMap<ClientTxId, (ServerTxId, BranchId)>,
+    cancels: HashSet<ClientTxId>,
+    /// INVITE server transactions answered 2xx: an ACK matching one is end-to-end.
+    accepted: HashSet<ServerTxId>,
+    calls: Calls,
+    next_branch: u64,
+}
+
+/// Methods whose initial request makes a dialog the proxy stays in.
+fn record_routes(m: Method<'_>) -> bool {
+    matches!(
+        m,
+        Method::Invite | Method::Subscribe | Method::Refer | Method::Notify
+    )
+}
+
+/// Methods whose Contact is a (new) remote target.
+fn sets_target(m: Method<'_>) -> bool {
+    matches!(
+        m,
+        Method::Invite | Method::Subscribe | Method::Refer | Method::Notify | Method::Update
+    )
+}
+
+impl Proxy {
+    pub(crate) fn new(config: ProxyConfig, ifaces: Interfaces, trusted: Vec<IpNet>) -> Self {
+        Proxy {
+            config,
+            ifaces,
+            trusted,
+            pending: HashMap::new(),
+            clients: HashMap::new(),
+            cancels: HashSet::new(),
+            accepted: HashSet::new(),
+            calls: Calls::default(),
+            next_branch: rand::random::<u32>() as u64,
+        }
+    }
+
+    /// Calls in progress.
+    pub(crate) fn call_count(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Requests being proxied.
+    pub(crate) fn pending_count(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// A request the front door let through that no local role answers. Returns the answer
+    /// when the proxy answers itself, `None` when it forwarded the request.
+    pub(crate) fn request(
+        &mut self,
+        env: &mut Env<'_>,
+        tx: ServerTxId,
+        bytes: &Bytes,
+        msg: &Message<'_>,
+        from: Peer,
+    ) -> Option<Outcome> {
+        let method = msg.method()?;
+        if method == Method::Cancel {
+            return None;
+        }
+        let in_dialog = msg.to().ok().is_some_and(|t| t.tag().is_some());
+        match in_dialog {
+            true => self.in_dialog(env, tx, bytes, msg, from),
+            false => self.initial(env, tx, bytes, msg, from, method),
+        }
+    }
+
+    fn reply(
+        env: &Env<'_>,
+        msg: &Message<'_>,
+        from: Peer,
+        code: u16,
+        reason: &str,
+        headers: &[(&str, &str)],
+    ) -> Option<Outcome> {
+        Some(
+            env.front
+                .reply(msg, from.addr, from.transport, code, reason, headers),
+        )
+    }
+
+    fn is_ours(front: &FrontDoor, u: &SipUri<'_>) -> bool {
+        front.is_local(&u.host, u.port)
+    }
+
+    /// An out-of-dialog request: authenticate a local caller, find the callee's contacts,
+    /// fork.
+    fn initial(
+        &mut self,
+        env: &mut Env<'_>,
+        tx: ServerTxId,
+        bytes: &Bytes,
+        msg: &Message<'_>,
+        from: Peer,
+        method: Method<'_>,
+    ) -> Option<Outcome> {
+        let from_hdr = msg.from().ok()?;
+        let (from_user, from_domain) = match from_hdr.uri {
+            Uri::Sip(u) => (
+                u.user
+                    .map(|x| String::from_utf8_lossy(&unescape(x)).into_owned()),
+                u.host.to_string().to_ascii_lowercase(),
+            ),
+            _ => (None, String::new()),
+        };
+        let trusted = env.guard.is_trusted(from.addr.ip());
+        let caller_local = env.snapshot.has_domain(&from_domain);
+        let mut caller: Option<&SnapshotUser> = None;
+        if caller_local && !trusted {
+            let (verdict, claimed) = env.registrar.authenticator().check_request(
+                msg,
+                HeaderName::ProxyAuthorization,
+                &from_domain,
+                env.snapshot,
+                env.now_ms / 1000,
+            );
+            match verdict {
+                Verdict::Authenticated { username } => {
+                    // RFC 3261 §22.3 leaves identity policy to the proxy: a user calls as itself.
+                    if from_user.as_deref() != Some(username.as_str()) {
+                        return Self::reply(env, msg, from, 403, "Forbidden (From mismatch)", &[]);
+                    }
+                    caller = env.snapshot.user(&from_domain, &username);
+                }
+                Verdict::Challenge { stale, failed } => {
+                    if failed {
+                        let user = format!("{}@{from_domain}", claimed.unwrap_or_default());
+                        info!(source = %from.addr, user, method = method.as_str(), "authentication failed");
+                        env.guard.auth_failed(from.addr.ip(), &user, env.now_ms);
+                    }
+                    let challenges = env.registrar.authenticator().challenges(
+                        &from_domain,
+                        stale,
+                        env.now_ms / 1000,
+                    );
+                    let headers: Vec<(&str, &str)> = (challenges.iter())
+                        .map(|c| ("Proxy-Authenticate", c.as_str()))
+                        .collect();
+                    return Self::reply(
+                        env,
+                        msg,
+                        from,
+                        407,
+                        "Proxy Authentication Required",
+                        &headers,
+                    );
+                }
+            }
+        }
+        let authorised = trusted || caller.is_some();
+        let pre = forward::preprocess(msg, |u| Self::is_ours(env.front, u));
+        let ruri_raw = match &pre.request_uri {
+            Some(u) => u.as_bytes().to_vec(),
+            None => msg.request_line()?.uri.to_vec(),
+        };
+        let ruri = Uri::parse(&ruri_raw).ok()?;
+        let Uri::Sip(ruri_sip) = ruri else {
+            return Self::reply(env, msg, from, 416, "Unsupported URI Scheme", &[]);
+        };
+        let mut template = Template {
+            drop_routes: pre.drop_routes,
+            drop_last_route: pre.drop_last_route,
+            record_route: record_routes(method),
+            ..Template::default()
+        };
+        // RFC 3325: an identity asserted by an untrusted source is not believed.
+        if !trusted {
+            template.remove.push(HeaderName::PAssertedIdentity);
+        }
+        if caller_local {
+            // Credentials for our realm are consumed here.
+            template.remove.push(HeaderName::ProxyAuthorization);
+        }
+        if sets_target(method) {
+            template.contact = contact::alias_edit(msg, from.addr, from.transport);
+        }
+        let callee_party;
+        let groups: Vec<Vec<Target>> = if pre.route_left {
+            // A pre-loaded route: only for callers we know.
+            if !authorised {
+                return Self::reply(env, msg, from, 403, "Forbidden (Route)", &[]);
+            }
+            let next = forward::routes(msg).into_iter().nth(pre.drop_routes)?;
+            let Uri::Sip(next_uri) = next.uri else {
+                return Self::reply(env, msg, from, 416, "Unsupported URI Scheme", &[]);
+            };
+            let peer = match target::peer_for_uri(&self.ifaces, env.flows, &next_uri) {
+                Ok(p) => p,
+                Err(why) => return self.unreachable(env, msg, from, why),
+            };
+            callee_party = Party {
+                name: String::from_utf8_lossy(&ruri_raw).into_owned(),
+                ..Party::default()
+            };
+            if !next_uri.is_loose_router() {
+                // §16.12: a strict router next gets the Request-URI, ours goes last.
+                template.append_route = Some(format!("<{}>", String::from_utf8_lossy(&ruri_raw)));
+                template.drop_routes += 1;
+                let uri = String::from_utf8_lossy(next.uri_raw).into_owned();
+                vec![vec![Target {
+                    peer,
+                    request_uri: Some(uri),
+                    path: Vec::new(),
+                }]]
+            } else {
+                vec![vec![Target {
+                    peer,
+                    request_uri: pre.request_uri.clone(),
+                    path: Vec::new(),
+                }]]
+            }
+        } else {
+            let ruri_domain = ruri_sip.host.to_string().to_ascii_lowercase();
+            let local_domain = if env.snapshot.has_domain(&ruri_domain) {
+                Some(ruri_domain)
+            } else if Self::is_ours(env.front, &ruri_sip) {
+                // Addressed to our IP: the domain is the caller's, or the To header's.
+                let to_domain = msg.to().ok().and_then(|t| match t.uri {
+                    Uri::Sip(u) => Some(u.host.to_string().to_ascii_lowercase()),
+                    _ => None,
+                });
+                if caller_local {
+                    Some(from_domain.clone())
+                } else {
+                    to_domain.filter(|d| env.snapshot.has_domain(d))
+                }
+            } else {
+                None
+            };
+            let Some(domain) = local_domain else {
+                if !authorised {
+                    // No relaying for strangers (toll fraud, open relay).
+                    return Self::reply(env, msg, from, 403, "Forbidden (Relaying)", &[]);
+                }
+                let peer = match target::peer_for_uri(&self.ifaces, env.flows, &ruri_sip) {
+                    Ok(p) => p,
+                    Err(why) => return self.unreachable(env, msg, from, why),
+                };
+                callee_party = Party {
+                    name: String::from_utf8_lossy(&ruri_raw).into_owned(),
+                    ..Party::default()
+                };
+                let groups = vec![vec![Target {
+                    peer,
+                    request_uri: pre.request_uri.clone(),
+                    path: Vec::new(),
+                }]];
+                return self.fork(
+                    env,
+                    tx,
+                    bytes,
+                    msg,
+                    from,
+                    method,
+                    template,
+                    groups,
+                    caller,
+                    callee_party,
+                );
+            };
+            let Some(user) = ruri_sip
+                .user
+                .map(|u| String::from_utf8_lossy(&unescape(u)).into_owned())
+            else {
+                return Self::reply(env, msg, from, 404, "Not Found", &[]);
+            };
+            let callee = env.snapshot.user(&domain, &user).or_else(|| {
+                // A DID of ours dialled as the user part.
+                let did = env
+                    .snapshot
+                    .did(&user)
+                    .or_else(|| env.snapshot.did(&format!("+{user}")))?;
+                env.snapshot.user_by_id(did.user_id?)
+            });
+            let Some(callee) = callee.filter(|u| u.enabled) else {
+                return Self::reply(env, msg, from, 404, "Not Found", &[]);
+            };
+            let aor = format!("{}@{}", callee.username, callee.domain);
+            if method == Method::Invite
+                && let Some(max) = callee.max_calls
+                && self.calls.active(callee.id) >= max
+            {
+                return Self::reply(env, msg, from, 486, "Busy Here", &[]);
+            }
+            let bindings = env.registrar.lookup(&aor, env.now_ms);
+            let mut groups: Vec<Vec<Target>> = Vec::new();
+            let mut last_q = None;
+            for b in bindings {
+                let Ok(peer) = target::peer_for_binding(&self.ifaces, env.flows, b) else {
+                    debug!(
+                        aor,
+                        contact = b.contact,
+                        "binding unreachable (flow closed)"
+                    );
+                    continue;
+                };
+                let t = Target {
+                    peer,
+                    request_uri: Some(b.contact.clone()),
+                    path: b.path.clone(),
+                };
+                match (last_q == Some(b.q), groups.last_mut()) {
+                    (true, Some(g)) => g.push(t),
+                    _ => groups.push(vec![t]),
+                }
+                last_q = Some(b.q);
+            }
+            if groups.is_empty() {
+                return Self::reply(env, msg, from, 480, "Temporarily Unavailable", &[]);
+            }
+            callee_party = Party {
+                user: Some(callee.id),
+                customer: Some(callee.customer_id),
+                name: aor,
+            };
+            groups
+        };
+        self.fork(
+            env,
+            tx,
+            bytes,
+            msg,
+            from,
+            method,
+            template,
+            groups,
+            caller,
+            callee_party,
+        )
+    }
+
+    fn unreachable(
+        &self,
+        env: &Env<'_>,
+        msg: &Message<'_>,
+        from: Peer,
+        why: Unreachable,
+    ) -> Option<Outcome> {
+        match why {
+            Unreachable::NotAnAddress => {
+                Self::reply(env, msg, from, 404, "Not Found (no route)", &[])
+            }
+            Unreachable::NoFlow => Self::reply(env, msg, from, 480, "Temporarily Unavailable", &[]),
+            Unreachable::NoSocket => Self::reply(env, msg, from, 503, "Service Unavailable", &[]),
+        }
+    }
+
+    /// Starts forwarding `msg` to `groups`.
+    #[allow(clippy::too_many_arguments)]
+    fn fork(
+        &mut self,
+        env: &mut Env<'_>,
+        tx: ServerTxId,
+        bytes: &Bytes,
+        msg: &Message<'_>,
+        from: Peer,
+        method: Method<'_>,
+        mut template: Template,
+        groups: Vec<Vec<Target>>,
+        caller: Option<&SnapshotUser>,
+        callee: Party,
+    ) -> Option<Outcome> {
+        let invite = method == Method::Invite;
+        let mut call = None;
+        if invite {
+            if let Some(c) = caller
+                && let Some(max) = c.max_calls
+                && self.calls.active(c.id) >= max
+            {
+                return Self::reply(env, msg, from, 403, "Forbidden (too many calls)", &[]);
+            }
+            let key = CallKey {
+                call_id: String::from_utf8_lossy(msg.call_id().ok()?).into_owned(),
+                caller_tag: String::from_utf8_lossy(msg.from().ok()?.tag().unwrap_or_default())
+                    .into_owned(),
+            };
+            let caller_party = match caller {
+                Some(c) => Party {
+                    user: Some(c.id),
+                    customer: Some(c.customer_id),
+                    name: format!("{}@{}", c.username, c.domain),
+                },
+                None => Party {
+                    name: msg
+                        .from()
+                        .ok()
+                        .map(|f| String::from_utf8_lossy(f.uri_raw).into_owned())
+                        .unwrap_or_default(),
+                    ..Party::default()
+                },
+            };
+            if self
+                .calls
+                .begin(key.clone(), caller_party, callee, env.now_ms)
+            {
+                call = Some(key);
+            }
+            if let Some(c) = caller {
+                let display = c.caller_id.as_deref().unwrap_or(&c.username);
+                template.add.push((
+                    "P-Asserted-Identity",
+                    format!(
+                        "\"{}\" <sip:{}@{}>",
+                        display.replace('"', ""),
+                        c.username,
+                        c.domain
+                    ),
+                ));
+            }
+        }
+        let mut pending = Pending {
+            request: bytes.clone(),
+            from,
+            fork: Fork::new(invite, groups),
+            branches: Vec::new(),
+            call,
+            ring_deadline: invite.then(|| env.now_ms + self.config.ring_timeout_secs * 1000),
+            template,
+        };
+        let mut steps = Vec::new();
+        pending.fork.start(&mut steps);
+        self.pending.insert(tx, pending);
+        self.apply(env, tx, steps);
+        None
+    }
+
+    /// An in-dialog request: follow the route set.
+    fn in_dialog(
+        &mut self,
+        env: &mut Env<'_>,
+        tx: ServerTxId,
+        bytes: &Bytes,
+        msg: &Message<'_>,
+        from: Peer,
+    ) -> Option<Outcome> {
+        let method = msg.method()?;
+        let pre = forward::preprocess(msg, |u| Self::is_ours(env.front, u));
+        if pre.drop_routes == 0 && pre.request_uri.is_none() {
+            // Not a dialog we record-routed.
+            return Self::reply(env, msg, from, 404, "Not Here", &[]);
+        }
+        let key = call_key(msg);
+        if method == Method::Invite && !key.iter().any(|k| self.calls.contains(k)) {
+            // A re-INVITE needs a call we know: a forged Route must not make a new call.
+            return Self::reply(env, msg, from, 481, "Call/Transaction Does Not Exist", &[]);
+        }
+        let (groups, template) = match self.next_hop(env, msg, &pre, from, method) {
+            Ok(x) => x,
+            Err(why) => return self.unreachable(env, msg, from, why),
+        };
+        if method == Method::Bye {
+            for (k, by_caller) in key.iter().zip([true, false]) {
+                let how = if by_caller {
+                    Hangup::CallerBye
+                } else {
+                    Hangup::CalleeBye
+                };
+                if let Some(cdr) = self.calls.ended(k, how, env.now_ms) {
+                    env.cdrs.push(cdr);
+                }
+            }
+        }
+        let mut pending = Pending {
+            request: bytes.clone(),
+            from,
+            fork: Fork::new(method == Method::Invite, groups),
+            branches: Vec::new(),
+            call: None,
+            ring_deadline: None,
+            template,
+        };
+        let mut steps = Vec::new();
+        pending.fork.start(&mut steps);
+        self.pending.insert(tx, pending);
+        self.apply(env, tx, steps);
+        None
+    }
+
+    /// Where an in-dialog request or an ACK goes after route preprocessing, and the edits.
+    fn next_hop(
+        &self,
+        env: &Env<'_>,
+        msg: &Message<'_>,
+        pre: &forward::Preprocessed,
+        from: Peer,
+        method: Method<'_>,
+    ) -> Result<(Vec<Vec<Target>>, Template), Unreachable> {
+        let mut template = Template {
+            drop_routes: pre.drop_routes,
+            drop_last_route: pre.drop_last_route,
+            ..Template::default()
+        };
+        if sets_target(method) {
+            template.contact = contact::alias_edit(msg, from.addr, from.transport);
+        }
+        let ruri: Vec<u8> = match &pre.request_uri {
+            Some(u) => u.as_bytes().to_vec(),
+            None => msg
+                .request_line()
+                .map(|rl| rl.uri.to_vec())
+                .unwrap_or_default(),
+        };
+        let next = forward::routes(msg)
+            .into_iter()
+            .nth(pre.drop_routes)
+            .filter(|_| pre.route_left);
+        let target = match next {
+            Some(route) => {
+                let Uri::Sip(u) = route.uri else {
+                    return Err(Unreachable::NotAnAddress);
+                };
+                let peer = target::peer_for_uri(&self.ifaces, env.flows, &u)?;
+                if u.is_loose_router() {
+                    Target {
+                        peer,
+                        request_uri: pre.request_uri.clone(),
+                        path: Vec::new(),
+                    }
+                } else {
+                    template.append_route = Some(format!("<{}>", String::from_utf8_lossy(&ruri)));
+                    template.drop_routes += 1;
+                    Target {
+                        peer,
+                        request_uri: Some(String::from_utf8_lossy(route.uri_raw).into_owned()),
+                        path: Vec::new(),
+                    }
+                }
+            }
+            None => {
+                let Ok(Uri::Sip(u)) = Uri::parse(&ruri) else {
+                    return Err(Unreachable::NotAnAddress);
+                };
+                let peer = target::peer_for_uri(&self.ifaces, env.flows, &u)?;
+                let stripped = contact::strip_alias(&ruri);
+                Target {
+                    peer,
+                    request_uri: stripped
+                        .map(|s| String::from_utf8_lossy(&s).into_owned())
+                        .or_else(|| pre.request_uri.clone()),
+                    path: Vec::new(),
+                }
+            }
+        };
+        Ok((vec![vec![target]], template))
+    }
+
+    /// An ACK the engine handed over: for a 2xx it is end-to-end and routed like any
+    /// in-dialog request, statelessly; the ACK for a non-2xx final of ours is absorbed.
+    pub(crate) fn ack(
+        &mut self,
+        env: &mut Env<'_>,
+        bytes: &Bytes,
+        from: Peer,
+        tx: Option<ServerTxId>,
+    ) {
+        if tx.is_some_and(|t| !self.accepted.contains(&t)) {
+            return;
+        }
+        let Ok(msg) = Message::parse(bytes) else {
+            return;
+        };
+        let pre = forward::preprocess(&msg, |u| Self::is_ours(env.front, u));
+        if pre.drop_routes == 0 && pre.request_uri.is_none() {
+            debug!(source = %from.addr, "ACK not for a dialog of ours");
+            return;
+        }
+        let Ok((groups, template)) = self.next_hop(env, &msg, &pre, from, Method::Ack) else {
+            debug!(source = %from.addr, "ACK destination unreachable");
+            return;
+        };
+        let Some(t) = groups.into_iter().flatten().next() else {
+            return;
+        };
+        let Some(out) = self.forwarded(&msg, &template, &t, from) else {
+            return;
+        };
+        env.engine.send_stateless(t.peer, Bytes::from(out));
+    }
+
+    /// The request as it leaves for one target.
+    fn forwarded(
+        &mut self,
+        msg: &Message<'_>,
+        tpl: &Template,
+        t: &Target,
+        from: Peer,
+    ) -> Option<Vec<u8>> {
+        self.next_branch = self.next_branch.wrapping_add(1);
+        let branch = branch::forward_branch(msg, self.next_branch)?;
+        let via = self
+            .ifaces
+            .via(t.peer.transport, t.peer.addr.ip(), &branch)?;
+        let mut rr = Vec::new();
+        if tpl.record_route {
+            let outward = self
+                .ifaces
+                .record_route(t.peer.transport, t.peer.addr.ip())?;
+            let inward = self.ifaces.record_route(from.transport, from.addr.ip())?;
+            rr.push(outward.clone());
+            // RFC 5658: a second Record-Route when the request changes transport or family.
+            if inward != outward {
+                rr.push(inward);
+            }
+        }
+        let mut remove = tpl.remove.clone();
+        let mut add = tpl.add.clone();
+        let privacy_id =
+            (msg.values(HeaderName::Privacy).flatten()).any(|v| v.eq_ignore_ascii_case(b"id"));
+        let next_trusted = self.is_trusted_hop(t);
+        if !next_trusted {
+            // Asserted identities go to trusted hops only, and never against `Privacy: id`.
+            add.retain(|(n, _)| *n != "P-Asserted-Identity");
+            if privacy_id {
+                remove.push(HeaderName::PAssertedIdentity);
+            }
+        }
+        let fw = Forward {
+            request_uri: t.request_uri.as_deref().map(str::as_bytes),
+            via: &via,
+            record_route: &rr,
+            drop_routes: tpl.drop_routes,
+            drop_last_route: tpl.drop_last_route,
+            prepend_routes: &t.path,
+            append_route: tpl.append_route.as_deref(),
+            remove: &remove,
+            add: &add,
+            replace: tpl.contact.as_slice(),
+        };
+        Some(forward::request(msg, &fw))
+    }
+
+    fn is_trusted_hop(&self, t: &Target) -> bool {
+        self.trusted.iter().any(|n| n.contains(&t.peer.addr.ip()))
+    }
+
+    /// Carries out what the fork asked for.
+    fn apply(&mut self, env: &mut Env<'_>, stx: ServerTxId, steps: Vec<Step<Target>>) {
+        for step in steps {
+            match step {
+                Step::Start { branch, target } => self.start_branch(env, stx, branch, target),
+                Step::Cancel(b) => self.cancel_branch(env, stx, b),
+                Step::Forward(bytes) => self.forward_response(env, stx, &bytes, None),
+                Step::Final {
+                    code,
+                    response,
+                    challenges,
+                } => self.final_response(env, stx, code, response, &challenges),
+            }
+        }
+        self.reap(stx);
+    }
+
+    fn start_branch(&mut self, env: &mut Env<'_>, stx: ServerTxId, b: BranchId, t: Target) {
+        let Some(p) = self.pending.get(&stx) else {
+            return;
+        };
+        let (request, from, tpl) = (p.request.clone(), p.from, p.template.clone());
+        let Ok(msg) = Message::parse(&request) else {
+            return;
+        };
+        let out = self.forwarded(&msg, &tpl, &t, from);
+        let started = out.and_then(|out| {
+            let out = Bytes::from(out);
+            let tx = env
+                .engine
+                .request(out.clone(), t.peer, Instant::now())
+                .ok()?;
+            Some(BranchTx {
+                tx,
+                forwarded: out,
+                peer: t.peer,
+            })
+        });
+        let Some(p) = self.pending.get_mut(&stx) else {
+            return;
+        };
+        if p.branches.len() <= b.0 {
+            p.branches.resize_with(b.0 + 1, || None);
+        }
+        match started {
+            Some(bt) => {
+                self.clients.insert(bt.tx, (stx, b));
+                p.branches[b.0] = Some(bt);
+            }
+            None => {
+                let mut steps = Vec::new();
+                p.fork.failed(b, 503, &mut steps);
+                self.apply(env, stx, steps);
+            }
+        }
+    }
+
+    fn cancel_branch(&mut self, env: &mut Env<'_>, stx: ServerTxId, b: BranchId) {
+        let Some(Some(bt)) = self.pending.get(&stx).and_then(|p| p.branches.get(b.0)) else {
+            return;
+        };
+        let Ok(inv) = Message::parse(&bt.forwarded) else {
+            return;
+        };
+        let Some(cancel) = forward::cancel(&inv) else {
+            return;
+        };
+        if let Ok(ctx) = env
+            .engine
+            .request(Bytes::from(cancel), bt.peer, Instant::now())
+        {
+            self.cancels.insert(ctx);
+        }
+    }
+
+    fn forward_response(
+        &mut self,
+        env: &mut Env<'_>,
+        stx: ServerTxId,
+        bytes: &[u8],
+        status: Option<(u16, &str)>,
+    ) {
+        self.forward_final(env, stx, bytes, status, &[]);
+    }
+
+    fn forward_final(
+        &mut self,
+        env: &mut Env<'_>,
+        stx: ServerTxId,
+        bytes: &[u8],
+        status: Option<(u16, &str)>,
+        challenges: &[(HeaderName, String)],
+    ) {
+        let Ok(resp) = Message::parse(bytes) else {
+            return;
+        };
+        let code = resp.status_line().map_or(0, |s| s.code);
+        let is_invite = resp.cseq().is_ok_and(|c| c.method == Method::Invite);
+        // The callee's Contact, when it is behind NAT or on a connection.
+        let source = self.response_source(stx, &resp);
+        let contact = match (source, code) {
+            (Some(src), 101..=299) => contact::alias_edit(&resp, src.addr, src.transport),
+            _ => None,
+        };
+        let Some(out) = forward::response(&resp, status, challenges, contact.as_slice()) else {
+            return;
+        };
+        if is_invite && (200..300).contains(&code) {
+            self.accepted.insert(stx);
+            if let Some(key) = self.pending.get(&stx).and_then(|p| p.call.clone()) {
+                self.calls.answered(&key, env.now_ms);
+            }
+        }
+        if let Err(e) = env.engine.respond(stx, Bytes::from(out), Instant::now()) {
+            debug!(error = %e, code, "forwarded response refused by the server transaction");
+        }
+    }
+
+    /// The peer the branch answering with `resp` was sent to (its top Via's branch names it).
+    fn response_source(&self, stx: ServerTxId, resp: &Message<'_>) -> Option<Peer> {
+        let branch = resp.top_via().ok()?.branch()?;
+        let p = self.pending.get(&stx)?;
+        p.branches.iter().flatten().find_map(|b| {
+            let m = Message::parse(&b.forwarded).ok()?;
+            (m.top_via().ok()?.branch()? == branch).then_some(b.peer)
+        })
+    }
+
+    fn final_response(
+        &mut self,
+        env: &mut Env<'_>,
+        stx: ServerTxId,
+        code: u16,
+        response: Option<Bytes>,
+        challenges: &[(HeaderName, String)],
+    ) {
+        match response {
+            Some(bytes) => {
+                // §16.7 item 6: a 503 is not passed on as such (it would stop the caller's
+                // other servers too).
+                let status = (code == 503).then_some((500, "Server Internal Error"));
+                self.forward_final(env, stx, &bytes, status, challenges);
+            }
+            None => {
+                let Some(p) = self.pending.get(&stx) else {
+                    return;
+                };
+                let Ok(msg) = Message::parse(&p.request) else {
+                    return;
+                };
+                let reason = match code {
+                    408 => "Request Timeout",
+                    480 => "Temporarily Unavailable",
+                    503 => "Service Unavailable",
+                    _ => "Server Internal Error",
+                };
+                let code = if code == 503 { 480 } else { code };
+                if let Outcome::Reply(r) =
+                    env.front
+                        .reply(&msg, p.from.addr, p.from.transport, code, reason, &[])
+                {
+                    let _ = env
+                        .engine
+                        .respond(stx, Bytes::from(r.bytes), Instant::now());
+                }
+            }
+        }
+        if code >= 300
+            && let Some(key) = self.pending.get(&stx).and_then(|p| p.call.clone())
+            && let Some(cdr) = self.calls.failed(&key, code, env.now_ms)
+        {
+            env.cdrs.push(cdr);
+        }
+    }
+
+    /// A response on one of our client transactions.
+    pub(crate) fn response(&mut self, env: &mut Env<'_>, ctx: ClientTxId, code: u16, bytes: Bytes) {
+        if self.cancels.contains(&ctx) {
+            return;
+        }
+        let Some(&(stx, b)) = self.clients.get(&ctx) else {
+            return;
+        };
+        let Some(p) = self.pending.get_mut(&stx) else {
+            return;
+        };
+        let mut steps = Vec::new();
+        if (300..400).contains(&code) && self.config.follow_redirects {
+            let targets = redirect_targets(&bytes, &self.ifaces, env.flows);
+            p.fork.redirect(b, code, bytes, targets, &mut steps);
+        } else {
+            p.fork.response(b, code, bytes, &mut steps);
+        }
+        self.apply(env, stx, steps);
+    }
+
+    /// A client transaction failed without a final response (408 timeout, 503 transport).
+    pub(crate) fn client_failed(&mut self, env: &mut Env<'_>, ctx: ClientTxId, code: u16) {
+        if self.cancels.contains(&ctx) {
+            return;
+        }
+        let Some(&(stx, b)) = self.clients.get(&ctx) else {
+            return;
+        };
+        let Some(p) = self.pending.get_mut(&stx) else {
+            return;
+        };
+        let mut steps = Vec::new();
+        p.fork.failed(b, code, &mut steps);
+        self.apply(env, stx, steps);
+    }
+
+    /// The caller's CANCEL for the INVITE of `stx` (already answered 200 by the front door).
+    pub(crate) fn cancel(&mut self, env: &mut Env<'_>, stx: ServerTxId) {
+        let Some(p) = self.pending.get_mut(&stx) else {
+            return;
+        };
+        let mut steps = Vec::new();
+        p.fork.cancel(&mut steps);
+        self.apply(env, stx, steps);
+    }
+
+    /// A client transaction is gone.
+    pub(crate) fn client_ended(&mut self, ctx: ClientTxId) {
+        self.cancels.remove(&ctx);
+        if let Some((stx, _)) = self.clients.remove(&ctx) {
+            self.reap(stx);
+        }
+    }
+
+    /// A server transaction is gone.
+    pub(crate) fn server_ended(&mut self, stx: ServerTxId) {
+        self.accepted.remove(&stx);
+    }
+
+    /// Forgets a request whose final answer went upstream and whose branches all ended.
+    fn reap(&mut self, stx: ServerTxId) {
+        let Some(p) = self.pending.get(&stx) else {
+            return;
+        };
+        let live = (p.branches.iter().flatten()).any(|b| self.clients.contains_key(&b.tx));
+        if p.fork.answered() && !live {
+            self.pending.remove(&stx);
+        }
+    }
+
+    /// Timer C and the maximum call duration; called about once a second.
+    pub(crate) fn tick(&mut self, env: &mut Env<'_>) {
+        let due: Vec<ServerTxId> = (self.pending.iter())
+            .filter(|(_, p)| p.ring_deadline.is_some_and(|d| d <= env.now_ms) && !p.fork.answered())
+            .map(|(k, _)| *k)
+            .collect();
+        for stx in due {
+            let Some(p) = self.pending.get_mut(&stx) else {
+                continue;
+            };
+            p.ring_deadline = None;
+            let mut steps = Vec::new();
+            p.fork.expire(&mut steps);
+            self.apply(env, stx, steps);
+        }
+        let max_ms = self.config.max_call_secs * 1000;
+        env.cdrs.extend(self.calls.expire(env.now_ms, max_ms));
+    }
+}
+
+/// The call keys an in-dialog request may belong to: sent by the caller (From tag is the
+/// caller's) or by the callee (To tag is).
+fn call_key(msg: &Message<'_>) -> Vec<CallKey> {
+    let Ok(call_id) = msg.call_id() else {
+        return Vec::new();
+    };
+    let call_id = String::from_utf8_lossy(call_id).into_owned();
+    let tags = [
+        msg.from().ok().and_then(|f| f.tag()),
+        msg.to().ok().and_then(|t| t.tag()),
+    ];
+    tags.into_iter()
+        .flatten()
+        .map(|t| CallKey {
+            call_id: call_id.clone(),
+            caller_tag: String::from_utf8_lossy(t).into_owned(),
+        })
+        .collect()
+}
+
+/// The Contacts of a 3xx the proxy may recurse to (addresses only; no DNS here).
+fn redirect_targets(bytes: &[u8], ifaces: &Interfaces, flows: &Flows) -> Vec<Target> {
+    let Ok(msg) = Message::parse(bytes) else {
+        return Vec::new();
+    };
+    (msg.contacts().flatten())
+        .filter_map(|c| match c {
+            trunkline_sip::Contact::Addr(na) => Some(na),
+            _ => None,
+        })
+        .filter_map(|na| {
+            let Uri::Sip(u) = na.uri else {
+                return None;
+            };
+            let peer = target::peer_for_uri(ifaces, flows, &u).ok()?;
+            Some(Target {
+                peer,
+                request_uri: Some(String::from_utf8_lossy(na.uri_raw).into_owned()),
+                path: Vec::new(),
+            })
+        })
+        .take(8)
+        .collect()
+}

@@ -1,0 +1,286 @@
+//! Call tracking for the proxy, sans-IO: every INVITE it forwards is a call from setup to BYE
+//! (or to its failure), so that concurrent-call limits per user hold and one CDR per call is
+//! written with its times, disposition and SIP code.
+
+use std::collections::HashMap;
+
+use trunkline_store::{CdrUuid, Direction, Disposition, Leg, NewCdr, Qos, TenantId, UserId};
+
+/// A call is known by its Call-ID and the caller's From tag (a fork's dialogs share both).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct CallKey {
+    pub(crate) call_id: String,
+    pub(crate) caller_tag: String,
+}
+
+/// One side of a call.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Party {
+    /// The platform user, when the side is one.
+    pub(crate) user: Option<UserId>,
+    /// Its customer.
+    pub(crate) customer: Option<TenantId>,
+    /// `user@domain` or the URI as it came, for the CDR.
+    pub(crate) name: String,
+}
+
+#[derive(Debug, Clone)]
+struct Call {
+    caller: Party,
+    callee: Party,
+    started_ms: u64,
+    answered_ms: Option<u64>,
+}
+
+/// How a call ended, for the CDR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hangup {
+    /// The caller sent BYE.
+    CallerBye,
+    /// The callee sent BYE.
+    CalleeBye,
+    /// The call outlived `proxy.max_call_secs` without a BYE.
+    Timeout,
+}
+
+impl Hangup {
+    fn as_str(self) -> &'static str {
+        match self {
+            Hangup::CallerBye => "caller_bye",
+            Hangup::CalleeBye => "callee_bye",
+            Hangup::Timeout => "max_duration",
+        }
+    }
+}
+
+/// The calls in progress.
+#[derive(Debug, Default)]
+pub(crate) struct Calls {
+    calls: HashMap<CallKey, Call>,
+    per_user: HashMap<UserId, u32>,
+}
+
+impl Calls {
+    /// Calls `user` is in now (ringing or answered).
+    pub(crate) fn active(&self, user: UserId) -> u32 {
+        self.per_user.get(&user).copied().unwrap_or(0)
+    }
+
+    /// Calls in progress.
+    pub(crate) fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Whether `key` is a call in progress.
+    pub(crate) fn contains(&self, key: &CallKey) -> bool {
+        self.calls.contains_key(key)
+    }
+
+    /// A new call; false if one with this key exists already.
+    pub(crate) fn begin(
+        &mut self,
+        key: CallKey,
+        caller: Party,
+        callee: Party,
+        now_ms: u64,
+    ) -> bool {
+        if self.calls.contains_key(&key) {
+            return false;
+        }
+        for u in [caller.user, callee.user].into_iter().flatten() {
+            *self.per_user.entry(u).or_default() += 1;
+        }
+        self.calls.insert(
+            key,
+            Call {
+                caller,
+                callee,
+                started_ms: now_ms,
+                answered_ms: None,
+            },
+        );
+        true
+    }
+
+    /// The call was answered (its first 2xx).
+    pub(crate) fn answered(&mut self, key: &CallKey, now_ms: u64) {
+        if let Some(c) = self.calls.get_mut(key) {
+            c.answered_ms.get_or_insert(now_ms);
+        }
+    }
+
+    /// The call failed with final response `code` before an answer: its CDR.
+    pub(crate) fn failed(&mut self, key: &CallKey, code: u16, now_ms: u64) -> Option<NewCdr> {
+        if self.calls.get(key)?.answered_ms.is_some() {
+            return None;
+        }
+        let call = self.remove(key)?;
+        let disposition = match code {
+            486 | 600 => Disposition::Busy,
+            408 | 480 => Disposition::NoAnswer,
+            487 => Disposition::Cancelled,
+            _ => Disposition::Failed,
+        };
+        cdr(key, call, now_ms, disposition, code, "failed")
+    }
+
+    /// An answered call ended: its CDR.
+    pub(crate) fn ended(&mut self, key: &CallKey, how: Hangup, now_ms: u64) -> Option<NewCdr> {
+        self.calls.get(key)?.answered_ms?;
+        let call = self.remove(key)?;
+        cdr(key, call, now_ms, Disposition::Answered, 200, how.as_str())
+    }
+
+    /// Answered calls older than `max_ms`: ended as timed out, with their CDRs.
+    pub(crate) fn expire(&mut self, now_ms: u64, max_ms: u64) -> Vec<NewCdr> {
+        let old: Vec<CallKey> = (self.calls.iter())
+            .filter(|(_, c)| {
+                c.answered_ms
+                    .is_some_and(|a| now_ms.saturating_sub(a) > max_ms)
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        (old.iter())
+            .filter_map(|k| self.ended(k, Hangup::Timeout, now_ms))
+            .collect()
+    }
+
+    fn remove(&mut self, key: &CallKey) -> Option<Call> {
+        let call = self.calls.remove(key)?;
+        for u in [call.caller.user, call.callee.user].into_iter().flatten() {
+            if let Some(n) = self.per_user.get_mut(&u) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.per_user.remove(&u);
+                }
+            }
+        }
+        Some(call)
+    }
+}
+
+/// The CDR of a call: billed to the caller's customer when the caller is a platform user
+/// (the A leg), else to the callee's (an inbound call, the B leg); `None` when neither side
+/// belongs to a customer.
+fn cdr(
+    key: &CallKey,
+    call: Call,
+    now_ms: u64,
+    disposition: Disposition,
+    sip_code: u16,
+    hangup: &str,
+) -> Option<NewCdr> {
+    let (leg, direction, billed) = match (call.caller.customer, call.callee.customer) {
+        (Some(_), Some(_)) => (Leg::A, Direction::Internal, &call.caller),
+        (Some(_), None) => (Leg::A, Direction::Outbound, &call.caller),
+        (None, Some(_)) => (Leg::B, Direction::Inbound, &call.callee),
+        (None, None) => return None,
+    };
+    let customer_id = billed.customer?;
+    let hangup_reason = match disposition {
+        Disposition::Answered => hangup.to_owned(),
+        Disposition::Cancelled => "caller_cancel".to_owned(),
+        _ => format!("sip_{sip_code}"),
+    };
+    Some(NewCdr {
+        uuid: CdrUuid::random(),
+        customer_id,
+        user_id: billed.user,
+        call_id: truncate(&key.call_id, 255),
+        leg,
+        direction,
+        caller: truncate(&call.caller.name, 128),
+        callee: truncate(&call.callee.name, 128),
+        started_at: call.started_ms as i64,
+        answered_at: call.answered_ms.map(|a| a as i64),
+        ended_at: now_ms.max(call.started_ms) as i64,
+        disposition,
+        sip_code,
+        hangup_reason,
+        carrier_id: None,
+        rate_prefix: None,
+        billed: None,
+        currency: None,
+        qos: Qos::default(),
+        recording: None,
+    })
+}
+
+/// At most `max` characters of `s`, cut on a character boundary.
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn party(user: i64, customer: i64) -> Party {
+        Party {
+            user: Some(UserId(user)),
+            customer: Some(TenantId(customer)),
+            name: format!("{user}@example.test"),
+        }
+    }
+
+    fn key(n: u32) -> CallKey {
+        CallKey {
+            call_id: format!("call-{n}"),
+            caller_tag: "t".to_owned(),
+        }
+    }
+
+    #[test]
+    fn limits_count_ringing_and_answered_calls() {
+        let mut c = Calls::default();
+        assert!(c.begin(key(1), party(1, 10), party(2, 10), 1000));
+        assert!(
+            !c.begin(key(1), party(1, 10), party(2, 10), 1000),
+            "same key twice"
+        );
+        assert!(c.begin(key(2), party(3, 10), party(2, 10), 1000));
+        assert_eq!((c.active(UserId(1)), c.active(UserId(2))), (1, 2));
+        let cdr = c.failed(&key(2), 486, 2000).unwrap();
+        assert_eq!(cdr.disposition, Disposition::Busy);
+        assert_eq!(cdr.hangup_reason, "sip_486");
+        assert_eq!(c.active(UserId(2)), 1);
+        c.answered(&key(1), 3000);
+        assert!(
+            c.failed(&key(1), 487, 3500).is_none(),
+            "answered calls do not fail"
+        );
+        let cdr = c.ended(&key(1), Hangup::CalleeBye, 8000).unwrap();
+        assert_eq!(cdr.disposition, Disposition::Answered);
+        assert_eq!(
+            (cdr.started_at, cdr.answered_at, cdr.ended_at),
+            (1000, Some(3000), 8000)
+        );
+        assert_eq!((cdr.leg, cdr.direction), (Leg::A, Direction::Internal));
+        assert_eq!(cdr.hangup_reason, "callee_bye");
+        assert!(cdr.validate().is_ok());
+        assert_eq!(c.len(), 0);
+        assert_eq!(c.active(UserId(2)), 0);
+    }
+
+    #[test]
+    fn inbound_calls_bill_the_callee_and_old_calls_expire() {
+        let mut c = Calls::default();
+        let outsider = Party {
+            name: "sip:x@198.51.100.1".to_owned(),
+            ..Party::default()
+        };
+        c.begin(key(1), outsider.clone(), party(2, 20), 0);
+        c.answered(&key(1), 10);
+        assert!(c.expire(1000, 5000).is_empty());
+        let cdrs = c.expire(10_000, 5000);
+        assert_eq!(cdrs.len(), 1);
+        assert_eq!(cdrs[0].customer_id, TenantId(20));
+        assert_eq!(
+            (cdrs[0].leg, cdrs[0].direction),
+            (Leg::B, Direction::Inbound)
+        );
+        assert_eq!(cdrs[0].hangup_reason, "max_duration");
+        c.begin(key(2), outsider.clone(), outsider, 0);
+        assert!(c.failed(&key(2), 404, 1).is_none(), "nobody to bill");
+    }
+}
