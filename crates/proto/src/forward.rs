@@ -83,11 +83,12 @@ pub fn request(msg: &Message<'_>, fw: &Forward<'_>) -> Vec<u8> {
     if let Some(uri) = fw.request_uri {
         ed.set_request_uri(uri);
     }
-    // Prepended lines keep the order they are added in, all before the received headers.
-    ed.prepend("Via", fw.via.as_bytes());
+    // Prepended lines keep the order they are added in, all before the received headers; our
+    // Via goes last so that it stays next to the Vias it was put above.
     for rr in fw.record_route {
         ed.prepend("Record-Route", rr.as_bytes());
     }
+    ed.prepend("Via", fw.via.as_bytes());
     for r in fw.prepend_routes {
         ed.prepend("Route", r.as_bytes());
     }

@@ -9,48 +9,11 @@ mod common;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use common::{Served, cli, ok, run_peer};
-use trunkline_store::{
-    Ctx, DomainName, NewUser, Password, Scope, Store, TenantKind, TenantName, Username,
-};
+use common::{Served, cli, ok, provision, run_peer};
 
 /// The SIPp scenario the benchmark uses too.
 fn scenario() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../bench/sipp/register_auth.xml")
-}
-
-/// A customer with `domain` and users `n` (password `secret{n}`) for every `n` in `users`,
-/// written to the data dir's database before the server starts.
-fn provision(data: &Path, domain: &str, users: Range<u32>) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let store = Store::connect(&data.join("trunkline.sqlite").to_string_lossy())
-            .await
-            .unwrap();
-        let ctx = Ctx::new(Scope::Platform, "test");
-        let name = TenantName::parse("acme").unwrap();
-        let customer = store
-            .create_tenant(&ctx, TenantKind::Customer, store.platform_id(), &name)
-            .await
-            .unwrap();
-        let domain = DomainName::parse(domain).unwrap();
-        let d = store
-            .create_domain(&ctx, customer.id, &domain)
-            .await
-            .unwrap();
-        for n in users {
-            let user = NewUser::new(
-                d.id,
-                Username::parse(&n.to_string()).unwrap(),
-                Password::parse(&format!("secret{n}")).unwrap(),
-            );
-            store.create_user(&ctx, &user).await.unwrap();
-        }
-        store.close().await;
-    });
 }
 
 /// SIPp's injection file: user, domain, the authentication keyword with the credentials.

@@ -223,3 +223,43 @@ pub fn run_peer(dir: &Path, program: &str, args: &[&str], timeout_secs: u32) -> 
         .output()
         .unwrap_or_else(|e| panic!("{program} could not run ({e}); scripts/test installs it"))
 }
+
+/// A customer with `domain` and users `n` (password `secret{n}`) for every `n` in `users`,
+/// written to the data dir's database before the server starts.
+pub fn provision(data: &Path, domain: &str, users: std::ops::Range<u32>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store =
+            trunkline_store::Store::connect(&data.join("trunkline.sqlite").to_string_lossy())
+                .await
+                .unwrap();
+        let ctx = trunkline_store::Ctx::new(trunkline_store::Scope::Platform, "test");
+        let name = trunkline_store::TenantName::parse("acme").unwrap();
+        let customer = store
+            .create_tenant(
+                &ctx,
+                trunkline_store::TenantKind::Customer,
+                store.platform_id(),
+                &name,
+            )
+            .await
+            .unwrap();
+        let domain = trunkline_store::DomainName::parse(domain).unwrap();
+        let d = store
+            .create_domain(&ctx, customer.id, &domain)
+            .await
+            .unwrap();
+        for n in users {
+            let user = trunkline_store::NewUser::new(
+                d.id,
+                trunkline_store::Username::parse(&n.to_string()).unwrap(),
+                trunkline_store::Password::parse(&format!("secret{n}")).unwrap(),
+            );
+            store.create_user(&ctx, &user).await.unwrap();
+        }
+        store.close().await;
+    });
+}

