@@ -372,14 +372,23 @@ impl Proxy {
                 env.snapshot.user_by_id(did.user_id?)
             });
             let Some(callee) = callee.filter(|u| u.enabled) else {
-                return Self::reply(env, msg, from, 404, "Not Found", &[]);
+                let party = Party {
+                    name: String::from_utf8_lossy(&ruri_raw).into_owned(),
+                    ..Party::default()
+                };
+                return self.refuse(env, msg, from, caller, party, 404, "Not Found");
+            };
+            let party = Party {
+                user: Some(callee.id),
+                customer: Some(callee.customer_id),
+                name: format!("{}@{}", callee.username, callee.domain),
             };
             let aor = format!("{}@{}", callee.username, callee.domain);
             if method == Method::Invite
                 && let Some(max) = callee.max_calls
                 && self.calls.active(callee.id) >= max
             {
-                return Self::reply(env, msg, from, 486, "Busy Here", &[]);
+                return self.refuse(env, msg, from, caller, party, 486, "Busy Here");
             }
             let bindings = env.registrar.lookup(&aor, env.now_ms);
             let mut groups: Vec<Vec<Target>> = Vec::new();
@@ -405,13 +414,17 @@ impl Proxy {
                 last_q = Some(b.q);
             }
             if groups.is_empty() {
-                return Self::reply(env, msg, from, 480, "Temporarily Unavailable", &[]);
+                return self.refuse(
+                    env,
+                    msg,
+                    from,
+                    caller,
+                    party,
+                    480,
+                    "Temporarily Unavailable",
+                );
             }
-            callee_party = Party {
-                user: Some(callee.id),
-                customer: Some(callee.customer_id),
-                name: aor,
-            };
+            callee_party = party;
             groups
         };
         self.fork(
@@ -426,6 +439,30 @@ impl Proxy {
             caller,
             callee_party,
         )
+    }
+
+    /// Answers an INVITE the proxy cannot place with `code`, and writes the call's CDR.
+    #[allow(clippy::too_many_arguments)]
+    fn refuse(
+        &mut self,
+        env: &mut Env<'_>,
+        msg: &Message<'_>,
+        from: Peer,
+        caller: Option<&SnapshotUser>,
+        callee: Party,
+        code: u16,
+        reason: &str,
+    ) -> Option<Outcome> {
+        if msg.method() == Some(Method::Invite)
+            && let Some(key) = call_key(msg).into_iter().next()
+            && self
+                .calls
+                .begin(key.clone(), caller_party(msg, caller), callee, env.now_ms)
+            && let Some(cdr) = self.calls.failed(&key, code, env.now_ms)
+        {
+            env.cdrs.push(cdr);
+        }
+        Self::reply(env, msg, from, code, reason, &[])
     }
 
     fn unreachable(
@@ -995,6 +1032,23 @@ impl Proxy {
         }
         let max_ms = self.config.max_call_secs * 1000;
         env.cdrs.extend(self.calls.expire(env.now_ms, max_ms));
+    }
+}
+
+/// The calling side of a call: the authenticated user, or the From URI of a stranger.
+fn caller_party(msg: &Message<'_>, caller: Option<&SnapshotUser>) -> Party {
+    match caller {
+        Some(c) => Party {
+            user: Some(c.id),
+            customer: Some(c.customer_id),
+            name: format!("{}@{}", c.username, c.domain),
+        },
+        None => Party {
+            name: (msg.from().ok())
+                .map(|f| String::from_utf8_lossy(f.uri_raw).into_owned())
+                .unwrap_or_default(),
+            ..Party::default()
+        },
     }
 }
 

@@ -92,12 +92,13 @@ fn callee(s: &Served, name: &str, port: u16, transport: &str) -> Child {
             "30s",
             "-nostdin",
             "-trace_err",
+            "-trace_msg",
             &target,
         ])
         .current_dir(&s.data)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .expect("sipp could not run; scripts/test installs it")
 }
@@ -136,6 +137,7 @@ fn call(s: &Served, name: &str, caller: u32, callee: u32, hold_ms: u32) -> (bool
             "30s",
             "-nostdin",
             "-trace_err",
+            "-trace_msg",
             &target,
         ],
         40,
@@ -153,6 +155,7 @@ fn call(s: &Served, name: &str, caller: u32, callee: u32, hold_ms: u32) -> (bool
     )
 }
 
+/// Waits for a callee; on failure SIPp's error log from `dir` is printed.
 fn wait(mut child: Child) -> bool {
     let deadline = Instant::now() + Duration::from_secs(45);
     while Instant::now() < deadline {
@@ -214,4 +217,59 @@ fn an_authenticated_call_connects_and_hangs_up_with_a_cdr() {
     );
     assert_eq!(c.hangup_reason, "caller_bye");
     assert!(c.billsec_ms >= 900, "{c:?}");
+}
+
+#[test]
+fn cancel_before_answer_reaches_the_callee_and_the_caller_gets_487() {
+    let s = server("proxy-cancel");
+    let port = free_port();
+    register(&s, 1002, port, "u1");
+    let uas = callee(&s, "ring_cancel", port, "u1");
+    std::thread::sleep(Duration::from_millis(300));
+    let (ok, log) = call(&s, "cancel_auth", 1001, 1002, 500);
+    assert!(ok, "caller failed: {log}\nserver log:\n{}", s.log());
+    assert!(wait(uas), "callee failed; server log:\n{}", s.log());
+    let rows = cdrs(&s.data, 1);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].disposition, Disposition::Cancelled);
+    assert_eq!(rows[0].sip_code, 487);
+}
+
+#[test]
+fn a_fork_to_two_contacts_connects_one_and_cancels_the_other() {
+    let s = server("proxy-fork");
+    let (a, b) = (free_port(), free_port());
+    register(&s, 1002, a, "u1");
+    register(&s, 1002, b, "u1");
+    let answers = callee(&s, "answer_late", a, "u1");
+    let rings = callee(&s, "ring_cancel", b, "u1");
+    std::thread::sleep(Duration::from_millis(300));
+    let (ok, log) = call(&s, "call_auth", 1001, 1002, 500);
+    assert!(ok, "caller failed: {log}\nserver log:\n{}", s.log());
+    assert!(
+        wait(answers),
+        "answering callee failed; server log:\n{}",
+        s.log()
+    );
+    assert!(
+        wait(rings),
+        "cancelled callee failed; server log:\n{}",
+        s.log()
+    );
+    let rows = cdrs(&s.data, 1);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].disposition, Disposition::Answered);
+}
+
+#[test]
+fn a_call_to_an_unregistered_user_gets_480_and_a_no_answer_cdr() {
+    let s = server("proxy-480");
+    let (ok, log) = call(&s, "call_fails", 1001, 1003, 0);
+    assert!(ok, "caller failed: {log}\nserver log:\n{}", s.log());
+    let rows = cdrs(&s.data, 1);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        (rows[0].disposition, rows[0].sip_code),
+        (Disposition::NoAnswer, 480)
+    );
 }
