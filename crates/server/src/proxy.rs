@@ -327,6 +327,14 @@ impl Proxy {
                 None
             };
             let Some(domain) = local_domain else {
+                if Self::is_ours(env.front, &ruri_sip) {
+                    // Addressed to this server, in no domain of ours: no such user here.
+                    let party = Party {
+                        name: String::from_utf8_lossy(&ruri_raw).into_owned(),
+                        ..Party::default()
+                    };
+                    return self.refuse(env, msg, from, caller, party, 404, "Not Found");
+                }
                 if !authorised {
                     // No relaying for strangers (toll fraud, open relay).
                     return Self::reply(env, msg, from, 403, "Forbidden (Relaying)", &[]);
