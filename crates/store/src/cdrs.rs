@@ -26,9 +26,12 @@ const INSERT: &str = "INSERT INTO cdrs (uuid, customer_id, user_id, call_id, leg
      sip_code, hangup_reason, carrier_id, rate_prefix, billed, currency, rtp_packets_rx, \
      rtp_packets_tx, rtp_lost, jitter_us, rtt_us, mos_x100, recording, created_at) VALUES ";
 
-/// Rows per INSERT statement: 28 parameters each, well below SQLite's 32 766 and PostgreSQL's
-/// 65 535 bound parameters per statement.
-const ROWS_PER_STATEMENT: usize = 100;
+/// Rows per INSERT statement. One: the statement text is then always the same, so it is
+/// prepared once and cached, and SQLite binds its 28 `$n` parameters by name in no time.
+/// Multi-row statements were slower: each batch size was a new statement to parse, and
+/// name-binding thousands of `$n` parameters is quadratic (measured: 40% of the server's CPU
+/// at 1,000 calls/s went to delivering CDRs).
+const ROWS_PER_STATEMENT: usize = 1;
 
 fn opt_u32(v: Option<u32>) -> Option<i64> {
     v.map(i64::from)

@@ -217,6 +217,10 @@ fn an_authenticated_call_connects_and_hangs_up_with_a_cdr() {
     );
     assert_eq!(c.hangup_reason, "caller_bye");
     assert!(c.billsec_ms >= 900, "{c:?}");
+    // The call is over; only the INVITE's context stays, for 2xx retransmissions (Timer M).
+    std::thread::sleep(Duration::from_secs(6));
+    let status = common::ok(&s.data, &["status"]);
+    assert!(status.contains("calls 0\nproxied 1\n"), "{status}");
 }
 
 #[test]
