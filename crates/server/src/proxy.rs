@@ -552,15 +552,26 @@ impl Proxy {
                 ));
             }
         }
-        let mut pending = Pending {
+        let ring_deadline = invite.then(|| env.now_ms + self.config.ring_timeout_secs * 1000);
+        let pending = Pending {
             request: bytes.clone(),
             from,
             fork: Fork::new(invite, groups),
             branches: Vec::new(),
             call,
-            ring_deadline: invite.then(|| env.now_ms + self.config.ring_timeout_secs * 1000),
+            ring_deadline,
             template,
         };
+        self.launch(env, tx, pending)
+    }
+
+    /// Starts the first branches of `pending`, the context of server transaction `tx`.
+    fn launch(
+        &mut self,
+        env: &mut Env<'_>,
+        tx: ServerTxId,
+        mut pending: Pending,
+    ) -> Option<Outcome> {
         let mut steps = Vec::new();
         pending.fork.start(&mut steps);
         self.pending.insert(tx, pending);
@@ -604,7 +615,7 @@ impl Proxy {
                 }
             }
         }
-        let mut pending = Pending {
+        let pending = Pending {
             request: bytes.clone(),
             from,
             fork: Fork::new(method == Method::Invite, groups),
@@ -613,11 +624,7 @@ impl Proxy {
             ring_deadline: None,
             template,
         };
-        let mut steps = Vec::new();
-        pending.fork.start(&mut steps);
-        self.pending.insert(tx, pending);
-        self.apply(env, tx, steps);
-        None
+        self.launch(env, tx, pending)
     }
 
     /// Where an in-dialog request or an ACK goes after route preprocessing, and the edits.
