@@ -277,3 +277,72 @@ fn a_call_to_an_unregistered_user_gets_480_and_a_no_answer_cdr() {
         (Disposition::NoAnswer, 480)
     );
 }
+
+#[test]
+fn a_udp_caller_reaches_a_callee_registered_over_tcp() {
+    let s = server("proxy-tcp");
+    let csv = s.data.join("reg-tcp.csv");
+    std::fs::write(
+        &csv,
+        format!("SEQUENTIAL\n1002;{DOMAIN};[authentication username=1002 password=secret1002]\n"),
+    )
+    .unwrap();
+    // One SIPp registers over TCP and answers the call (its out-of-call scenario) on the
+    // connection it registered on: the only way back to it.
+    let (reg, answer) = (scenario("register_hold"), scenario("answer"));
+    let target = format!("127.0.0.1:{}", s.port);
+    let uas = Command::new("timeout")
+        .args([
+            "40",
+            "sipp",
+            "-sf",
+            reg.to_str().unwrap(),
+            "-oocsf",
+            answer.to_str().unwrap(),
+        ])
+        .args([
+            "-inf",
+            csv.to_str().unwrap(),
+            "-i",
+            "127.0.0.1",
+            "-t",
+            "t1",
+            "-m",
+            "1",
+        ])
+        .args(["-timeout", "30s", "-nostdin", "-trace_err", &target])
+        .current_dir(&s.data)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sipp could not run; scripts/test installs it");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !common::ok(&s.data, &["location", "list"]).contains("1002@") {
+        assert!(
+            Instant::now() < deadline,
+            "TCP callee never registered:\n{}",
+            s.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let binding = common::ok(&s.data, &["location", "list"]);
+    assert!(binding.contains("tcp:127.0.0.1"), "{binding}");
+    let (ok, log) = call(&s, "call_auth", 1001, 1002, 500);
+    assert!(ok, "caller failed: {log}\nserver log:\n{}", s.log());
+    assert!(wait(uas), "TCP callee failed; server log:\n{}", s.log());
+    // The UDP caller saw both of the proxy's Record-Routes (RFC 5658): TCP side and UDP side.
+    let trace: String = (std::fs::read_dir(&s.data).unwrap().flatten())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("call_auth_"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    let tcp_rr = format!("<sip:127.0.0.1:{};transport=tcp;lr>", s.port);
+    let udp_rr = format!("<sip:127.0.0.1:{};lr>", s.port);
+    assert!(
+        trace.contains(&tcp_rr) && trace.contains(&udp_rr),
+        "{trace}"
+    );
+    let rows = cdrs(&s.data, 1);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].disposition, Disposition::Answered);
+}
