@@ -28,8 +28,8 @@ pub enum Step<T> {
     },
     /// Send a CANCEL for the INVITE of `branch` (it has had a provisional response).
     Cancel(BranchId),
-    /// Forward this provisional or 2xx response upstream.
-    Forward(Bytes),
+    /// Forward this provisional or 2xx response of `branch` upstream.
+    Forward(BranchId, Bytes),
     /// The final answer upstream: the best response, and the challenges of the other
     /// 401/407 responses to add to it. `response` is `None` when the best is one the proxy
     /// makes itself (`code` is then 408, 480 or 503 from a timeout, no target or a transport
@@ -117,7 +117,7 @@ impl<T> Fork<T> {
             // A 2xx retransmission or a second 2xx from a forked INVITE: every 2xx goes
             // upstream (§16.7 item 4), the UAC sorts out the dialogs.
             if invite && (200..300).contains(&code) {
-                out.push(Step::Forward(bytes));
+                out.push(Step::Forward(branch, bytes));
             }
             return;
         }
@@ -130,13 +130,13 @@ impl<T> Fork<T> {
                 b.state = State::Proceeding;
                 Self::cancel_if_wanted(branch, b, out);
                 if !final_sent && !self.cancelled {
-                    out.push(Step::Forward(bytes));
+                    out.push(Step::Forward(branch, bytes));
                 }
             }
             200..=299 => {
                 b.state = State::Done(code, None);
                 if !final_sent || invite {
-                    out.push(Step::Forward(bytes));
+                    out.push(Step::Forward(branch, bytes));
                 }
                 self.final_sent = true;
                 self.groups.clear();

@@ -8,6 +8,7 @@
 
 pub(crate) mod calls;
 pub(crate) mod contact;
+mod initial;
 pub(crate) mod target;
 
 use std::collections::{HashMap, HashSet};
@@ -15,11 +16,11 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use ipnet::IpNet;
-use tracing::{debug, info};
+use tracing::debug;
 use trunkline_proto::fork::{BranchId, Fork, Step};
 use trunkline_proto::forward::{self, Forward};
 use trunkline_proto::{ClientTxId, Engine, ServerTxId, branch};
-use trunkline_sip::{HeaderName, Message, Method, SipUri, Uri, unescape};
+use trunkline_sip::{HeaderName, Message, Method, SipUri, Uri};
 use trunkline_store::{NewCdr, Snapshot, SnapshotUser};
 
 use crate::config::ProxyConfig;
@@ -28,7 +29,6 @@ use crate::flow::Flows;
 use crate::front::{FrontDoor, Outcome};
 use crate::guard::Guard;
 use crate::registrar::Registrar;
-use crate::registrar::auth::Verdict;
 use calls::{CallKey, Calls, Hangup, Party};
 use target::{Interfaces, Unreachable};
 
@@ -180,389 +180,6 @@ impl Proxy {
 
     fn is_ours(front: &FrontDoor, u: &SipUri<'_>) -> bool {
         front.is_local(&u.host, u.port)
-    }
-
-    /// An out-of-dialog request: authenticate a local caller, find the callee's contacts,
-    /// fork.
-    fn initial(
-        &mut self,
-        env: &mut Env<'_>,
-        tx: ServerTxId,
-        bytes: &Bytes,
-        msg: &Message<'_>,
-        from: Peer,
-        method: Method<'_>,
-    ) -> Option<Outcome> {
-        let from_hdr = msg.from().ok()?;
-        let (from_user, from_domain) = match from_hdr.uri {
-            Uri::Sip(u) => (
-                u.user
-                    .map(|x| String::from_utf8_lossy(&unescape(x)).into_owned()),
-                u.host.to_string().to_ascii_lowercase(),
-            ),
-            _ => (None, String::new()),
-        };
-        let trusted = env.guard.is_trusted(from.addr.ip());
-        let caller_local = env.snapshot.has_domain(&from_domain);
-        let mut caller: Option<&SnapshotUser> = None;
-        if caller_local && !trusted {
-            let (verdict, claimed) = env.registrar.authenticator().check_request(
-                msg,
-                HeaderName::ProxyAuthorization,
-                &from_domain,
-                env.snapshot,
-                env.now_ms / 1000,
-            );
-            match verdict {
-                Verdict::Authenticated { username } => {
-                    // RFC 3261 §22.3 leaves identity policy to the proxy: a user calls as itself.
-                    if from_user.as_deref() != Some(username.as_str()) {
-                        return Self::reply(env, msg, from, 403, "Forbidden (From mismatch)", &[]);
-                    }
-                    caller = env.snapshot.user(&from_domain, &username);
-                }
-                Verdict::Challenge { stale, failed } => {
-                    if failed {
-                        let user = format!("{}@{from_domain}", claimed.unwrap_or_default());
-                        info!(source = %from.addr, user, method = method.as_str(), "authentication failed");
-                        env.guard.auth_failed(from.addr.ip(), &user, env.now_ms);
-                    }
-                    let challenges = env.registrar.authenticator().challenges(
-                        &from_domain,
-                        stale,
-                        env.now_ms / 1000,
-                    );
-                    let headers: Vec<(&str, &str)> = (challenges.iter())
-                        .map(|c| ("Proxy-Authenticate", c.as_str()))
-                        .collect();
-                    return Self::reply(
-                        env,
-                        msg,
-                        from,
-                        407,
-                        "Proxy Authentication Required",
-                        &headers,
-                    );
-                }
-            }
-        }
-        let authorised = trusted || caller.is_some();
-        let pre = forward::preprocess(msg, |u| Self::is_ours(env.front, u));
-        let ruri_raw = match &pre.request_uri {
-            Some(u) => u.as_bytes().to_vec(),
-            None => msg.request_line()?.uri.to_vec(),
-        };
-        let ruri = Uri::parse(&ruri_raw).ok()?;
-        let Uri::Sip(ruri_sip) = ruri else {
-            return Self::reply(env, msg, from, 416, "Unsupported URI Scheme", &[]);
-        };
-        let mut template = Template {
-            drop_routes: pre.drop_routes,
-            drop_last_route: pre.drop_last_route,
-            record_route: record_routes(method),
-            ..Template::default()
-        };
-        // RFC 3325: an identity asserted by an untrusted source is not believed.
-        if !trusted {
-            template.remove.push(HeaderName::PAssertedIdentity);
-        }
-        if caller_local {
-            // Credentials for our realm are consumed here.
-            template.remove.push(HeaderName::ProxyAuthorization);
-        }
-        if sets_target(method) {
-            template.contact = contact::alias_edit(msg, from.addr, from.transport);
-        }
-        let callee_party;
-        let groups: Vec<Vec<Target>> = if pre.route_left {
-            // A pre-loaded route: only for callers we know.
-            if !authorised {
-                return Self::reply(env, msg, from, 403, "Forbidden (Route)", &[]);
-            }
-            let next = forward::routes(msg).into_iter().nth(pre.drop_routes)?;
-            let Uri::Sip(next_uri) = next.uri else {
-                return Self::reply(env, msg, from, 416, "Unsupported URI Scheme", &[]);
-            };
-            let peer = match target::peer_for_uri(&self.ifaces, env.flows, &next_uri) {
-                Ok(p) => p,
-                Err(why) => return self.unreachable(env, msg, from, why),
-            };
-            callee_party = Party {
-                name: String::from_utf8_lossy(&ruri_raw).into_owned(),
-                ..Party::default()
-            };
-            if !next_uri.is_loose_router() {
-                // §16.12: a strict router next gets the Request-URI, ours goes last.
-                template.append_route = Some(format!("<{}>", String::from_utf8_lossy(&ruri_raw)));
-                template.drop_routes += 1;
-                let uri = String::from_utf8_lossy(next.uri_raw).into_owned();
-                vec![vec![Target {
-                    peer,
-                    request_uri: Some(uri),
-                    path: Vec::new(),
-                }]]
-            } else {
-                vec![vec![Target {
-                    peer,
-                    request_uri: pre.request_uri.clone(),
-                    path: Vec::new(),
-                }]]
-            }
-        } else {
-            let ruri_domain = ruri_sip.host.to_string().to_ascii_lowercase();
-            let local_domain = if env.snapshot.has_domain(&ruri_domain) {
-                Some(ruri_domain)
-            } else if Self::is_ours(env.front, &ruri_sip) {
-                // Addressed to our IP: the domain is the caller's, or the To header's.
-                let to_domain = msg.to().ok().and_then(|t| match t.uri {
-                    Uri::Sip(u) => Some(u.host.to_string().to_ascii_lowercase()),
-                    _ => None,
-                });
-                if caller_local {
-                    Some(from_domain.clone())
-                } else {
-                    to_domain.filter(|d| env.snapshot.has_domain(d))
-                }
-            } else {
-                None
-            };
-            let Some(domain) = local_domain else {
-                if Self::is_ours(env.front, &ruri_sip) {
-                    // Addressed to this server, in no domain of ours: no such user here.
-                    let party = Party {
-                        name: String::from_utf8_lossy(&ruri_raw).into_owned(),
-                        ..Party::default()
-                    };
-                    return self.refuse(env, msg, from, caller, party, 404, "Not Found");
-                }
-                if !authorised {
-                    // No relaying for strangers (toll fraud, open relay).
-                    return Self::reply(env, msg, from, 403, "Forbidden (Relaying)", &[]);
-                }
-                let peer = match target::peer_for_uri(&self.ifaces, env.flows, &ruri_sip) {
-                    Ok(p) => p,
-                    Err(why) => return self.unreachable(env, msg, from, why),
-                };
-                callee_party = Party {
-                    name: String::from_utf8_lossy(&ruri_raw).into_owned(),
-                    ..Party::default()
-                };
-                let groups = vec![vec![Target {
-                    peer,
-                    request_uri: pre.request_uri.clone(),
-                    path: Vec::new(),
-                }]];
-                return self.fork(
-                    env,
-                    tx,
-                    bytes,
-                    msg,
-                    from,
-                    method,
-                    template,
-                    groups,
-                    caller,
-                    callee_party,
-                );
-            };
-            let Some(user) = ruri_sip
-                .user
-                .map(|u| String::from_utf8_lossy(&unescape(u)).into_owned())
-            else {
-                return Self::reply(env, msg, from, 404, "Not Found", &[]);
-            };
-            let callee = env.snapshot.user(&domain, &user).or_else(|| {
-                // A DID of ours dialled as the user part.
-                let did = env
-                    .snapshot
-                    .did(&user)
-                    .or_else(|| env.snapshot.did(&format!("+{user}")))?;
-                env.snapshot.user_by_id(did.user_id?)
-            });
-            let Some(callee) = callee.filter(|u| u.enabled) else {
-                let party = Party {
-                    name: String::from_utf8_lossy(&ruri_raw).into_owned(),
-                    ..Party::default()
-                };
-                return self.refuse(env, msg, from, caller, party, 404, "Not Found");
-            };
-            let party = Party {
-                user: Some(callee.id),
-                customer: Some(callee.customer_id),
-                name: format!("{}@{}", callee.username, callee.domain),
-            };
-            let aor = format!("{}@{}", callee.username, callee.domain);
-            if method == Method::Invite
-                && let Some(max) = callee.max_calls
-                && self.calls.active(callee.id) >= max
-            {
-                return self.refuse(env, msg, from, caller, party, 486, "Busy Here");
-            }
-            let bindings = env.registrar.lookup(&aor, env.now_ms);
-            let mut groups: Vec<Vec<Target>> = Vec::new();
-            let mut last_q = None;
-            for b in bindings {
-                let Ok(peer) = target::peer_for_binding(&self.ifaces, env.flows, b) else {
-                    debug!(
-                        aor,
-                        contact = b.contact,
-                        "binding unreachable (flow closed)"
-                    );
-                    continue;
-                };
-                let t = Target {
-                    peer,
-                    request_uri: Some(b.contact.clone()),
-                    path: b.path.clone(),
-                };
-                match (last_q == Some(b.q), groups.last_mut()) {
-                    (true, Some(g)) => g.push(t),
-                    _ => groups.push(vec![t]),
-                }
-                last_q = Some(b.q);
-            }
-            if groups.is_empty() {
-                return self.refuse(
-                    env,
-                    msg,
-                    from,
-                    caller,
-                    party,
-                    480,
-                    "Temporarily Unavailable",
-                );
-            }
-            callee_party = party;
-            groups
-        };
-        self.fork(
-            env,
-            tx,
-            bytes,
-            msg,
-            from,
-            method,
-            template,
-            groups,
-            caller,
-            callee_party,
-        )
-    }
-
-    /// Answers an INVITE the proxy cannot place with `code`, and writes the call's CDR.
-    #[allow(clippy::too_many_arguments)]
-    fn refuse(
-        &mut self,
-        env: &mut Env<'_>,
-        msg: &Message<'_>,
-        from: Peer,
-        caller: Option<&SnapshotUser>,
-        callee: Party,
-        code: u16,
-        reason: &str,
-    ) -> Option<Outcome> {
-        if msg.method() == Some(Method::Invite)
-            && let Some(key) = call_key(msg).into_iter().next()
-            && self
-                .calls
-                .begin(key.clone(), caller_party(msg, caller), callee, env.now_ms)
-            && let Some(cdr) = self.calls.failed(&key, code, env.now_ms)
-        {
-            env.cdrs.push(cdr);
-        }
-        Self::reply(env, msg, from, code, reason, &[])
-    }
-
-    fn unreachable(
-        &self,
-        env: &Env<'_>,
-        msg: &Message<'_>,
-        from: Peer,
-        why: Unreachable,
-    ) -> Option<Outcome> {
-        match why {
-            Unreachable::NotAnAddress => {
-                Self::reply(env, msg, from, 404, "Not Found (no route)", &[])
-            }
-            Unreachable::NoFlow => Self::reply(env, msg, from, 480, "Temporarily Unavailable", &[]),
-            Unreachable::NoSocket => Self::reply(env, msg, from, 503, "Service Unavailable", &[]),
-        }
-    }
-
-    /// Starts forwarding `msg` to `groups`.
-    #[allow(clippy::too_many_arguments)]
-    fn fork(
-        &mut self,
-        env: &mut Env<'_>,
-        tx: ServerTxId,
-        bytes: &Bytes,
-        msg: &Message<'_>,
-        from: Peer,
-        method: Method<'_>,
-        mut template: Template,
-        groups: Vec<Vec<Target>>,
-        caller: Option<&SnapshotUser>,
-        callee: Party,
-    ) -> Option<Outcome> {
-        let invite = method == Method::Invite;
-        let mut call = None;
-        if invite {
-            if let Some(c) = caller
-                && let Some(max) = c.max_calls
-                && self.calls.active(c.id) >= max
-            {
-                return Self::reply(env, msg, from, 403, "Forbidden (too many calls)", &[]);
-            }
-            let key = CallKey {
-                call_id: String::from_utf8_lossy(msg.call_id().ok()?).into_owned(),
-                caller_tag: String::from_utf8_lossy(msg.from().ok()?.tag().unwrap_or_default())
-                    .into_owned(),
-            };
-            let caller_party = match caller {
-                Some(c) => Party {
-                    user: Some(c.id),
-                    customer: Some(c.customer_id),
-                    name: format!("{}@{}", c.username, c.domain),
-                },
-                None => Party {
-                    name: msg
-                        .from()
-                        .ok()
-                        .map(|f| String::from_utf8_lossy(f.uri_raw).into_owned())
-                        .unwrap_or_default(),
-                    ..Party::default()
-                },
-            };
-            if self
-                .calls
-                .begin(key.clone(), caller_party, callee, env.now_ms)
-            {
-                call = Some(key);
-            }
-            if let Some(c) = caller {
-                let display = c.caller_id.as_deref().unwrap_or(&c.username);
-                template.add.push((
-                    "P-Asserted-Identity",
-                    format!(
-                        "\"{}\" <sip:{}@{}>",
-                        display.replace('"', ""),
-                        c.username,
-                        c.domain
-                    ),
-                ));
-            }
-        }
-        let ring_deadline = invite.then(|| env.now_ms + self.config.ring_timeout_secs * 1000);
-        let pending = Pending {
-            request: bytes.clone(),
-            from,
-            fork: Fork::new(invite, groups),
-            branches: Vec::new(),
-            call,
-            ring_deadline,
-            template,
-        };
-        self.launch(env, tx, pending)
     }
 
     /// Starts the first branches of `pending`, the context of server transaction `tx`.
@@ -790,7 +407,12 @@ impl Proxy {
             match step {
                 Step::Start { branch, target } => self.start_branch(env, stx, branch, target),
                 Step::Cancel(b) => self.cancel_branch(env, stx, b),
-                Step::Forward(bytes) => self.forward_response(env, stx, &bytes, None),
+                Step::Forward(branch, bytes) => {
+                    // The callee's Contact is fixed up when it is behind NAT or on a connection.
+                    let source = (self.pending.get(&stx))
+                        .and_then(|p| p.branches.get(branch.0)?.as_ref().map(|b| b.peer));
+                    self.forward_upstream(env, stx, &bytes, None, &[], source)
+                }
                 Step::Final {
                     code,
                     response,
@@ -859,31 +481,20 @@ impl Proxy {
         }
     }
 
-    fn forward_response(
-        &mut self,
-        env: &mut Env<'_>,
-        stx: ServerTxId,
-        bytes: &[u8],
-        status: Option<(u16, &str)>,
-    ) {
-        self.forward_final(env, stx, bytes, status, &[]);
-    }
-
-    fn forward_final(
+    fn forward_upstream(
         &mut self,
         env: &mut Env<'_>,
         stx: ServerTxId,
         bytes: &[u8],
         status: Option<(u16, &str)>,
         challenges: &[(HeaderName, String)],
+        source: Option<Peer>,
     ) {
         let Ok(resp) = Message::parse(bytes) else {
             return;
         };
         let code = resp.status_line().map_or(0, |s| s.code);
         let is_invite = resp.cseq().is_ok_and(|c| c.method == Method::Invite);
-        // The callee's Contact, when it is behind NAT or on a connection.
-        let source = self.response_source(stx, &resp);
         let contact = match (source, code) {
             (Some(src), 101..=299) => contact::alias_edit(&resp, src.addr, src.transport),
             _ => None,
@@ -902,16 +513,6 @@ impl Proxy {
         }
     }
 
-    /// The peer the branch answering with `resp` was sent to (its top Via's branch names it).
-    fn response_source(&self, stx: ServerTxId, resp: &Message<'_>) -> Option<Peer> {
-        let branch = resp.top_via().ok()?.branch()?;
-        let p = self.pending.get(&stx)?;
-        p.branches.iter().flatten().find_map(|b| {
-            let m = Message::parse(&b.forwarded).ok()?;
-            (m.top_via().ok()?.branch()? == branch).then_some(b.peer)
-        })
-    }
-
     fn final_response(
         &mut self,
         env: &mut Env<'_>,
@@ -925,7 +526,7 @@ impl Proxy {
                 // §16.7 item 6: a 503 is not passed on as such (it would stop the caller's
                 // other servers too).
                 let status = (code == 503).then_some((500, "Server Internal Error"));
-                self.forward_final(env, stx, &bytes, status, challenges);
+                self.forward_upstream(env, stx, &bytes, status, challenges, None);
             }
             None => {
                 let Some(p) = self.pending.get(&stx) else {
