@@ -187,7 +187,12 @@ impl<'a> Message<'a> {
         &self,
         name: HeaderName,
     ) -> impl Iterator<Item = Result<&'a str, HeaderError>> + '_ {
-        self.values(name).map(move |v| {
+        // An empty header (`Supported:` with no tags, RFC 3261 §20.37; sent by baresip) holds
+        // no element rather than a malformed one.
+        let values = self
+            .values(name)
+            .filter(|v| !matches!(v, Ok(t) if t.is_empty()));
+        values.map(move |v| {
             v.ok()
                 .filter(|t| scan::is_token_str(t))
                 .and_then(scan::ascii_str)
@@ -237,6 +242,13 @@ Content-Length: 0\r\n\r\n";
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(tags, vec!["foo", "bar"]);
+    }
+
+    #[test]
+    fn an_empty_option_tag_list_is_no_tags() {
+        let m = Message::parse(b"OPTIONS sip:x SIP/2.0\r\nSupported:\r\nk: a\r\n\r\n").unwrap();
+        let tags: Vec<_> = m.option_tags(HeaderName::Supported).collect();
+        assert_eq!(tags, vec![Ok("a")]);
     }
 
     #[test]

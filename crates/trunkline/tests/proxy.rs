@@ -6,12 +6,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Served, free_port, provision, run_peer};
-use trunkline_store::{CdrFilter, Disposition, Page, Scope, Store};
+use common::{Served, cdrs, free_port, provision, run_peer};
+use trunkline_store::Disposition;
 
 const DOMAIN: &str = "example.test";
 
@@ -166,35 +166,6 @@ fn wait(mut child: Child) -> bool {
     }
     let _ = child.kill();
     false
-}
-
-/// The CDRs in the data dir's database, once `n` are there (the journal delivers them).
-fn cdrs(data: &Path, n: usize) -> Vec<trunkline_store::Cdr> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let store = Store::connect(&data.join("trunkline.sqlite").to_string_lossy())
-            .await
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let page = Page {
-                after: None,
-                limit: 100,
-            };
-            let rows = store
-                .list_cdrs(Scope::Platform, &CdrFilter::default(), page)
-                .await
-                .unwrap();
-            if rows.len() >= n || Instant::now() > deadline {
-                store.close().await;
-                return rows;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
 }
 
 #[test]

@@ -30,8 +30,9 @@ pub struct RegistrarConfig {
     /// power loss can take.
     pub sync_interval_ms: u64,
     /// Digest algorithms offered in challenges, most preferred first: `MD5`, `SHA-256`. A client
-    /// answers the first one it supports (RFC 8760 §2.4), but some (sipsak 0.9.8, older phones)
-    /// take the first challenge and fail when it is SHA-256; hence MD5 first by default.
+    /// should answer the first one it supports (RFC 8760 §2.4), but some take the first
+    /// challenge and fail when it is SHA-256 (sipsak 0.9.8), and some refuse the whole response
+    /// when any challenge is not MD5 (baresip 1.0 / libre 1.x); hence MD5 alone by default.
     /// Credentials in an algorithm not listed are refused.
     pub digest_algorithms: Vec<String>,
     /// `Flow-Timer` (RFC 5626 §4.4.1) sent to outbound clients: seconds between their
@@ -48,7 +49,7 @@ impl Default for RegistrarConfig {
             max_contacts: 10,
             nonce_ttl_secs: 300,
             sync_interval_ms: 1000,
-            digest_algorithms: vec!["MD5".to_owned(), "SHA-256".to_owned()],
+            digest_algorithms: vec!["MD5".to_owned()],
             flow_timer_secs: 120,
         }
     }

@@ -3,6 +3,9 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test code may panic
 
+pub mod baresip;
+pub mod tone;
+
 use std::io::{Read as _, Write as _};
 use std::net::{TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -262,4 +265,38 @@ pub fn provision(data: &Path, domain: &str, users: std::ops::Range<u32>) {
         }
         store.close().await;
     });
+}
+
+/// The CDRs in the data dir's database, once `n` are there (the journal delivers them).
+pub fn cdrs(data: &Path, n: usize) -> Vec<trunkline_store::Cdr> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store =
+            trunkline_store::Store::connect(&data.join("trunkline.sqlite").to_string_lossy())
+                .await
+                .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let page = trunkline_store::Page {
+                after: None,
+                limit: 100,
+            };
+            let rows = store
+                .list_cdrs(
+                    trunkline_store::Scope::Platform,
+                    &trunkline_store::CdrFilter::default(),
+                    page,
+                )
+                .await
+                .unwrap();
+            if rows.len() >= n || Instant::now() > deadline {
+                store.close().await;
+                return rows;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
 }
