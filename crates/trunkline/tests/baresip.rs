@@ -9,8 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::baresip::{Baresip, Phone};
-use common::{Served, cdrs, provision, tone};
-use trunkline_store::Disposition;
+use common::{Served, provision, tone};
 
 const DOMAIN: &str = "example.test";
 
@@ -81,16 +80,7 @@ fn two_baresip_phones_call_each_other_and_hear_each_others_tone() {
 
     hears(&alice, 600.0, 1000.0);
     hears(&bob, 1000.0, 600.0);
-    let rows = cdrs(&s.data, 1);
-    assert_eq!(rows.len(), 1, "{rows:?}");
-    let c = &rows[0];
-    assert_eq!(c.disposition, Disposition::Answered);
-    assert_eq!(
-        (c.caller.as_str(), c.callee.as_str()),
-        ("1001@example.test", "1002@example.test")
-    );
-    assert_eq!(c.hangup_reason, "caller_bye");
-    assert!(c.billsec_ms >= 3500, "{c:?}");
+    common::assert_one_answered_call(&s.data, 3500);
 }
 
 #[test]

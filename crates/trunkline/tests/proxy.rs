@@ -178,16 +178,7 @@ fn an_authenticated_call_connects_and_hangs_up_with_a_cdr() {
     let (ok, log) = call(&s, "call_auth", 1001, 1002, 1000);
     assert!(ok, "caller failed: {log}\nserver log:\n{}", s.log());
     assert!(wait(uas), "callee failed; server log:\n{}", s.log());
-    let rows = cdrs(&s.data, 1);
-    assert_eq!(rows.len(), 1, "{rows:?}");
-    let c = &rows[0];
-    assert_eq!(c.disposition, Disposition::Answered);
-    assert_eq!(
-        (c.caller.as_str(), c.callee.as_str()),
-        ("1001@example.test", "1002@example.test")
-    );
-    assert_eq!(c.hangup_reason, "caller_bye");
-    assert!(c.billsec_ms >= 900, "{c:?}");
+    common::assert_one_answered_call(&s.data, 900);
     // The call is over; only the INVITE's context stays, for 2xx retransmissions (Timer M).
     std::thread::sleep(Duration::from_secs(6));
     let status = common::ok(&s.data, &["status"]);

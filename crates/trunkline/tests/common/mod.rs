@@ -227,9 +227,11 @@ pub fn run_peer(dir: &Path, program: &str, args: &[&str], timeout_secs: u32) -> 
         .unwrap_or_else(|e| panic!("{program} could not run ({e}); scripts/test installs it"))
 }
 
-/// A customer with `domain` and users `n` (password `secret{n}`) for every `n` in `users`,
-/// written to the data dir's database before the server starts.
-pub fn provision(data: &Path, domain: &str, users: std::ops::Range<u32>) {
+/// Runs `work` on the data dir's database (its own single-thread runtime), then closes it.
+fn with_store<T, F: std::future::Future<Output = T>>(
+    data: &Path,
+    work: impl FnOnce(trunkline_store::Store) -> F,
+) -> T {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -239,6 +241,14 @@ pub fn provision(data: &Path, domain: &str, users: std::ops::Range<u32>) {
             trunkline_store::Store::connect(&data.join("trunkline.sqlite").to_string_lossy())
                 .await
                 .unwrap();
+        work(store).await
+    })
+}
+
+/// A customer with `domain` and users `n` (password `secret{n}`) for every `n` in `users`,
+/// written to the data dir's database before the server starts.
+pub fn provision(data: &Path, domain: &str, users: std::ops::Range<u32>) {
+    with_store(data, |store| async move {
         let ctx = trunkline_store::Ctx::new(trunkline_store::Scope::Platform, "test");
         let name = trunkline_store::TenantName::parse("acme").unwrap();
         let customer = store
@@ -269,15 +279,7 @@ pub fn provision(data: &Path, domain: &str, users: std::ops::Range<u32>) {
 
 /// The CDRs in the data dir's database, once `n` are there (the journal delivers them).
 pub fn cdrs(data: &Path, n: usize) -> Vec<trunkline_store::Cdr> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let store =
-            trunkline_store::Store::connect(&data.join("trunkline.sqlite").to_string_lossy())
-                .await
-                .unwrap();
+    with_store(data, |store| async move {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let page = trunkline_store::Page {
@@ -299,4 +301,19 @@ pub fn cdrs(data: &Path, n: usize) -> Vec<trunkline_store::Cdr> {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     })
+}
+
+/// The one CDR of a test: an answered call 1001 → 1002 ended by the caller, lasting at least
+/// `min_billsec_ms`.
+pub fn assert_one_answered_call(data: &Path, min_billsec_ms: i64) {
+    let rows = cdrs(data, 1);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let c = &rows[0];
+    assert_eq!(c.disposition, trunkline_store::Disposition::Answered);
+    assert_eq!(
+        (c.caller.as_str(), c.callee.as_str()),
+        ("1001@example.test", "1002@example.test")
+    );
+    assert_eq!(c.hangup_reason, "caller_bye");
+    assert!(c.billsec_ms >= min_billsec_ms, "{c:?}");
 }
