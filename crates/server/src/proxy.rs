@@ -562,27 +562,31 @@ impl Proxy {
 
     /// A response on one of our client transactions.
     pub(crate) fn response(&mut self, env: &mut Env<'_>, ctx: ClientTxId, code: u16, bytes: Bytes) {
-        if self.cancels.contains(&ctx) {
-            return;
-        }
-        let Some(&(stx, b)) = self.clients.get(&ctx) else {
-            return;
-        };
-        let Some(p) = self.pending.get_mut(&stx) else {
-            return;
-        };
-        let mut steps = Vec::new();
         if (300..400).contains(&code) && self.config.follow_redirects {
             let targets = redirect_targets(&bytes, &self.ifaces, env.flows);
-            p.fork.redirect(b, code, bytes, targets, &mut steps);
+            self.feed(env, ctx, |fork, b, steps| {
+                fork.redirect(b, code, bytes, targets, steps)
+            });
         } else {
-            p.fork.response(b, code, bytes, &mut steps);
+            self.feed(env, ctx, |fork, b, steps| {
+                fork.response(b, code, bytes, steps)
+            });
         }
-        self.apply(env, stx, steps);
     }
 
     /// A client transaction failed without a final response (408 timeout, 503 transport).
     pub(crate) fn client_failed(&mut self, env: &mut Env<'_>, ctx: ClientTxId, code: u16) {
+        self.feed(env, ctx, |fork, b, steps| fork.failed(b, code, steps));
+    }
+
+    /// Gives what happened on client transaction `ctx` to its request's response context and
+    /// carries out the steps that follow. Our own CANCELs and finished requests are ignored.
+    fn feed(
+        &mut self,
+        env: &mut Env<'_>,
+        ctx: ClientTxId,
+        event: impl FnOnce(&mut Fork<Target>, BranchId, &mut Vec<Step<Target>>),
+    ) {
         if self.cancels.contains(&ctx) {
             return;
         }
@@ -593,7 +597,7 @@ impl Proxy {
             return;
         };
         let mut steps = Vec::new();
-        p.fork.failed(b, code, &mut steps);
+        event(&mut p.fork, b, &mut steps);
         self.apply(env, stx, steps);
     }
 

@@ -91,6 +91,11 @@ impl Proxy {
             None => msg.request_line()?.uri.to_vec(),
         };
         let ruri = Uri::parse(&ruri_raw).ok()?;
+        // The callee as the CDR names it when it is not one of our users: the Request-URI.
+        let named_by_ruri = || Party {
+            name: String::from_utf8_lossy(&ruri_raw).into_owned(),
+            ..Party::default()
+        };
         let Uri::Sip(ruri_sip) = ruri else {
             return Self::reply(env, msg, from, 416, "Unsupported URI Scheme", &[]);
         };
@@ -125,10 +130,7 @@ impl Proxy {
                 Ok(p) => p,
                 Err(why) => return self.unreachable(env, msg, from, why),
             };
-            callee_party = Party {
-                name: String::from_utf8_lossy(&ruri_raw).into_owned(),
-                ..Party::default()
-            };
+            callee_party = named_by_ruri();
             if !next_uri.is_loose_router() {
                 // §16.12: a strict router next gets the Request-URI, ours goes last.
                 template.append_route = Some(format!("<{}>", String::from_utf8_lossy(&ruri_raw)));
@@ -168,10 +170,7 @@ impl Proxy {
                 None => {
                     if Self::is_ours(env.front, &ruri_sip) {
                         // Addressed to this server, in no domain of ours: no such user here.
-                        let party = Party {
-                            name: String::from_utf8_lossy(&ruri_raw).into_owned(),
-                            ..Party::default()
-                        };
+                        let party = named_by_ruri();
                         return self.refuse(env, msg, from, caller, party, 404, "Not Found");
                     }
                     if !authorised {
@@ -182,10 +181,7 @@ impl Proxy {
                         Ok(p) => p,
                         Err(why) => return self.unreachable(env, msg, from, why),
                     };
-                    callee_party = Party {
-                        name: String::from_utf8_lossy(&ruri_raw).into_owned(),
-                        ..Party::default()
-                    };
+                    callee_party = named_by_ruri();
                     vec![vec![Target {
                         peer,
                         request_uri: pre.request_uri.clone(),
@@ -208,10 +204,7 @@ impl Proxy {
                         env.snapshot.user_by_id(did.user_id?)
                     });
                     let Some(callee) = callee.filter(|u| u.enabled) else {
-                        let party = Party {
-                            name: String::from_utf8_lossy(&ruri_raw).into_owned(),
-                            ..Party::default()
-                        };
+                        let party = named_by_ruri();
                         return self.refuse(env, msg, from, caller, party, 404, "Not Found");
                     };
                     let party = Party {
