@@ -8,7 +8,9 @@
 
 pub(crate) mod calls;
 pub(crate) mod contact;
+mod dialog;
 mod initial;
+mod privacy;
 pub(crate) mod target;
 
 use std::collections::{HashMap, HashSet};
@@ -29,8 +31,8 @@ use crate::flow::Flows;
 use crate::front::{FrontDoor, Outcome};
 use crate::guard::Guard;
 use crate::registrar::Registrar;
-use calls::{CallKey, Calls, Hangup, Party};
-use target::{Interfaces, Unreachable};
+use calls::{CallKey, Calls, Party};
+use target::Interfaces;
 
 /// What the proxy borrows from the core for one event.
 pub(crate) struct Env<'a> {
@@ -196,155 +198,6 @@ impl Proxy {
         None
     }
 
-    /// An in-dialog request: follow the route set.
-    fn in_dialog(
-        &mut self,
-        env: &mut Env<'_>,
-        tx: ServerTxId,
-        bytes: &Bytes,
-        msg: &Message<'_>,
-        from: Peer,
-    ) -> Option<Outcome> {
-        let method = msg.method()?;
-        let pre = forward::preprocess(msg, |u| Self::is_ours(env.front, u));
-        if pre.drop_routes == 0 && pre.request_uri.is_none() {
-            // Not a dialog we record-routed.
-            return Self::reply(env, msg, from, 404, "Not Here", &[]);
-        }
-        let key = call_key(msg);
-        if method == Method::Invite && !key.iter().any(|k| self.calls.contains(k)) {
-            // A re-INVITE needs a call we know: a forged Route must not make a new call.
-            return Self::reply(env, msg, from, 481, "Call/Transaction Does Not Exist", &[]);
-        }
-        let (groups, template) = match self.next_hop(env, msg, &pre, from, method) {
-            Ok(x) => x,
-            Err(why) => return self.unreachable(env, msg, from, why),
-        };
-        if method == Method::Bye {
-            for (k, by_caller) in key.iter().zip([true, false]) {
-                let how = if by_caller {
-                    Hangup::CallerBye
-                } else {
-                    Hangup::CalleeBye
-                };
-                if let Some(cdr) = self.calls.ended(k, how, env.now_ms) {
-                    env.cdrs.push(cdr);
-                }
-            }
-        }
-        let pending = Pending {
-            request: bytes.clone(),
-            from,
-            fork: Fork::new(method == Method::Invite, groups),
-            branches: Vec::new(),
-            call: None,
-            ring_deadline: None,
-            template,
-        };
-        self.launch(env, tx, pending)
-    }
-
-    /// Where an in-dialog request or an ACK goes after route preprocessing, and the edits.
-    fn next_hop(
-        &self,
-        env: &Env<'_>,
-        msg: &Message<'_>,
-        pre: &forward::Preprocessed,
-        from: Peer,
-        method: Method<'_>,
-    ) -> Result<(Vec<Vec<Target>>, Template), Unreachable> {
-        let mut template = Template {
-            drop_routes: pre.drop_routes,
-            drop_last_route: pre.drop_last_route,
-            ..Template::default()
-        };
-        if sets_target(method) {
-            template.contact = contact::alias_edit(msg, from.addr, from.transport);
-        }
-        let ruri: Vec<u8> = match &pre.request_uri {
-            Some(u) => u.as_bytes().to_vec(),
-            None => msg
-                .request_line()
-                .map(|rl| rl.uri.to_vec())
-                .unwrap_or_default(),
-        };
-        let next = forward::routes(msg)
-            .into_iter()
-            .nth(pre.drop_routes)
-            .filter(|_| pre.route_left);
-        let target = match next {
-            Some(route) => {
-                let Uri::Sip(u) = route.uri else {
-                    return Err(Unreachable::NotAnAddress);
-                };
-                let peer = target::peer_for_uri(&self.ifaces, env.flows, &u)?;
-                if u.is_loose_router() {
-                    Target {
-                        peer,
-                        request_uri: pre.request_uri.clone(),
-                        path: Vec::new(),
-                    }
-                } else {
-                    template.append_route = Some(format!("<{}>", String::from_utf8_lossy(&ruri)));
-                    template.drop_routes += 1;
-                    Target {
-                        peer,
-                        request_uri: Some(String::from_utf8_lossy(route.uri_raw).into_owned()),
-                        path: Vec::new(),
-                    }
-                }
-            }
-            None => {
-                let Ok(Uri::Sip(u)) = Uri::parse(&ruri) else {
-                    return Err(Unreachable::NotAnAddress);
-                };
-                let peer = target::peer_for_uri(&self.ifaces, env.flows, &u)?;
-                let stripped = contact::strip_alias(&ruri);
-                Target {
-                    peer,
-                    request_uri: stripped
-                        .map(|s| String::from_utf8_lossy(&s).into_owned())
-                        .or_else(|| pre.request_uri.clone()),
-                    path: Vec::new(),
-                }
-            }
-        };
-        Ok((vec![vec![target]], template))
-    }
-
-    /// An ACK the engine handed over: for a 2xx it is end-to-end and routed like any
-    /// in-dialog request, statelessly; the ACK for a non-2xx final of ours is absorbed.
-    pub(crate) fn ack(
-        &mut self,
-        env: &mut Env<'_>,
-        bytes: &Bytes,
-        from: Peer,
-        tx: Option<ServerTxId>,
-    ) {
-        if tx.is_some_and(|t| !self.accepted.contains(&t)) {
-            return;
-        }
-        let Ok(msg) = Message::parse(bytes) else {
-            return;
-        };
-        let pre = forward::preprocess(&msg, |u| Self::is_ours(env.front, u));
-        if pre.drop_routes == 0 && pre.request_uri.is_none() {
-            debug!(source = %from.addr, "ACK not for a dialog of ours");
-            return;
-        }
-        let Ok((groups, template)) = self.next_hop(env, &msg, &pre, from, Method::Ack) else {
-            debug!(source = %from.addr, "ACK destination unreachable");
-            return;
-        };
-        let Some(t) = groups.into_iter().flatten().next() else {
-            return;
-        };
-        let Some(out) = self.forwarded(&msg, &template, &t, from) else {
-            return;
-        };
-        env.engine.send_stateless(t.peer, Bytes::from(out));
-    }
-
     /// The request as it leaves for one target.
     fn forwarded(
         &mut self,
@@ -372,15 +225,11 @@ impl Proxy {
         }
         let mut remove = tpl.remove.clone();
         let mut add = tpl.add.clone();
-        let privacy_id =
-            (msg.values(HeaderName::Privacy).flatten()).any(|v| v.eq_ignore_ascii_case(b"id"));
-        let next_trusted = self.is_trusted_hop(t);
-        if !next_trusted {
-            // Asserted identities go to trusted hops only, and never against `Privacy: id`.
+        if !self.is_trusted_hop(t) {
+            // Asserted identities go to trusted hops only (RFC 3325 §5), and what the caller's
+            // Privacy header hides stays inside the trust domain (RFC 3323 §5).
             add.retain(|(n, _)| *n != "P-Asserted-Identity");
-            if privacy_id {
-                remove.push(HeaderName::PAssertedIdentity);
-            }
+            privacy::Privacy::of(msg).removed_for_untrusted(&mut remove);
         }
         let fw = Forward {
             request_uri: t.request_uri.as_deref().map(str::as_bytes),
@@ -670,26 +519,6 @@ fn caller_party(msg: &Message<'_>, caller: Option<&SnapshotUser>) -> Party {
             ..Party::default()
         },
     }
-}
-
-/// The call keys an in-dialog request may belong to: sent by the caller (From tag is the
-/// caller's) or by the callee (To tag is).
-fn call_key(msg: &Message<'_>) -> Vec<CallKey> {
-    let Ok(call_id) = msg.call_id() else {
-        return Vec::new();
-    };
-    let call_id = String::from_utf8_lossy(call_id).into_owned();
-    let tags = [
-        msg.from().ok().and_then(|f| f.tag()),
-        msg.to().ok().and_then(|t| t.tag()),
-    ];
-    tags.into_iter()
-        .flatten()
-        .map(|t| CallKey {
-            call_id: call_id.clone(),
-            caller_tag: String::from_utf8_lossy(t).into_owned(),
-        })
-        .collect()
 }
 
 /// The Contacts of a 3xx the proxy may recurse to (addresses only; no DNS here).

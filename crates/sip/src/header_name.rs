@@ -37,8 +37,10 @@ pub enum HeaderName {
     Event,
     Expires,
     From,
+    InReplyTo,
     MaxForwards,
     MinExpires,
+    Organization,
     Path,
     PAssertedIdentity,
     PPreferredIdentity,
@@ -49,6 +51,7 @@ pub enum HeaderName {
     RecordRoute,
     ReferTo,
     ReferredBy,
+    ReplyTo,
     Require,
     RetryAfter,
     Route,
@@ -240,6 +243,8 @@ impl HeaderName {
             (8, b'r') => {
                 if lower == const { pad(b"refer-to") } {
                     HeaderName::ReferTo
+                } else if lower == const { pad(b"reply-to") } {
+                    HeaderName::ReplyTo
                 } else {
                     HeaderName::Other
                 }
@@ -279,6 +284,13 @@ impl HeaderName {
                     HeaderName::Other
                 }
             }
+            (11, b'i') => {
+                if lower == const { pad(b"in-reply-to") } {
+                    HeaderName::InReplyTo
+                } else {
+                    HeaderName::Other
+                }
+            }
             (11, b'm') => {
                 if lower == const { pad(b"min-expires") } {
                     HeaderName::MinExpires
@@ -310,6 +322,13 @@ impl HeaderName {
             (12, b'm') => {
                 if lower == const { pad(b"max-forwards") } {
                     HeaderName::MaxForwards
+                } else {
+                    HeaderName::Other
+                }
+            }
+            (12, b'o') => {
+                if lower == const { pad(b"organization") } {
+                    HeaderName::Organization
                 } else {
                     HeaderName::Other
                 }
@@ -446,8 +465,10 @@ impl HeaderName {
             HeaderName::Event => "Event",
             HeaderName::Expires => "Expires",
             HeaderName::From => "From",
+            HeaderName::InReplyTo => "In-Reply-To",
             HeaderName::MaxForwards => "Max-Forwards",
             HeaderName::MinExpires => "Min-Expires",
+            HeaderName::Organization => "Organization",
             HeaderName::Path => "Path",
             HeaderName::PAssertedIdentity => "P-Asserted-Identity",
             HeaderName::PPreferredIdentity => "P-Preferred-Identity",
@@ -458,6 +479,7 @@ impl HeaderName {
             HeaderName::RecordRoute => "Record-Route",
             HeaderName::ReferTo => "Refer-To",
             HeaderName::ReferredBy => "Referred-By",
+            HeaderName::ReplyTo => "Reply-To",
             HeaderName::Require => "Require",
             HeaderName::RetryAfter => "Retry-After",
             HeaderName::Route => "Route",
@@ -490,6 +512,7 @@ impl HeaderName {
                 | HeaderName::CallInfo
                 | HeaderName::Contact
                 | HeaderName::ContentEncoding
+                | HeaderName::InReplyTo
                 | HeaderName::Path
                 | HeaderName::PAssertedIdentity
                 | HeaderName::PPreferredIdentity
@@ -532,8 +555,10 @@ mod tests {
             HeaderName::Event,
             HeaderName::Expires,
             HeaderName::From,
+            HeaderName::InReplyTo,
             HeaderName::MaxForwards,
             HeaderName::MinExpires,
+            HeaderName::Organization,
             HeaderName::Path,
             HeaderName::PAssertedIdentity,
             HeaderName::PPreferredIdentity,
@@ -544,6 +569,7 @@ mod tests {
             HeaderName::RecordRoute,
             HeaderName::ReferTo,
             HeaderName::ReferredBy,
+            HeaderName::ReplyTo,
             HeaderName::Require,
             HeaderName::RetryAfter,
             HeaderName::Route,

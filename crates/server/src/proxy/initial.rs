@@ -10,10 +10,11 @@ use trunkline_sip::{HeaderName, Message, Method, Uri, unescape};
 use trunkline_store::SnapshotUser;
 
 use super::calls::Party;
+use super::dialog::call_key;
+use super::privacy;
 use super::target::{self, Unreachable};
 use super::{
-    Env, Pending, Proxy, Target, Template, call_key, caller_party, contact, record_routes,
-    sets_target,
+    Env, Pending, Proxy, Target, Template, caller_party, contact, record_routes, sets_target,
 };
 use crate::core::Peer;
 use crate::front::Outcome;
@@ -31,15 +32,12 @@ impl Proxy {
         from: Peer,
         method: Method<'_>,
     ) -> Option<Outcome> {
-        let from_hdr = msg.from().ok()?;
-        let (from_user, from_domain) = match from_hdr.uri {
-            Uri::Sip(u) => (
-                u.user
-                    .map(|x| String::from_utf8_lossy(&unescape(x)).into_owned()),
-                u.host.to_string().to_ascii_lowercase(),
-            ),
-            _ => (None, String::new()),
-        };
+        // Who the caller claims to be: its From, or for an anonymous From (RFC 3323) its
+        // P-Preferred-Identity or the called domain. A local claim must be proven (407).
+        let privacy::Claimed {
+            user: from_user,
+            domain: from_domain,
+        } = privacy::claimed(msg)?;
         let trusted = env.guard.is_trusted(from.addr.ip());
         let caller_local = env.snapshot.has_domain(&from_domain);
         let mut caller: Option<&SnapshotUser> = None;
@@ -53,8 +51,9 @@ impl Proxy {
             );
             match verdict {
                 Verdict::Authenticated { username } => {
-                    // RFC 3261 §22.3 leaves identity policy to the proxy: a user calls as itself.
-                    if from_user.as_deref() != Some(username.as_str()) {
+                    // RFC 3261 §22.3 leaves identity policy to the proxy: a user calls as
+                    // itself (an anonymous caller that names no identity is the digest user).
+                    if from_user.as_deref().is_some_and(|u| u != username) {
                         return Self::reply(env, msg, from, 403, "Forbidden (From mismatch)", &[]);
                     }
                     caller = env.snapshot.user(&from_domain, &username);
@@ -110,8 +109,10 @@ impl Proxy {
             template.remove.push(HeaderName::PAssertedIdentity);
         }
         if caller_local {
-            // Credentials for our realm are consumed here.
+            // Credentials for our realm are consumed here, and the preferred identity is
+            // replaced by the asserted one (RFC 3325 §9.1).
             template.remove.push(HeaderName::ProxyAuthorization);
+            template.remove.push(HeaderName::PPreferredIdentity);
         }
         if sets_target(method) {
             template.contact = contact::alias_edit(msg, from.addr, from.transport);

@@ -5,6 +5,7 @@
 
 pub mod baresip;
 pub mod tone;
+pub mod ua;
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpStream, UdpSocket};
@@ -87,6 +88,8 @@ pub struct Served {
     pub http: u16,
     /// The data directory.
     pub data: PathBuf,
+    /// Listeners besides UDP and TCP on `port`, e.g. `ws:127.0.0.1:5066`.
+    listen_more: Vec<String>,
     /// Extra TOML appended to the generated config.
     extra: String,
     /// Keep the data directory when dropped (the caller owns it).
@@ -105,11 +108,17 @@ impl Drop for Served {
 impl Served {
     /// Starts a server on `data` with SIP on udp+tcp 127.0.0.1 and `extra` TOML sections.
     pub fn start(data: PathBuf, extra: &str) -> Served {
+        Self::start_listening(data, &[], extra)
+    }
+
+    /// Like [`Served::start`], with more listeners (`listen` entries) besides UDP and TCP.
+    pub fn start_listening(data: PathBuf, listen_more: &[String], extra: &str) -> Served {
         let mut s = Served {
             child: None,
             port: free_port(),
             http: free_port(),
             data,
+            listen_more: listen_more.to_vec(),
             extra: extra.to_owned(),
             keep_data: false,
         };
@@ -128,8 +137,11 @@ impl Served {
     }
 
     fn spawn(&mut self) {
+        let more: String = (self.listen_more.iter())
+            .map(|l| format!(", \"{l}\""))
+            .collect();
         let config = format!(
-            "[sip]\nlisten = [\"udp:127.0.0.1:{p}\", \"tcp:127.0.0.1:{p}\"]\n\
+            "[sip]\nlisten = [\"udp:127.0.0.1:{p}\", \"tcp:127.0.0.1:{p}\"{more}]\n\
              [http]\nlisten = \"127.0.0.1:{h}\"\n{extra}\n",
             p = self.port,
             h = self.http,

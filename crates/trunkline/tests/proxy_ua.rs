@@ -1,0 +1,198 @@
+//! The proxy against the scripted user agent (`common::ua`): a UDP caller reaches a callee
+//! registered over WebSocket through double Record-Route, and an anonymous caller (RFC 3323)
+//! is still authenticated and billed while its identity reaches only trusted hops.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code may panic
+
+mod common;
+
+use std::time::Duration;
+
+use common::ua::{Link, Ua, header, status, uri_of, values};
+use common::{Served, cdrs, free_port, provision};
+use trunkline_sip::HeaderName;
+use trunkline_store::Disposition;
+
+const DOMAIN: &str = "example.test";
+const WAIT: Duration = Duration::from_secs(5);
+const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                   m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+
+fn ua(link: Link, user: u32) -> Ua {
+    Ua::new(link, &user.to_string(), DOMAIN, &format!("secret{user}"))
+}
+
+/// An INVITE from `from` (a name-addr with tag) to user `to`, with `extra` headers.
+fn invite(caller: &mut Ua, from: &str, to: u32, call_id: &str, extra: &[String]) -> String {
+    caller.request(
+        "INVITE",
+        &format!("sip:{to}@{DOMAIN}"),
+        from,
+        &format!("<sip:{to}@{DOMAIN}>"),
+        call_id,
+        extra,
+        SDP,
+    )
+}
+
+#[test]
+fn a_udp_caller_reaches_a_callee_registered_over_websocket() {
+    let ws = free_port();
+    let data = common::data_dir("proxy-ws");
+    provision(&data, DOMAIN, 1001..1003);
+    let s = Served::start_listening(data, &[format!("ws:127.0.0.1:{ws}")], "");
+    let mut bob = ua(Link::ws(ws), 1002);
+    bob.register();
+    let mut alice = ua(Link::udp(s.port), 1001);
+    let from = format!("<sip:1001@{DOMAIN}>;tag=alice1");
+    let inv = invite(&mut alice, &from, 1002, "ws-call-1", &[]);
+    alice
+        .send_with_auth(&inv, "1001")
+        .unwrap_or_else(|r| panic!("INVITE not challenged:\n{r}"));
+
+    let got = bob
+        .wait_request("INVITE", WAIT)
+        .unwrap_or_else(|| panic!("no INVITE over WebSocket; log:\n{}", s.log()));
+    // RFC 5658: the proxy records a route on each side, the WebSocket one first as seen here.
+    let rr = values(&got, HeaderName::RecordRoute);
+    assert_eq!(rr.len(), 2, "{got}");
+    assert!(rr[0].contains("transport=ws"), "{rr:?}");
+    assert!(!rr[1].contains("transport="), "{rr:?}");
+    assert_eq!(header(&got, HeaderName::ProxyAuthorization), None);
+    bob.respond(&got, 180, "Ringing", "bob1", "");
+    bob.respond(&got, 200, "OK", "bob1", SDP);
+
+    let ok = alice.wait_final(WAIT).expect("no 200 for the caller");
+    assert_eq!(status(&ok), 200, "{ok}");
+    // The caller sees the same two Record-Routes; reversed, its route set starts on UDP.
+    let mut routes = values(&ok, HeaderName::RecordRoute);
+    assert_eq!(routes, rr, "{ok}");
+    routes.reverse();
+    let target = uri_of(&header(&ok, HeaderName::Contact).unwrap());
+    let to = header(&ok, HeaderName::To).unwrap();
+    let invite_cseq = trunkline_sip::Message::parse(ok.as_bytes())
+        .unwrap()
+        .cseq()
+        .unwrap()
+        .seq;
+    let ack = alice.dialog_request(
+        "ACK",
+        &target,
+        &routes,
+        &from,
+        &to,
+        "ws-call-1",
+        Some(invite_cseq),
+    );
+    alice.send(&ack);
+    bob.wait_request("ACK", WAIT)
+        .unwrap_or_else(|| panic!("the ACK did not reach the WebSocket callee:\n{}", s.log()));
+
+    // The callee hangs up over its connection, by the route set in the INVITE.
+    let bob_target = uri_of(&header(&got, HeaderName::Contact).unwrap());
+    let bob_from = format!("{};tag=bob1", header(&got, HeaderName::To).unwrap());
+    let bob_to = header(&got, HeaderName::From).unwrap();
+    let bye = bob.dialog_request(
+        "BYE",
+        &bob_target,
+        &values(&got, HeaderName::RecordRoute),
+        &bob_from,
+        &bob_to,
+        "ws-call-1",
+        None,
+    );
+    bob.send(&bye);
+    let bye_in = alice
+        .wait_request("BYE", WAIT)
+        .unwrap_or_else(|| panic!("the BYE did not reach the caller:\n{}", s.log()));
+    alice.respond(&bye_in, 200, "OK", "alice1", "");
+    let done = bob.wait_final(WAIT).expect("no 200 for the BYE");
+    assert_eq!(status(&done), 200, "{done}");
+
+    let rows = cdrs(&s.data, 1);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].disposition, Disposition::Answered);
+    assert_eq!(rows[0].hangup_reason, "callee_bye");
+}
+
+#[test]
+fn an_anonymous_caller_is_authenticated_and_its_identity_stays_in_the_trust_domain() {
+    let data = common::data_dir("proxy-privacy");
+    provision(&data, DOMAIN, 1001..1004);
+    // 127.0.0.2 is a trusted next hop (say a PBX of the operator's); 127.0.0.1 is not.
+    let s = Served::start(data, "[guard]\ntrusted = [\"127.0.0.2/32\"]\n");
+    let mut bob = ua(Link::udp_from([127, 0, 0, 2], s.port), 1002);
+    bob.register();
+    let mut carol = ua(Link::udp(s.port), 1003);
+    carol.register();
+    let mut alice = ua(Link::udp(s.port), 1001);
+    let from = "\"Anonymous\" <sip:anonymous@anonymous.invalid>;tag=anon1";
+    let private = [
+        "Privacy: id; header".to_owned(),
+        format!("P-Preferred-Identity: <sip:1001@{DOMAIN}>"),
+        "User-Agent: Alice's phone 1.0".to_owned(),
+        "Organization: Alice Inc.".to_owned(),
+    ];
+
+    // To the trusted hop: the real identity is asserted; the preferred one is consumed.
+    let inv = invite(&mut alice, from, 1002, "anon-call-1", &private);
+    let sent = alice
+        .send_with_auth(&inv, "1001")
+        .unwrap_or_else(|r| panic!("an anonymous INVITE must be challenged:\n{r}"));
+    let got = bob
+        .wait_request("INVITE", WAIT)
+        .unwrap_or_else(|| panic!("no INVITE at the trusted callee; log:\n{}", s.log()));
+    assert!(
+        header(&got, HeaderName::From)
+            .unwrap()
+            .contains("anonymous.invalid")
+    );
+    let asserted = header(&got, HeaderName::PAssertedIdentity).unwrap_or_default();
+    assert!(asserted.contains(&format!("sip:1001@{DOMAIN}")), "{got}");
+    assert_eq!(header(&got, HeaderName::PPreferredIdentity), None, "{got}");
+    bob.respond(&got, 486, "Busy Here", "bob1", "");
+    let busy = alice.wait_final(WAIT).expect("no 486 for the caller");
+    assert_eq!(status(&busy), 486, "{busy}");
+    alice.send(&common::ua::ack_for(&sent, &busy));
+
+    // To an untrusted hop: no asserted identity, none of the headers Privacy hides.
+    let inv = invite(&mut alice, from, 1003, "anon-call-2", &private);
+    let sent = alice.send_with_auth(&inv, "1001").unwrap();
+    let got = carol
+        .wait_request("INVITE", WAIT)
+        .unwrap_or_else(|| panic!("no INVITE at the untrusted callee; log:\n{}", s.log()));
+    for hidden in [
+        HeaderName::PAssertedIdentity,
+        HeaderName::PPreferredIdentity,
+        HeaderName::UserAgent,
+        HeaderName::Organization,
+    ] {
+        assert_eq!(
+            header(&got, hidden),
+            None,
+            "{} leaked:\n{got}",
+            hidden.as_str()
+        );
+    }
+    carol.respond(&got, 486, "Busy Here", "carol1", "");
+    let busy = alice.wait_final(WAIT).expect("no 486 for the caller");
+    alice.send(&common::ua::ack_for(&sent, &busy));
+
+    // An anonymous caller may not prefer someone else's identity.
+    let mut forged = private.clone();
+    forged[1] = format!("P-Preferred-Identity: <sip:1003@{DOMAIN}>");
+    let inv = invite(&mut alice, from, 1002, "anon-call-3", &forged);
+    alice.send_with_auth(&inv, "1001").unwrap();
+    let refused = alice
+        .wait_final(WAIT)
+        .expect("no answer to a forged identity");
+    assert_eq!(status(&refused), 403, "{refused}");
+
+    // Both calls are billed to the authenticated caller.
+    let rows = cdrs(&s.data, 2);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for c in &rows {
+        assert_eq!(c.caller, format!("1001@{DOMAIN}"), "{c:?}");
+        assert_eq!(c.disposition, Disposition::Busy, "{c:?}");
+    }
+}
