@@ -392,7 +392,7 @@ impl Drop for KvLog {
 /// Lowers the calling thread's CPU priority to the least (nice 19): the log's own threads
 /// (sync, compaction) must not take the core from the signalling thread they serve, which
 /// otherwise sees their bursts as latency. Best effort.
-fn background_priority() {
+pub(crate) fn background_priority() {
     let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19);
 }
 

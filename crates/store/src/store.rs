@@ -112,6 +112,18 @@ impl Store {
                 })
             });
         }
+        if backend == Backend::Sqlite {
+            // WAL: a commit is one append and one fsync of the log (synchronous=FULL keeps it
+            // durable), not a rollback journal created, synced and deleted per transaction;
+            // readers (the API, the CLI) do not block the CDR writer.
+            pool = pool.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL")
+                        .await?;
+                    Ok(())
+                })
+            });
+        }
         let pool = pool.connect(&url).await?;
         match backend {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,

@@ -168,6 +168,7 @@ async fn outage_body(store: Store, direct: Store, proxy: Arc<Proxy>) {
         segment_bytes: 256 * 1024,
         batch_records: 200,
         db_timeout: Duration::from_secs(5),
+        ..JournalOptions::default()
     };
     let journal = CdrJournal::open_with(dir.path(), store, options)
         .await

@@ -97,6 +97,7 @@ pub(super) struct Delivery {
     pub cursor: Checkpoint,
     pub batch_records: usize,
     pub db_timeout: Duration,
+    pub linger: Duration,
 }
 
 /// Runs `f` unless the journal is closed (or dropped) first.
@@ -146,10 +147,15 @@ impl Delivery {
             let result = match self.step() {
                 Step::Wait => {
                     let shared = Arc::clone(&self.shared);
-                    match unless_closed(&mut closed, shared.wake.notified()).await {
-                        Some(()) => continue,
-                        None => return,
+                    if unless_closed(&mut closed, shared.wake.notified())
+                        .await
+                        .is_none()
+                    {
+                        return;
                     }
+                    // Let the batch fill; a close cuts the wait short, not the delivery.
+                    let _ = unless_closed(&mut closed, tokio::time::sleep(self.linger)).await;
+                    continue;
                 }
                 Step::Finish { next } => self.finish_segment(next).await.map(|()| Flow::Continue),
                 Step::Read { end } => self.deliver_batch(end, &mut closed).await,
