@@ -10,6 +10,7 @@ pub(crate) mod calls;
 pub(crate) mod contact;
 mod dialog;
 mod initial;
+mod keepalive;
 mod privacy;
 pub(crate) mod target;
 
@@ -484,7 +485,7 @@ impl Proxy {
         }
     }
 
-    /// Timer C and the maximum call duration; called about once a second.
+    /// Timer C, the maximum call duration and NAT keep-alives; called about once a second.
     pub(crate) fn tick(&mut self, env: &mut Env<'_>) {
         let due: Vec<ServerTxId> = (self.pending.iter())
             .filter(|(_, p)| p.ring_deadline.is_some_and(|d| d <= env.now_ms) && !p.fork.answered())
@@ -501,6 +502,7 @@ impl Proxy {
         }
         let max_ms = self.config.max_call_secs * 1000;
         env.cdrs.extend(self.calls.expire(env.now_ms, max_ms));
+        self.keepalive(env);
     }
 }
 

@@ -62,6 +62,9 @@ pub fn to_toml(config: &Config) -> String {
          max_call_secs = {}\n\
          follow_redirects = {}\n\
          advertise = {}\n\
+         nat_ping_interval_secs = {}\n\
+         nat_ping_method = {}\n\
+         nat_ping_all_udp = {}\n\
          \n\
          [http]\n\
          listen = {}\n\
@@ -109,6 +112,9 @@ pub fn to_toml(config: &Config) -> String {
         config.proxy.max_call_secs,
         config.proxy.follow_redirects,
         quote(&config.proxy.advertise),
+        config.proxy.nat_ping_interval_secs,
+        quote(config.proxy.nat_ping_method.as_str()),
+        config.proxy.nat_ping_all_udp,
         quote(&config.http.listen.to_string()),
         quote(&config.data.dir.to_string_lossy()),
         quote(&config.data.database_url),

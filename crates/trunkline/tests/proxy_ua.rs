@@ -1,6 +1,7 @@
 //! The proxy against the scripted user agent (`common::ua`): a UDP caller reaches a callee
 //! registered over WebSocket through double Record-Route, and an anonymous caller (RFC 3323)
-//! is still authenticated and billed while its identity reaches only trusted hops.
+//! is still authenticated and billed while its identity reaches only trusted hops, and a
+//! phone behind NAT gets keep-alives on its pinhole.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code may panic
 
@@ -195,4 +196,29 @@ fn an_anonymous_caller_is_authenticated_and_its_identity_stays_in_the_trust_doma
         assert_eq!(c.caller, format!("1001@{DOMAIN}"), "{c:?}");
         assert_eq!(c.disposition, Disposition::Busy, "{c:?}");
     }
+}
+
+#[test]
+fn a_phone_behind_nat_gets_keepalives_through_its_pinhole() {
+    let data = common::data_dir("proxy-natping");
+    provision(&data, DOMAIN, 1001..1003);
+    let s = Served::start(data, "[proxy]\nnat_ping_interval_secs = 2\n");
+    // Its Contact names a private address; the REGISTER comes from another (the NAT's).
+    let mut natted = ua(Link::udp(s.port), 1001);
+    natted.contact_override = Some("<sip:1001@192.168.1.20:5060>".to_owned());
+    natted.register();
+    let mut direct = ua(Link::udp(s.port), 1002);
+    direct.register();
+    let ping = natted
+        .wait_request("OPTIONS", WAIT)
+        .unwrap_or_else(|| panic!("no keep-alive to the NATed phone; log:\n{}", s.log()));
+    assert!(
+        ping.starts_with("OPTIONS sip:1001@192.168.1.20:5060 SIP/2.0\r\n"),
+        "{ping}"
+    );
+    natted.respond(&ping, 200, "OK", "ka", "");
+    // The next one comes an interval later; the phone that is not behind NAT gets none.
+    assert!(natted.wait_request("OPTIONS", WAIT).is_some());
+    assert_eq!(direct.wait_request("OPTIONS", Duration::from_secs(3)), None);
+    assert!(!s.log().contains("ERROR"), "{}", s.log());
 }

@@ -1,5 +1,5 @@
 //! `[proxy]`: how calls are forwarded: ring timeout, longest call, redirects, and the address
-//! written into Via and Record-Route for wildcard listeners.
+//! written into Via and Record-Route for wildcard listeners, and NAT keep-alives.
 
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
@@ -24,6 +24,37 @@ pub struct ProxyConfig {
     /// The address written into Via and Record-Route for requests that leave from a wildcard
     /// listener (0.0.0.0 or ::) towards non-loopback peers. Empty: the loopback address.
     pub advertise: String,
+    /// Seconds between keep-alives to each UDP binding behind NAT, so that its pinhole stays
+    /// open for calls to it (Kamailio's `natping_interval`); 0 turns them off. The pings of
+    /// all bindings are spread evenly over the interval.
+    pub nat_ping_interval_secs: u32,
+    /// What a keep-alive is: `"options"` (an OPTIONS request, answered by the phone, which
+    /// also refreshes stateful NATs that only count inbound traffic as activity) or `"crlf"`
+    /// (four bytes, CRLF CRLF, which phones ignore).
+    pub nat_ping_method: NatPing,
+    /// Ping every UDP binding, not only those whose Contact differs from the address the
+    /// REGISTER came from.
+    pub nat_ping_all_udp: bool,
+}
+
+/// `proxy.nat_ping_method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NatPing {
+    /// An OPTIONS request.
+    Options,
+    /// CRLF CRLF.
+    Crlf,
+}
+
+impl NatPing {
+    /// The name as written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NatPing::Options => "options",
+            NatPing::Crlf => "crlf",
+        }
+    }
 }
 
 impl Default for ProxyConfig {
@@ -33,6 +64,9 @@ impl Default for ProxyConfig {
             max_call_secs: 43_200,
             follow_redirects: false,
             advertise: String::new(),
+            nat_ping_interval_secs: 30,
+            nat_ping_method: NatPing::Options,
+            nat_ping_all_udp: false,
         }
     }
 }
@@ -42,6 +76,8 @@ impl ProxyConfig {
     pub const RING_TIMEOUT_RANGE: RangeInclusive<u64> = 5..=3600;
     /// Allowed values of `proxy.max_call_secs` (at most a week).
     pub const MAX_CALL_RANGE: RangeInclusive<u64> = 60..=604_800;
+    /// Allowed values of `proxy.nat_ping_interval_secs` (0: off).
+    pub const NAT_PING_RANGE: RangeInclusive<u32> = 0..=3600;
 
     /// `advertise`, parsed (`validate` has checked it).
     pub fn advertise_ip(&self) -> Option<IpAddr> {
@@ -58,6 +94,11 @@ impl ProxyConfig {
             "proxy.max_call_secs",
             self.max_call_secs,
             Self::MAX_CALL_RANGE,
+        )?;
+        check_range(
+            "proxy.nat_ping_interval_secs",
+            self.nat_ping_interval_secs,
+            Self::NAT_PING_RANGE,
         )?;
         if !self.advertise.is_empty() && self.advertise.parse::<IpAddr>().is_err() {
             return Err(ConfigError::Invalid {

@@ -170,6 +170,8 @@ pub struct Ua {
     pub user: String,
     pub domain: String,
     password: String,
+    /// A Contact to send instead of this agent's own address (a phone behind NAT).
+    pub contact_override: Option<String>,
     cseq: u32,
     /// Messages received while waiting for something else.
     backlog: Vec<String>,
@@ -182,6 +184,7 @@ impl Ua {
             user: user.to_owned(),
             domain: domain.to_owned(),
             password: password.to_owned(),
+            contact_override: None,
             cseq: 0,
             backlog: Vec::new(),
         }
@@ -189,6 +192,9 @@ impl Ua {
 
     /// This agent's Contact URI.
     pub fn contact(&self) -> String {
+        if let Some(c) = &self.contact_override {
+            return c.clone();
+        }
         let transport = match self.link {
             Link::Ws(_) => ";transport=ws",
             Link::Udp { .. } => "",
