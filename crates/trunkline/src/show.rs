@@ -237,6 +237,9 @@ mod tests {
                 max_call_secs: 600,
                 follow_redirects: true,
                 advertise: "192.0.2.9".into(),
+                nat_ping_interval_secs: 13,
+                nat_ping_method: trunkline_server::config::NatPing::Crlf,
+                nat_ping_all_udp: true,
             },
             http: HttpConfig {
                 listen: "[::1]:9090".parse().unwrap(),
