@@ -2,6 +2,7 @@
 //! through the transaction engine, and every message to the network leaves from here, over a
 //! UDP socket or a flow.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -15,6 +16,7 @@ use trunkline_store::{CdrJournal, NewCdr, Snapshot, SnapshotHandle};
 
 use crate::config::Transport;
 use crate::control;
+use crate::dial::DialEvent;
 use crate::flow::{FlowId, Flows};
 use crate::front::{self, FrontDoor, Outcome, TxContext};
 use crate::guard::{Admission, Class, Guard};
@@ -79,6 +81,11 @@ impl Destination for Peer {
 pub(crate) struct Network {
     pub(crate) udp: Vec<crate::udp::UdpOut>,
     pub(crate) flows: Arc<Flows>,
+    /// How outbound connections the proxy asked for ended up.
+    pub(crate) dialed: mpsc::UnboundedReceiver<DialEvent>,
+    /// Client transactions that sent on an outbound connection still connecting: they fail
+    /// at once if the connect does.
+    pub(crate) dialing: HashMap<FlowId, Vec<TxId>>,
 }
 
 impl Network {
@@ -171,6 +178,7 @@ pub(crate) async fn run(
                     core.inbound(msg, now);
                 }
             }
+            Some(event) = core.net.dialed.recv() => core.dialed(event),
             Some(cmd) = core.roles.control.recv() => {
                 let answer = core.command(&cmd.line);
                 let _ = cmd.reply.send(answer);
@@ -353,15 +361,33 @@ impl Core {
         }
     }
 
+    /// An outbound connection is up (its queued messages are on their way) or failed (the
+    /// transactions that sent on it fail now).
+    fn dialed(&mut self, event: DialEvent) {
+        match event {
+            DialEvent::Connected(id) => {
+                self.net.dialing.remove(&id);
+            }
+            DialEvent::Failed(id) => {
+                for tx in self.net.dialing.remove(&id).unwrap_or_default() {
+                    self.engine.transport_error(tx, Instant::now());
+                }
+            }
+        }
+    }
+
     async fn drain(&mut self) {
         while let Some(out) = self.engine.poll_output() {
             match out {
                 Output::Transmit { to, bytes, tx } => {
                     self.persist();
-                    if !self.net.send(&to, &bytes).await
-                        && let Some(tx) = tx
-                    {
-                        self.engine.transport_error(tx, Instant::now());
+                    let sent = self.net.send(&to, &bytes).await;
+                    match (tx, to.arrival) {
+                        (Some(tx), _) if !sent => self.engine.transport_error(tx, Instant::now()),
+                        (Some(tx), Arrival::Flow(id)) if self.net.flows.is_connecting(id) => {
+                            self.net.dialing.entry(id).or_default().push(tx);
+                        }
+                        _ => {}
                     }
                 }
                 Output::Request(inc) => self.request(inc),

@@ -7,11 +7,12 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::mpsc;
 
 use crate::config::Transport;
+use crate::dial::Dialer;
 
 /// Outbound messages queued per connection before the connection counts as stuck.
 const QUEUE: usize = 256;
@@ -36,6 +37,8 @@ struct Entry {
     transport: Transport,
     peer: SocketAddr,
     tx: mpsc::Sender<Vec<u8>>,
+    /// An outbound connection still being set up.
+    connecting: bool,
 }
 
 /// All live connections.
@@ -43,6 +46,8 @@ struct Entry {
 pub struct Flows {
     next: AtomicU64,
     inner: Mutex<Inner>,
+    /// Opens outbound TCP connections; unset, only connections peers opened are used.
+    dialer: OnceLock<Dialer>,
 }
 
 #[derive(Debug, Default)]
@@ -76,6 +81,56 @@ impl Flows {
 
     /// Registers a new connection from `peer`.
     pub fn register(self: &Arc<Self>, transport: Transport, peer: SocketAddr) -> Registration {
+        self.insert(transport, peer, false)
+    }
+
+    /// Registers an outbound connection to `peer` that is still connecting.
+    pub(crate) fn register_dialing(
+        self: &Arc<Self>,
+        transport: Transport,
+        peer: SocketAddr,
+    ) -> Registration {
+        self.insert(transport, peer, true)
+    }
+
+    /// The outbound connection `id` is up.
+    pub(crate) fn connected(&self, id: FlowId) {
+        if let Some(e) = self.lock().by_id.get_mut(&id) {
+            e.connecting = false;
+        }
+    }
+
+    /// Whether `id` is an outbound connection still connecting.
+    pub(crate) fn is_connecting(&self, id: FlowId) -> bool {
+        self.lock().by_id.get(&id).is_some_and(|e| e.connecting)
+    }
+
+    /// Lets [`Flows::find_or_dial`] open TCP connections (once; later calls are ignored).
+    pub(crate) fn set_dialer(&self, dialer: Dialer) {
+        let _ = self.dialer.set(dialer);
+    }
+
+    /// The live connection to `peer` over `transport`, or for TCP a new one being opened.
+    pub(crate) fn find_or_dial(
+        self: &Arc<Self>,
+        transport: Transport,
+        peer: SocketAddr,
+    ) -> Option<FlowId> {
+        if let Some(id) = self.find(transport, peer) {
+            return Some(id);
+        }
+        match (transport, self.dialer.get()) {
+            (Transport::Tcp, Some(d)) => Some(d.dial(self, peer)),
+            _ => None,
+        }
+    }
+
+    fn insert(
+        self: &Arc<Self>,
+        transport: Transport,
+        peer: SocketAddr,
+        connecting: bool,
+    ) -> Registration {
         let id = FlowId(self.next.fetch_add(1, Ordering::Relaxed));
         let (tx, outbound) = mpsc::channel(QUEUE);
         let mut inner = self.lock();
@@ -85,6 +140,7 @@ impl Flows {
                 transport,
                 peer,
                 tx,
+                connecting,
             },
         );
         inner.by_peer.insert((transport, peer), id);

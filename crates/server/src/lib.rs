@@ -8,6 +8,7 @@
 pub mod config;
 pub mod control;
 mod core;
+mod dial;
 pub mod flow;
 pub mod front;
 pub mod guard;
@@ -196,6 +197,12 @@ impl Server {
         };
         let (core_tx, core_rx) = mpsc::channel(core::INBOUND_QUEUE);
         let flows = Arc::new(Flows::default());
+        let (dial_tx, dial_rx) = mpsc::unbounded_channel();
+        flows.set_dialer(dial::Dialer {
+            core: core_tx.clone(),
+            limits,
+            events: dial_tx,
+        });
         let connections = Arc::new(ConnectionLimits::new(
             config.sip.max_connections as usize,
             config.sip.max_connections_per_ip as usize,
@@ -249,7 +256,12 @@ impl Server {
             cdrs: services.cdrs,
             control: control_rx,
         };
-        let net = core::Network { udp, flows };
+        let net = core::Network {
+            udp,
+            flows,
+            dialed: dial_rx,
+            dialing: std::collections::HashMap::new(),
+        };
         tasks.spawn(core::run(core_rx, front, net, roles));
         if let Some((listener, path)) = control {
             info!(path = %path.display(), "control socket listening");

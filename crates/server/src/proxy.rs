@@ -15,6 +15,7 @@ mod privacy;
 pub(crate) mod target;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -42,7 +43,7 @@ pub(crate) struct Env<'a> {
     pub(crate) registrar: &'a mut Registrar,
     pub(crate) guard: &'a mut Guard,
     pub(crate) snapshot: &'a Snapshot,
-    pub(crate) flows: &'a Flows,
+    pub(crate) flows: &'a Arc<Flows>,
     pub(crate) now_ms: u64,
     /// CDRs to hand to the journal.
     pub(crate) cdrs: &'a mut Vec<NewCdr>,
@@ -524,7 +525,7 @@ fn caller_party(msg: &Message<'_>, caller: Option<&SnapshotUser>) -> Party {
 }
 
 /// The Contacts of a 3xx the proxy may recurse to (addresses only; no DNS here).
-fn redirect_targets(bytes: &[u8], ifaces: &Interfaces, flows: &Flows) -> Vec<Target> {
+fn redirect_targets(bytes: &[u8], ifaces: &Interfaces, flows: &Arc<Flows>) -> Vec<Target> {
     let Ok(msg) = Message::parse(bytes) else {
         return Vec::new();
     };
@@ -537,7 +538,7 @@ fn redirect_targets(bytes: &[u8], ifaces: &Interfaces, flows: &Flows) -> Vec<Tar
             let Uri::Sip(u) = na.uri else {
                 return None;
             };
-            let peer = target::peer_for_uri(ifaces, flows, &u).ok()?;
+            let peer = target::peer_for_uri(ifaces, flows, &u, target::Dial::Never).ok()?;
             Some(Target {
                 peer,
                 request_uri: Some(String::from_utf8_lossy(na.uri_raw).into_owned()),

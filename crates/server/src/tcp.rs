@@ -46,7 +46,8 @@ pub(crate) async fn serve(
         let core = core.clone();
         async move {
             let (r, w) = stream.into_split();
-            if let Err(e) = connection(r, w, peer, Transport::Tcp, &flows, &core, limits).await {
+            let flow = flows.register(Transport::Tcp, peer);
+            if let Err(e) = connection(r, w, peer, Transport::Tcp, flow, &core, limits).await {
                 debug!(%peer, error = %e, "tcp connection ended");
             }
         }
@@ -94,13 +95,14 @@ pub(crate) async fn accept_limited<F, Fut>(
 }
 
 /// Serves one established stream connection of any byte-stream transport (TCP, or TLS once the
-/// handshake is done): frames inbound messages for the core, writes outbound ones.
+/// handshake is done), registered as `flow`: frames inbound messages for the core, writes
+/// outbound ones.
 pub(crate) async fn connection<R, W>(
     mut reader: R,
     mut writer: W,
     peer: SocketAddr,
     transport: Transport,
-    flows: &Arc<Flows>,
+    mut flow: crate::flow::Registration,
     core: &mpsc::Sender<Inbound>,
     limits: Limits,
 ) -> std::io::Result<()>
@@ -108,7 +110,6 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let mut flow = flows.register(transport, peer);
     let mut framer = StreamFramer::new(limits.max_message_size);
     let mut buf = ReadBuf::default();
     loop {

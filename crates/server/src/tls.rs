@@ -234,8 +234,8 @@ pub(crate) async fn serve(
                 }
             };
             let (r, w) = tokio::io::split(tls);
-            if let Err(e) = tcp::connection(r, w, peer, Transport::Tls, &flows, &core, limits).await
-            {
+            let flow = flows.register(Transport::Tls, peer);
+            if let Err(e) = tcp::connection(r, w, peer, Transport::Tls, flow, &core, limits).await {
                 debug!(%peer, error = %e, "tls connection ended");
             }
         }

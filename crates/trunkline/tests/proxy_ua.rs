@@ -222,3 +222,97 @@ fn a_phone_behind_nat_gets_keepalives_through_its_pinhole() {
     assert_eq!(direct.wait_request("OPTIONS", Duration::from_secs(3)), None);
     assert!(!s.log().contains("ERROR"), "{}", s.log());
 }
+
+/// A SIPp UAS answering one call on TCP `port` (it listens; nothing connects to it yet).
+fn tcp_answerer(dir: &std::path::Path, port: u16) -> std::process::Child {
+    let sf =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../bench/sipp/answer.xml");
+    std::process::Command::new("timeout")
+        .args(["30", "sipp", "-sf"])
+        .arg(sf)
+        .args(["-t", "t1", "-i", "127.0.0.1", "-p"])
+        .arg(port.to_string())
+        .args(["-m", "1", "-timeout", "25s", "-nostdin", "-trace_err"])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("sipp could not run; scripts/test installs it")
+}
+
+#[test]
+fn the_proxy_connects_over_tcp_to_an_address_no_connection_goes_to() {
+    let data = common::data_dir("proxy-dial");
+    provision(&data, DOMAIN, 1001..1002);
+    let s = Served::start(data, "");
+    let pbx = free_port();
+    let mut uas = tcp_answerer(&s.data, pbx);
+    std::thread::sleep(Duration::from_millis(500));
+    let mut alice = ua(Link::udp(s.port), 1001);
+    let from = format!("<sip:1001@{DOMAIN}>;tag=dial1");
+    let target = format!("sip:pbx@127.0.0.1:{pbx};transport=tcp");
+    let inv = alice.request(
+        "INVITE",
+        &target,
+        &from,
+        &format!("<{target}>"),
+        "dial-1",
+        &[],
+        SDP,
+    );
+    alice
+        .send_with_auth(&inv, "1001")
+        .unwrap_or_else(|r| panic!("INVITE not challenged:\n{r}"));
+    let ok = alice
+        .wait_final(WAIT)
+        .unwrap_or_else(|| panic!("no answer over the new TCP connection; log:\n{}", s.log()));
+    assert_eq!(status(&ok), 200, "{ok}");
+    // Double Record-Route: TCP towards the PBX, UDP towards the caller.
+    let mut routes = values(&ok, HeaderName::RecordRoute);
+    assert_eq!(routes.len(), 2, "{ok}");
+    assert!(routes[0].contains("transport=tcp"), "{routes:?}");
+    routes.reverse();
+    let contact = uri_of(&header(&ok, HeaderName::Contact).unwrap());
+    let to = header(&ok, HeaderName::To).unwrap();
+    let ack = alice.dialog_request("ACK", &contact, &routes, &from, &to, "dial-1", Some(2));
+    alice.send(&ack);
+    let bye = alice.dialog_request("BYE", &contact, &routes, &from, &to, "dial-1", None);
+    alice.send(&bye);
+    let done = alice.wait_final(WAIT).expect("no answer to the BYE");
+    assert_eq!(status(&done), 200, "{done}");
+    let deadline = std::time::Instant::now() + WAIT;
+    let exit = loop {
+        if let Some(st) = uas.try_wait().unwrap() {
+            break Some(st);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = uas.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        exit.is_some_and(|e| e.success()),
+        "the TCP callee failed; log:\n{}",
+        s.log()
+    );
+
+    // Nobody listening: the branch fails when the connect does, not after Timer B.
+    let closed = free_port();
+    let target = format!("sip:pbx@127.0.0.1:{closed};transport=tcp");
+    let inv = alice.request(
+        "INVITE",
+        &target,
+        &from,
+        &format!("<{target}>"),
+        "dial-2",
+        &[],
+        SDP,
+    );
+    alice.send_with_auth(&inv, "1001").unwrap();
+    let failed = alice
+        .wait_final(WAIT)
+        .expect("no answer for an unreachable TCP address");
+    assert!(status(&failed) >= 400, "{failed}");
+}

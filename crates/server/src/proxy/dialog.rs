@@ -9,7 +9,7 @@ use trunkline_proto::forward;
 use trunkline_sip::{Message, Method, Uri};
 
 use super::calls::{CallKey, Hangup};
-use super::target::{self, Unreachable};
+use super::target::{self, Dial, Unreachable};
 use super::{Env, Pending, Proxy, Target, Template, contact, sets_target};
 use crate::core::Peer;
 use crate::front::Outcome;
@@ -80,6 +80,11 @@ impl Proxy {
         if sets_target(method) {
             template.contact = contact::alias_edit(msg, from.addr, from.transport);
         }
+        // A new connection only for a call this proxy placed.
+        let dial = match call_key(msg).iter().any(|k| self.calls.contains(k)) {
+            true => Dial::Allowed,
+            false => Dial::Never,
+        };
         let ruri: Vec<u8> = match &pre.request_uri {
             Some(u) => u.as_bytes().to_vec(),
             None => msg
@@ -96,7 +101,7 @@ impl Proxy {
                 let Uri::Sip(u) = route.uri else {
                     return Err(Unreachable::NotAnAddress);
                 };
-                let peer = target::peer_for_uri(&self.ifaces, env.flows, &u)?;
+                let peer = target::peer_for_uri(&self.ifaces, env.flows, &u, dial)?;
                 if u.is_loose_router() {
                     Target {
                         peer,
@@ -117,7 +122,7 @@ impl Proxy {
                 let Ok(Uri::Sip(u)) = Uri::parse(&ruri) else {
                     return Err(Unreachable::NotAnAddress);
                 };
-                let peer = target::peer_for_uri(&self.ifaces, env.flows, &u)?;
+                let peer = target::peer_for_uri(&self.ifaces, env.flows, &u, dial)?;
                 let stripped = contact::strip_alias(&ruri);
                 Target {
                     peer,

@@ -12,7 +12,7 @@ use trunkline_store::SnapshotUser;
 use super::calls::Party;
 use super::dialog::call_key;
 use super::privacy;
-use super::target::{self, Unreachable};
+use super::target::{self, Dial, Unreachable};
 use super::{
     Env, Pending, Proxy, Target, Template, caller_party, contact, record_routes, sets_target,
 };
@@ -127,7 +127,8 @@ impl Proxy {
             let Uri::Sip(next_uri) = next.uri else {
                 return Self::reply(env, msg, from, 416, "Unsupported URI Scheme", &[]);
             };
-            let peer = match target::peer_for_uri(&self.ifaces, env.flows, &next_uri) {
+            let peer = match target::peer_for_uri(&self.ifaces, env.flows, &next_uri, Dial::Allowed)
+            {
                 Ok(p) => p,
                 Err(why) => return self.unreachable(env, msg, from, why),
             };
@@ -178,7 +179,9 @@ impl Proxy {
                         // No relaying for strangers (toll fraud, open relay).
                         return Self::reply(env, msg, from, 403, "Forbidden (Relaying)", &[]);
                     }
-                    let peer = match target::peer_for_uri(&self.ifaces, env.flows, &ruri_sip) {
+                    let dial = Dial::Allowed;
+                    let peer = match target::peer_for_uri(&self.ifaces, env.flows, &ruri_sip, dial)
+                    {
                         Ok(p) => p,
                         Err(why) => return self.unreachable(env, msg, from, why),
                     };

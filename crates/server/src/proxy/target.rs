@@ -3,6 +3,7 @@
 //! `alias` parameter the proxy adds to the Contacts of NATed or connection-oriented UAs.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 
 use trunkline_sip::{Host, SipUri};
 
@@ -135,23 +136,39 @@ pub(crate) fn parse_alias(v: &[u8]) -> Option<(SocketAddr, Transport)> {
 pub(crate) enum Unreachable {
     /// A host name: this proxy forwards only to addresses (DNS is the router's job).
     NotAnAddress,
-    /// A stream destination with no open connection (the UA's flow is gone).
+    /// A stream destination with no open connection (the UA's flow is gone), over a
+    /// transport the proxy does not open connections for (TLS, WS).
     NoFlow,
     /// No socket of this family and transport.
     NoSocket,
 }
 
-/// How to reach a UA at `addr` over `transport`: the UDP socket of its family, or the
-/// connection it opened.
+/// Whether the proxy may open a TCP connection to reach a destination. Only for requests
+/// it has reason to send there (an authenticated or trusted caller's route or address, a call
+/// it knows): otherwise a forged in-dialog request could make it connect anywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dial {
+    Allowed,
+    Never,
+}
+
+/// How to reach a UA at `addr` over `transport`: the UDP socket of its family, the connection
+/// it opened, or with `dial` a new TCP connection.
 pub(crate) fn peer_for(
     ifaces: &Interfaces,
-    flows: &Flows,
+    flows: &Arc<Flows>,
     addr: SocketAddr,
     transport: Transport,
+    dial: Dial,
 ) -> Result<Peer, Unreachable> {
-    let arrival = match transport {
-        Transport::Udp => Arrival::Udp(ifaces.udp_shard(addr.ip()).ok_or(Unreachable::NoSocket)?),
-        t => Arrival::Flow(flows.find(t, addr).ok_or(Unreachable::NoFlow)?),
+    let arrival = match (transport, dial) {
+        (Transport::Udp, _) => {
+            Arrival::Udp(ifaces.udp_shard(addr.ip()).ok_or(Unreachable::NoSocket)?)
+        }
+        (t, Dial::Allowed) => {
+            Arrival::Flow(flows.find_or_dial(t, addr).ok_or(Unreachable::NoFlow)?)
+        }
+        (t, Dial::Never) => Arrival::Flow(flows.find(t, addr).ok_or(Unreachable::NoFlow)?),
     };
     Ok(Peer {
         arrival,
@@ -164,18 +181,18 @@ pub(crate) fn peer_for(
 /// the connection it came on when that is still open.
 pub(crate) fn peer_for_binding(
     ifaces: &Interfaces,
-    flows: &Flows,
+    flows: &Arc<Flows>,
     b: &Binding,
 ) -> Result<Peer, Unreachable> {
     let r = &b.received;
     match (r.transport, r.flow) {
-        (Transport::Udp, _) => peer_for(ifaces, flows, r.source, Transport::Udp),
+        (Transport::Udp, _) => peer_for(ifaces, flows, r.source, Transport::Udp, Dial::Never),
         (t, Some(id)) if flows.is_open(id) => Ok(Peer {
             arrival: Arrival::Flow(id),
             addr: r.source,
             transport: t,
         }),
-        (t, _) => peer_for(ifaces, flows, r.source, t),
+        (t, _) => peer_for(ifaces, flows, r.source, t, Dial::Never),
     }
 }
 
@@ -183,13 +200,14 @@ pub(crate) fn peer_for_binding(
 /// else its host and port.
 pub(crate) fn peer_for_uri(
     ifaces: &Interfaces,
-    flows: &Flows,
+    flows: &Arc<Flows>,
     u: &SipUri<'_>,
+    dial: Dial,
 ) -> Result<Peer, Unreachable> {
     if let Some(Some(v)) = u.params.get("alias")
         && let Some((addr, t)) = parse_alias(v)
     {
-        return peer_for(ifaces, flows, addr, t);
+        return peer_for(ifaces, flows, addr, t, dial);
     }
     let ip = match u.host {
         Host::Domain(_) => return Err(Unreachable::NotAnAddress),
@@ -206,6 +224,7 @@ pub(crate) fn peer_for_uri(
         flows,
         SocketAddr::new(ip, u.port.unwrap_or(default_port)),
         t,
+        dial,
     )
 }
 
