@@ -101,6 +101,29 @@ impl<T> Fork<T> {
         self.final_sent
     }
 
+    /// Whether branch `b` has its final response (it will never need a CANCEL).
+    pub fn is_done(&self, b: BranchId) -> bool {
+        matches!(
+            self.branches.get(b.0),
+            Some(Branch {
+                state: State::Done(..),
+                ..
+            })
+        )
+    }
+
+    /// Once answered, lets go of the branches' final responses, kept only to choose the best.
+    pub fn settle(&mut self) {
+        if !self.final_sent {
+            return;
+        }
+        for b in &mut self.branches {
+            if let State::Done(_, response) = &mut b.state {
+                *response = None;
+            }
+        }
+    }
+
     /// Branches started so far.
     pub fn branch_count(&self) -> usize {
         self.branches.len()

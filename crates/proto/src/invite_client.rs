@@ -75,6 +75,8 @@ impl InviteClient {
             }
             (Calling | Proceeding, 200..=299) => {
                 self.state = Accepted;
+                // Nothing is retransmitted or ACKed from here on: 32 s of Timer M need no copy.
+                self.request = Bytes::new();
                 for k in [TimerKind::A, TimerKind::B, TimerKind::C] {
                     acts.push(Act::Disarm(k));
                 }

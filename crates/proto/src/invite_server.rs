@@ -42,7 +42,7 @@ impl InviteServer {
 
     /// True once any response has been sent (the automatic 100 is then unnecessary).
     pub(crate) fn has_responded(&self) -> bool {
-        self.last.is_some()
+        self.last.is_some() || self.state != InviteServerState::Proceeding
     }
 
     /// A retransmission of the INVITE.
@@ -91,8 +91,10 @@ impl InviteServer {
             }
             (InviteServerState::Proceeding | InviteServerState::Accepted, 200..=299) => {
                 acts.push(Act::Disarm(TimerKind::Trying));
-                acts.push(Act::Send(bytes.clone()));
-                self.last = Some(bytes);
+                acts.push(Act::Send(bytes));
+                // In Accepted the core retransmits its 2xx itself (RFC 6026 §7.1): no copy is
+                // kept for Timer L's 32 s.
+                self.last = None;
                 if self.state == InviteServerState::Proceeding {
                     self.state = InviteServerState::Accepted;
                     acts.push(Act::Arm(TimerKind::L, t.t1x64()));

@@ -475,14 +475,32 @@ impl Proxy {
         self.accepted.remove(&stx);
     }
 
-    /// Forgets a request whose final answer went upstream and whose branches all ended.
+    /// Forgets a request whose final answer went upstream and whose branches all ended. One
+    /// that is answered but still has branches (an INVITE's client transactions wait 32 s in
+    /// Accepted for late 2xx) keeps only what routes those: the request and the forwarded
+    /// copies, needed to start and cancel branches, are let go.
     fn reap(&mut self, stx: ServerTxId) {
-        let Some(p) = self.pending.get(&stx) else {
+        let Some(p) = self.pending.get_mut(&stx) else {
             return;
         };
+        if !p.fork.answered() {
+            return;
+        }
         let live = (p.branches.iter().flatten()).any(|b| self.clients.contains_key(&b.tx));
-        if p.fork.answered() && !live {
+        if !live {
             self.pending.remove(&stx);
+        } else {
+            p.request = Bytes::new();
+            p.template = Template::default();
+            p.fork.settle();
+            // A branch still without its final may yet need a CANCEL, built from its copy.
+            for (i, b) in p.branches.iter_mut().enumerate() {
+                if let Some(b) = b
+                    && p.fork.is_done(BranchId(i))
+                {
+                    b.forwarded = Bytes::new();
+                }
+            }
         }
     }
 
