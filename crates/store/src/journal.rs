@@ -47,8 +47,12 @@ pub struct JournalOptions {
     /// How long one database transaction may take before it counts as failed (default 30 s).
     /// A timed-out batch may still have been committed; its retry is then skipped by uuid.
     pub db_timeout: Duration,
+    /// How long the writer waits, once a record arrives, for more to share its fsync (default
+    /// 10 ms). A record is acknowledged once durable, so this is added to the time `record`
+    /// takes; it turns one fsync per CDR at moderate load into one per group.
+    pub group_wait: Duration,
     /// How long delivery waits, once records arrive after a quiet spell, for more to join the
-    /// batch (default 100 ms). Records are already durable in the journal; waiting turns a
+    /// batch (default 250 ms). Records are already durable in the journal; waiting turns a
     /// database transaction and a checkpoint write per few records into one per batch.
     pub linger: Duration,
 }
@@ -59,7 +63,8 @@ impl Default for JournalOptions {
             segment_bytes: 64 * 1024 * 1024,
             batch_records: 500,
             db_timeout: Duration::from_secs(30),
-            linger: Duration::from_millis(100),
+            group_wait: Duration::from_millis(10),
+            linger: Duration::from_millis(250),
         }
     }
 }
@@ -132,6 +137,7 @@ impl CdrJournal {
             must_rotate: false,
         };
         let segment_bytes = options.segment_bytes.max(frame::HEADER_LEN + 1);
+        let group_wait = options.group_wait;
         let writer = {
             let shared = Arc::clone(&shared);
             std::thread::Builder::new()
@@ -139,7 +145,7 @@ impl CdrJournal {
                 .spawn(move || {
                     // Its fsyncs and copies must not take the core from the SIP thread.
                     crate::kv_log::background_priority();
-                    writer::run(active, rx, shared, segment_bytes)
+                    writer::run(active, rx, shared, segment_bytes, group_wait)
                 })
                 .map_err(|e| JournalError::io("start writer thread", dir, e))?
         };

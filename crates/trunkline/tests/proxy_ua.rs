@@ -315,4 +315,10 @@ fn the_proxy_connects_over_tcp_to_an_address_no_connection_goes_to() {
         .wait_final(WAIT)
         .expect("no answer for an unreachable TCP address");
     assert!(status(&failed) >= 400, "{failed}");
+
+    let rows = cdrs(&s.data, 2);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0].disposition, Disposition::Answered, "{rows:?}");
+    assert_eq!(rows[0].hangup_reason, "caller_bye", "{rows:?}");
+    assert_ne!(rows[1].disposition, Disposition::Answered, "{rows:?}");
 }

@@ -51,6 +51,7 @@ pub(super) fn run(
     mut rx: mpsc::Receiver<Msg>,
     shared: Arc<Shared>,
     segment_bytes: u64,
+    group_wait: std::time::Duration,
 ) {
     let mut group: Vec<(Vec<u8>, Ack)> = Vec::new();
     let mut buf = Vec::new();
@@ -60,6 +61,10 @@ pub(super) fn run(
         match rx.blocking_recv() {
             Some(Msg::Append { payload, ack }) => group.push((payload, ack)),
             Some(Msg::Close) | None => break,
+        }
+        // Let more records join this group: one fsync for all of them instead of one each.
+        if !group_wait.is_zero() {
+            std::thread::sleep(group_wait);
         }
         let mut bytes = group.iter().map(|(p, _)| p.len()).sum::<usize>();
         while group.len() < MAX_GROUP_RECORDS && bytes < MAX_GROUP_BYTES {
