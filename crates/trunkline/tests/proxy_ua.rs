@@ -241,6 +241,20 @@ fn tcp_answerer(dir: &std::path::Path, port: u16) -> std::process::Child {
         .expect("sipp could not run; scripts/test installs it")
 }
 
+/// An INVITE from `from` straight to the TCP address 127.0.0.1:`port`.
+fn to_address(caller: &mut Ua, from: &str, port: u16, call_id: &str) -> String {
+    let target = format!("sip:pbx@127.0.0.1:{port};transport=tcp");
+    caller.request(
+        "INVITE",
+        &target,
+        from,
+        &format!("<{target}>"),
+        call_id,
+        &[],
+        SDP,
+    )
+}
+
 #[test]
 fn the_proxy_connects_over_tcp_to_an_address_no_connection_goes_to() {
     let data = common::data_dir("proxy-dial");
@@ -251,16 +265,7 @@ fn the_proxy_connects_over_tcp_to_an_address_no_connection_goes_to() {
     std::thread::sleep(Duration::from_millis(500));
     let mut alice = ua(Link::udp(s.port), 1001);
     let from = format!("<sip:1001@{DOMAIN}>;tag=dial1");
-    let target = format!("sip:pbx@127.0.0.1:{pbx};transport=tcp");
-    let inv = alice.request(
-        "INVITE",
-        &target,
-        &from,
-        &format!("<{target}>"),
-        "dial-1",
-        &[],
-        SDP,
-    );
+    let inv = to_address(&mut alice, &from, pbx, "dial-1");
     alice
         .send_with_auth(&inv, "1001")
         .unwrap_or_else(|r| panic!("INVITE not challenged:\n{r}"));
@@ -300,16 +305,7 @@ fn the_proxy_connects_over_tcp_to_an_address_no_connection_goes_to() {
 
     // Nobody listening: the branch fails when the connect does, not after Timer B.
     let closed = free_port();
-    let target = format!("sip:pbx@127.0.0.1:{closed};transport=tcp");
-    let inv = alice.request(
-        "INVITE",
-        &target,
-        &from,
-        &format!("<{target}>"),
-        "dial-2",
-        &[],
-        SDP,
-    );
+    let inv = to_address(&mut alice, &from, closed, "dial-2");
     alice.send_with_auth(&inv, "1001").unwrap();
     let failed = alice
         .wait_final(WAIT)

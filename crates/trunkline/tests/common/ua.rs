@@ -382,28 +382,19 @@ impl Ua {
     pub fn respond(&mut self, req: &str, code: u16, reason: &str, to_tag: &str, body: &str) {
         let m = Message::parse(req.as_bytes()).unwrap();
         let mut out = format!("SIP/2.0 {code} {reason}\r\n");
-        for h in m.headers() {
-            let line = String::from_utf8_lossy(m.header_line(h));
-            match h.name {
-                HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {
-                    out.push_str(&line);
-                    out.push_str("\r\n");
-                }
-                HeaderName::To => {
-                    out.push_str(&line);
-                    if code > 100 && !line.contains(";tag=") {
-                        out.push_str(&format!(";tag={to_tag}"));
-                    }
-                    out.push_str("\r\n");
-                }
-                HeaderName::RecordRoute if (101..300).contains(&code) => {
-                    out.push_str(&line);
-                    out.push_str("\r\n");
-                }
-                _ => {}
-            }
-        }
-        if (101..300).contains(&code) {
+        let dialog = (101..300).contains(&code);
+        copy_lines(&m, &mut out, |name| match name {
+            HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => true,
+            HeaderName::RecordRoute => dialog,
+            _ => false,
+        });
+        let to = header_lines(req, HeaderName::To).remove(0);
+        let tag = match code > 100 && !to.contains(";tag=") {
+            true => format!(";tag={to_tag}"),
+            false => String::new(),
+        };
+        out.push_str(&format!("{to}{tag}\r\n"));
+        if dialog {
             out.push_str(&format!("Contact: {}\r\n", self.contact()));
         }
         if !body.is_empty() {
@@ -414,22 +405,26 @@ impl Ua {
     }
 }
 
+/// Appends the header lines of `m` whose name `pick` selects, in order, each with its CRLF.
+fn copy_lines(m: &Message<'_>, out: &mut String, pick: impl Fn(HeaderName) -> bool) {
+    for h in m.headers().iter().filter(|h| pick(h.name)) {
+        out.push_str(&String::from_utf8_lossy(m.header_line(h)));
+        out.push_str("\r\n");
+    }
+}
+
 /// The ACK for a non-2xx final response to INVITE `req` (same branch, RFC 3261 §17.1.1.3).
 pub fn ack_for(req: &str, resp: &str) -> String {
     let m = Message::parse(req.as_bytes()).unwrap();
     let rl = m.request_line().unwrap();
     let mut out = format!("ACK {} SIP/2.0\r\n", String::from_utf8_lossy(rl.uri));
     let cseq = m.cseq().unwrap().seq;
-    for h in m.headers() {
-        let line = String::from_utf8_lossy(m.header_line(h));
-        match h.name {
-            HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::Route => {
-                out.push_str(&line);
-                out.push_str("\r\n");
-            }
-            _ => {}
-        }
-    }
+    copy_lines(&m, &mut out, |name| {
+        matches!(
+            name,
+            HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::Route
+        )
+    });
     let to = header_lines(resp, HeaderName::To).remove(0);
     out.push_str(&format!(
         "{to}\r\nCSeq: {cseq} ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
