@@ -218,7 +218,7 @@ mod tests {
         let (tx, rx) = mpsc::channel(8);
         let writer = {
             let shared = Arc::clone(&shared);
-            std::thread::spawn(move || run(active, rx, shared, 1 << 20))
+            std::thread::spawn(move || run(active, rx, shared, 1 << 20, std::time::Duration::ZERO))
         };
 
         let (msg, failed) = append_msg(b"first");
