@@ -1,0 +1,13 @@
+//! Trunkline's media relay (the rtpengine role). This crate holds the sans-IO core: which
+//! local ports belong to which call and leg, where a packet arriving on one leg goes, how a
+//! leg learns its peer's real address behind NAT (latching) without letting a stranger take
+//! the stream over, and what each stream's quality is. A UDP data plane feeds it packets and
+//! sends what it says.
+
+mod latch;
+mod pool;
+mod relay;
+
+pub use latch::{Latch, Verdict};
+pub use pool::PortPool;
+pub use relay::{CallId, Forward, Kind, LegQos, Relay, RelayError, Side};

@@ -1,0 +1,412 @@
+//! Calls of two legs (caller side and callee side), each leg a local RTP port with its RTCP
+//! port above it. A packet from a leg's peer arrives on that leg's port and leaves from the
+//! other leg's port towards the other peer, where the other leg's latch says it is. Per leg:
+//! receive statistics of what its peer sends, what its peer's RTCP reports, packets dropped
+//! as strangers', and when something last arrived (for the media timeout).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+use trunkline_rtp::{Codec, Header, Qos, ReceiveStats, ReportSummary, is_rtcp, mos};
+
+use crate::latch::{Latch, Verdict};
+use crate::pool::PortPool;
+
+/// A call of the relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallId(pub u64);
+
+/// Which party a leg faces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    Caller,
+    Callee,
+}
+
+impl Side {
+    fn index(self) -> usize {
+        match self {
+            Side::Caller => 0,
+            Side::Callee => 1,
+        }
+    }
+}
+
+/// RTP or RTCP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Rtp,
+    Rtcp,
+}
+
+/// Send the packet, unchanged, from local `from_port` to `to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forward {
+    pub from_port: u16,
+    pub to: SocketAddr,
+    pub kind: Kind,
+}
+
+/// Why the relay refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RelayError {
+    #[error("no relay ports left")]
+    NoPorts,
+    #[error("no such call")]
+    UnknownCall,
+}
+
+/// The quality of what one leg's peer sent, and what that peer reports about what it got.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LegQos {
+    /// What arrived from this leg's peer.
+    pub received: Qos,
+    /// Packets from strangers (not the latched source) that were dropped.
+    pub dropped: u64,
+    /// The peer's latest RTCP report on the stream the relay sends it.
+    pub peer_report: Option<ReportSummary>,
+    /// Estimated MOS of what arrived from this peer (G.711; delay from the RTCP round trip
+    /// when known).
+    pub mos: f64,
+}
+
+#[derive(Debug)]
+struct Leg {
+    port: u16,
+    rtp: Latch,
+    rtcp: Latch,
+    stats: ReceiveStats,
+    peer_report: Option<ReportSummary>,
+    dropped: u64,
+    last_rx: Option<Instant>,
+}
+
+impl Leg {
+    fn new(port: u16) -> Self {
+        Leg {
+            port,
+            rtp: Latch::default(),
+            rtcp: Latch::default(),
+            stats: ReceiveStats::new(8000),
+            peer_report: None,
+            dropped: 0,
+            last_rx: None,
+        }
+    }
+
+    fn qos(&self) -> LegQos {
+        let received = self.stats.qos();
+        let delay_ms =
+            (self.peer_report.and_then(|r| r.rtt)).map_or(0.0, |rtt| rtt.as_secs_f64() * 500.0);
+        let jitter_ms = received.jitter.as_secs_f64() * 1000.0;
+        LegQos {
+            received,
+            dropped: self.dropped,
+            peer_report: self.peer_report,
+            mos: mos(delay_ms, jitter_ms, received.loss_fraction, Codec::G711),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Call {
+    legs: [Leg; 2],
+    created: Instant,
+}
+
+/// The relay's state.
+#[derive(Debug)]
+pub struct Relay {
+    pool: PortPool,
+    calls: HashMap<CallId, Call>,
+    /// RTP port → its call and leg.
+    ports: HashMap<u16, (CallId, Side)>,
+    next: u64,
+    epoch: Instant,
+    /// The wall clock at `epoch`, for the NTP times RTCP round trips are measured in.
+    epoch_wall: SystemTime,
+}
+
+impl Relay {
+    /// A relay handing out ports from `pool`; `now` is its time origin and `wall` the wall
+    /// clock at that moment.
+    pub fn new(pool: PortPool, now: Instant, wall: SystemTime) -> Self {
+        Relay {
+            pool,
+            calls: HashMap::new(),
+            ports: HashMap::new(),
+            next: 0,
+            epoch: now,
+            epoch_wall: wall,
+        }
+    }
+
+    /// A new call with a port for each leg: (call, caller-facing port, callee-facing port).
+    pub fn create(&mut self, now: Instant) -> Result<(CallId, u16, u16), RelayError> {
+        let a = self.pool.take().ok_or(RelayError::NoPorts)?;
+        let Some(b) = self.pool.take() else {
+            self.pool.give(a);
+            return Err(RelayError::NoPorts);
+        };
+        self.next += 1;
+        let id = CallId(self.next);
+        self.ports.insert(a, (id, Side::Caller));
+        self.ports.insert(b, (id, Side::Callee));
+        let call = Call {
+            legs: [Leg::new(a), Leg::new(b)],
+            created: now,
+        };
+        self.calls.insert(id, call);
+        Ok((id, a, b))
+    }
+
+    /// The local RTP port of a call's leg.
+    pub fn port(&self, call: CallId, side: Side) -> Option<u16> {
+        Some(self.calls.get(&call)?.legs[side.index()].port)
+    }
+
+    /// Where `side`'s SDP says its media is (RTCP on the next port unless given).
+    pub fn set_peer(
+        &mut self,
+        call: CallId,
+        side: Side,
+        rtp: SocketAddr,
+        rtcp: Option<SocketAddr>,
+    ) -> Result<(), RelayError> {
+        let leg = &mut self
+            .calls
+            .get_mut(&call)
+            .ok_or(RelayError::UnknownCall)?
+            .legs[side.index()];
+        leg.rtp.expect(rtp);
+        let rtcp = rtcp.unwrap_or_else(|| SocketAddr::new(rtp.ip(), rtp.port().wrapping_add(1)));
+        leg.rtcp.expect(rtcp);
+        Ok(())
+    }
+
+    /// A packet arrived on local `port` from `from`: where to send it, if anywhere.
+    pub fn receive(
+        &mut self,
+        port: u16,
+        from: SocketAddr,
+        data: &[u8],
+        now: Instant,
+    ) -> Option<Forward> {
+        let (rtp_port, on_rtcp_port) = match port & 1 {
+            0 => (port, false),
+            _ => (port.wrapping_sub(1), true),
+        };
+        let &(id, side) = self.ports.get(&rtp_port)?;
+        let arrival = now.saturating_duration_since(self.epoch);
+        let ntp = trunkline_rtp::ntp_mid32(self.epoch_wall + arrival);
+        let call = self.calls.get_mut(&id)?;
+        let [caller, callee] = &mut call.legs;
+        let (leg, other) = match side {
+            Side::Caller => (caller, &*callee),
+            Side::Callee => (callee, &*caller),
+        };
+        let kind = match on_rtcp_port || is_rtcp(data) {
+            true => Kind::Rtcp,
+            false => Kind::Rtp,
+        };
+        match kind {
+            Kind::Rtp => {
+                let h = Header::parse(data)?;
+                if leg.rtp.on_packet(from, Some(h.ssrc)) == Verdict::Drop {
+                    leg.dropped += 1;
+                    return None;
+                }
+                leg.stats
+                    .on_packet(h.ssrc, h.sequence, h.timestamp, data.len(), arrival);
+            }
+            Kind::Rtcp => {
+                let sender = data
+                    .get(4..8)
+                    .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                let latch = match on_rtcp_port {
+                    true => &mut leg.rtcp,
+                    false => &mut leg.rtp,
+                };
+                if latch.on_packet(from, sender) == Verdict::Drop {
+                    leg.dropped += 1;
+                    return None;
+                }
+                if let Ok(reports) = trunkline_rtp::reports(data, ntp)
+                    && let Some(r) = reports.last()
+                {
+                    leg.peer_report = Some(*r);
+                }
+            }
+        }
+        leg.last_rx = Some(now);
+        let (from_port, to) = match (kind, on_rtcp_port) {
+            (Kind::Rtcp, true) => (other.port.wrapping_add(1), other.rtcp.destination()?),
+            _ => (other.port, other.rtp.destination()?),
+        };
+        Some(Forward {
+            from_port,
+            to,
+            kind,
+        })
+    }
+
+    /// Calls from whose parties nothing arrived for `timeout` (counted from the call's start
+    /// while nothing has arrived yet).
+    pub fn idle(&self, now: Instant, timeout: Duration) -> Vec<CallId> {
+        let mut out: Vec<CallId> = (self.calls.iter())
+            .filter(|(_, c)| {
+                let last = (c.legs.iter().filter_map(|l| l.last_rx).max()).unwrap_or(c.created);
+                now.saturating_duration_since(last) >= timeout
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Both legs' figures: [caller side, callee side].
+    pub fn qos(&self, call: CallId) -> Option<[LegQos; 2]> {
+        let c = self.calls.get(&call)?;
+        Some([c.legs[0].qos(), c.legs[1].qos()])
+    }
+
+    /// Ends a call, frees its ports and returns its final figures.
+    pub fn delete(&mut self, call: CallId) -> Option<[LegQos; 2]> {
+        let c = self.calls.remove(&call)?;
+        for leg in &c.legs {
+            self.ports.remove(&leg.port);
+            self.pool.give(leg.port);
+        }
+        Some([c.legs[0].qos(), c.legs[1].qos()])
+    }
+
+    /// Calls in the relay.
+    pub fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// True when no call is relayed.
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    fn rtp(ssrc: u32, seq: u16) -> Vec<u8> {
+        let mut p = vec![0x80, 0x00];
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+        p.extend_from_slice(&ssrc.to_be_bytes());
+        p.resize(172, 0xd5);
+        p
+    }
+
+    /// A call whose caller advertised a private address but sends from its NAT's.
+    fn natted_call(now: Instant) -> (Relay, CallId, u16, u16) {
+        let mut r = Relay::new(PortPool::new(40000..=40099), now, SystemTime::now());
+        let (id, a, b) = r.create(now).unwrap();
+        r.set_peer(id, Side::Caller, addr("192.168.1.20:4000"), None)
+            .unwrap();
+        r.set_peer(id, Side::Callee, addr("198.51.100.2:5004"), None)
+            .unwrap();
+        (r, id, a, b)
+    }
+
+    #[test]
+    fn packets_cross_over_and_the_natted_side_is_answered_where_it_sends_from() {
+        let t0 = Instant::now();
+        let (mut r, id, a, b) = natted_call(t0);
+        // The callee speaks first: towards the caller's SDP address, as nothing came yet.
+        let f = r
+            .receive(b, addr("198.51.100.2:5004"), &rtp(2, 1), t0)
+            .unwrap();
+        assert_eq!(
+            (f.from_port, f.to, f.kind),
+            (a, addr("192.168.1.20:4000"), Kind::Rtp)
+        );
+        // The caller's first packet comes from its NAT: latched, relayed to the callee.
+        let nat = addr("203.0.113.7:61000");
+        let f = r.receive(a, nat, &rtp(1, 1), t0).unwrap();
+        assert_eq!((f.from_port, f.to), (b, addr("198.51.100.2:5004")));
+        let f = r
+            .receive(b, addr("198.51.100.2:5004"), &rtp(2, 2), t0)
+            .unwrap();
+        assert_eq!(f.to, nat, "the way back goes through the NAT now");
+        let q = r.qos(id).unwrap();
+        assert_eq!((q[0].received.packets, q[1].received.packets), (1, 2));
+    }
+
+    #[test]
+    fn a_stranger_spraying_a_relay_port_is_dropped_and_counted() {
+        let t0 = Instant::now();
+        let (mut r, id, a, _) = natted_call(t0);
+        let nat = addr("203.0.113.7:61000");
+        for seq in 0..20 {
+            assert!(r.receive(a, nat, &rtp(1, seq), t0).is_some());
+        }
+        assert_eq!(r.receive(a, addr("192.0.2.66:9999"), &rtp(66, 1), t0), None);
+        assert_eq!(r.receive(a, nat, b"not rtp at all", t0), None);
+        assert_eq!(r.qos(id).unwrap()[0].dropped, 1);
+        assert_eq!(r.qos(id).unwrap()[0].received.packets, 20);
+    }
+
+    #[test]
+    fn rtcp_goes_port_plus_one_to_port_plus_one_and_its_report_is_kept() {
+        let t0 = Instant::now();
+        let (mut r, id, a, b) = natted_call(t0);
+        // A receiver report from the callee about the stream it gets from us.
+        let mut rr = vec![0x81, 201, 0, 7];
+        rr.extend_from_slice(&2u32.to_be_bytes());
+        rr.extend_from_slice(&1u32.to_be_bytes()); // reportee SSRC
+        rr.extend_from_slice(&[64, 0, 0, 3]); // 25 % lost, 3 cumulative
+        rr.extend_from_slice(&100u32.to_be_bytes());
+        rr.extend_from_slice(&40u32.to_be_bytes()); // jitter
+        rr.extend_from_slice(&[0; 8]); // no LSR/DLSR
+        let f = r
+            .receive(b + 1, addr("198.51.100.2:5005"), &rr, t0)
+            .unwrap();
+        assert_eq!(
+            (f.from_port, f.to, f.kind),
+            (a + 1, addr("192.168.1.20:4001"), Kind::Rtcp)
+        );
+        let report = r.qos(id).unwrap()[1].peer_report.unwrap();
+        assert_eq!((report.cumulative_lost, report.jitter), (3, 40));
+        assert_eq!(report.fraction_lost, 0.25);
+    }
+
+    #[test]
+    fn silent_calls_are_found_and_deleting_frees_the_ports() {
+        let t0 = Instant::now();
+        let mut r = Relay::new(PortPool::new(40000..=40003), t0, SystemTime::now());
+        let (id, a, _) = r.create(t0).unwrap();
+        assert_eq!(r.create(t0), Err(RelayError::NoPorts));
+        r.set_peer(id, Side::Callee, addr("198.51.100.2:5004"), None)
+            .unwrap();
+        r.receive(
+            a,
+            addr("203.0.113.7:61000"),
+            &rtp(1, 1),
+            t0 + Duration::from_secs(5),
+        );
+        let timeout = Duration::from_secs(30);
+        assert!(r.idle(t0 + Duration::from_secs(34), timeout).is_empty());
+        assert_eq!(r.idle(t0 + Duration::from_secs(35), timeout), vec![id]);
+        let last = r.delete(id).unwrap();
+        assert_eq!(last[0].received.packets, 1);
+        assert!(last[0].mos > 4.0, "{}", last[0].mos);
+        assert!(r.is_empty());
+        assert!(r.create(t0).is_ok(), "its ports are free again");
+        assert_eq!(
+            r.receive(40100, addr("203.0.113.7:1"), &rtp(1, 1), t0),
+            None
+        );
+    }
+}
