@@ -1,6 +1,8 @@
 //! The relay core's cost per forwarded RTP packet (parse, latch check, statistics, route),
 //! across many concurrent calls as a loaded media node has them.
 
+#![allow(clippy::unwrap_used)] // a benchmark may panic on its own setup
+
 use std::hint::black_box;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
