@@ -2,12 +2,14 @@
 //! local ports belong to which call and leg, where a packet arriving on one leg goes, how a
 //! leg learns its peer's real address behind NAT (latching) without letting a stranger take
 //! the stream over, and what each stream's quality is. A UDP data plane feeds it packets and
-//! sends what it says.
+//! sends what it says ([`MediaPlane`] is the tokio one).
 
 mod latch;
+mod plane;
 mod pool;
 mod relay;
 
 pub use latch::{Latch, Verdict};
+pub use plane::MediaPlane;
 pub use pool::PortPool;
 pub use relay::{CallId, Forward, Kind, LegQos, Relay, RelayError, Side};
