@@ -4,6 +4,7 @@
 //! the stream over, and what each stream's quality is. A UDP data plane feeds it packets and
 //! sends what it says ([`MediaPlane`] is the tokio one).
 
+pub mod bencode;
 mod latch;
 mod plane;
 mod pool;
