@@ -6,6 +6,7 @@
 
 pub mod bencode;
 mod latch;
+pub mod ng;
 mod plane;
 mod pool;
 mod relay;

@@ -116,6 +116,11 @@ impl MediaPlane {
         self.lock().relay.set_peer(call, side, rtp, rtcp)
     }
 
+    /// The local RTP port of a call's leg.
+    pub fn port(&self, call: CallId, side: Side) -> Option<u16> {
+        self.lock().relay.port(call, side)
+    }
+
     /// Both legs' figures so far.
     pub fn qos(&self, call: CallId) -> Option<[LegQos; 2]> {
         self.lock().relay.qos(call)

@@ -140,6 +140,20 @@ impl Sdp {
         }
         Ok(())
     }
+
+    /// Refuses stream `index` in an answer or offer (port 0, RFC 3264 §6).
+    pub fn reject(&mut self, index: usize) -> Result<(), SdpError> {
+        let m = self
+            .0
+            .medias
+            .get_mut(index)
+            .ok_or(SdpError::NoMedia(index))?;
+        m.port = 0;
+        m.num_ports = None;
+        m.attributes
+            .retain(|a| !ICE.contains(&a.attribute.as_str()));
+        Ok(())
+    }
 }
 
 fn connection(ip: IpAddr) -> Connection {

@@ -1,0 +1,383 @@
+//! The rtpengine "ng" control protocol (bencoded dictionaries over UDP, each message
+//! `COOKIE SP DICT` and its reply under the same cookie), so that Trunkline's proxy drives
+//! remote media nodes with it and an existing Kamailio or OpenSIPS with its rtpengine module
+//! can use a Trunkline media node. Commands: `ping`, `offer`, `answer`, `delete`, `query`.
+//!
+//! A call is keyed by its Call-ID; the `from-tag` of the first offer is the caller side, so a
+//! re-INVITE from either party is placed on the right leg and keeps the call's ports. One
+//! audio stream per call is relayed; further streams of an offer are refused in the SDP
+//! (port 0) rather than left to bypass the relay.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use tokio::net::UdpSocket;
+use tracing::debug;
+use trunkline_sdp::Sdp;
+
+use crate::bencode::Value;
+use crate::{CallId, LegQos, MediaPlane, Side};
+
+#[derive(Debug, Clone)]
+struct NgCall {
+    id: CallId,
+    from_tag: String,
+}
+
+/// The ng command processor of one media node.
+#[derive(Debug)]
+pub struct Control {
+    plane: MediaPlane,
+    calls: Mutex<HashMap<String, NgCall>>,
+}
+
+/// A reply's dictionary.
+type Dict = BTreeMap<Vec<u8>, Value>;
+
+fn ok() -> Dict {
+    let mut d = Dict::new();
+    d.insert(b"result".to_vec(), Value::str("ok"));
+    d
+}
+
+fn error(reason: &str) -> Dict {
+    let mut d = Dict::new();
+    d.insert(b"result".to_vec(), Value::str("error"));
+    d.insert(b"error-reason".to_vec(), Value::str(reason));
+    d
+}
+
+impl Control {
+    pub fn new(plane: MediaPlane) -> Self {
+        Control {
+            plane,
+            calls: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn calls(&self) -> std::sync::MutexGuard<'_, HashMap<String, NgCall>> {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Answers one datagram; `None` when it has no cookie (nothing to answer to).
+    pub async fn handle(&self, datagram: &[u8]) -> Option<Vec<u8>> {
+        let sp = datagram.iter().position(|&b| b == b' ')?;
+        let (cookie, body) = (&datagram[..sp], &datagram[sp + 1..]);
+        let reply = match Value::decode(body) {
+            Ok(msg) => self.command(&msg).await,
+            Err(e) => error(&e.to_string()),
+        };
+        let mut out = cookie.to_vec();
+        out.push(b' ');
+        Value::Dict(reply).encode(&mut out);
+        Some(out)
+    }
+
+    async fn command(&self, msg: &Value) -> Dict {
+        let text = |k: &str| msg.get(k).and_then(Value::as_str);
+        match text("command") {
+            Some("ping") => {
+                let mut d = Dict::new();
+                d.insert(b"result".to_vec(), Value::str("pong"));
+                d
+            }
+            Some("offer") | Some("answer") => {
+                let (Some(call_id), Some(from_tag), Some(sdp)) =
+                    (text("call-id"), text("from-tag"), text("sdp"))
+                else {
+                    return error("missing call-id, from-tag or sdp");
+                };
+                let answer = text("command") == Some("answer");
+                self.offer_answer(call_id, from_tag, sdp, answer).await
+            }
+            Some("delete") => {
+                let Some(call_id) = text("call-id") else {
+                    return error("missing call-id");
+                };
+                let call = self.calls().remove(call_id);
+                match call.and_then(|c| self.plane.delete(c.id)) {
+                    Some(q) => {
+                        let mut d = ok();
+                        d.insert(b"totals".to_vec(), totals(&q));
+                        d
+                    }
+                    None => error("Unknown call-id"),
+                }
+            }
+            Some("query") => {
+                let call = text("call-id").and_then(|c| self.calls().get(c).cloned());
+                match call.and_then(|c| self.plane.qos(c.id)) {
+                    Some(q) => {
+                        let mut d = ok();
+                        d.insert(b"totals".to_vec(), totals(&q));
+                        d
+                    }
+                    None => error("Unknown call-id"),
+                }
+            }
+            Some(other) => error(&format!("Unrecognized command {other:?}")),
+            None => error("no command"),
+        }
+    }
+
+    async fn offer_answer(&self, call_id: &str, from_tag: &str, sdp: &str, answer: bool) -> Dict {
+        let mut body = match Sdp::parse(sdp.as_bytes()) {
+            Ok(b) => b,
+            Err(e) => return error(&e.to_string()),
+        };
+        let existing = self.calls().get(call_id).cloned();
+        let call = match (existing, answer) {
+            (Some(c), _) => c,
+            (None, true) => return error("Unknown call-id"),
+            (None, false) => match self.plane.create().await {
+                Ok((id, _, _)) => {
+                    let c = NgCall {
+                        id,
+                        from_tag: from_tag.to_owned(),
+                    };
+                    self.calls().insert(call_id.to_owned(), c.clone());
+                    c
+                }
+                Err(e) => return error(&format!("no media ports: {e}")),
+            },
+        };
+        // For an answer, `from-tag` is still the offerer's (the dialog's From): the SDP is
+        // the other party's.
+        let offerer = match call.from_tag == from_tag {
+            true => Side::Caller,
+            false => Side::Callee,
+        };
+        // The SDP's sender gets its address learnt; the party it goes to sends to the port
+        // of the leg that faces it.
+        let (sender, receiver) = match answer {
+            false => (offerer, other(offerer)),
+            true => (other(offerer), offerer),
+        };
+        let streams = body.streams();
+        let audio = streams
+            .iter()
+            .find(|s| s.media == "audio" && s.rtp.is_some());
+        let Some(audio) = audio else {
+            return error("no audio stream to relay");
+        };
+        let (Some(rtp), rtcp) = (audio.rtp, audio.rtcp) else {
+            return error("no audio stream to relay");
+        };
+        if let Err(e) = self.plane.set_peer(call.id, sender, rtp, rtcp) {
+            return error(&e.to_string());
+        }
+        let Some(port) = self.plane.port(call.id, receiver) else {
+            return error("Unknown call-id");
+        };
+        let ip = self.plane.ip();
+        for s in &streams {
+            let result = match s.index == audio.index {
+                true => body.anchor(s.index, ip, port),
+                false => body.reject(s.index),
+            };
+            if let Err(e) = result {
+                return error(&e.to_string());
+            }
+        }
+        let mut d = ok();
+        d.insert(b"sdp".to_vec(), Value::Bytes(body.to_bytes()));
+        d
+    }
+
+    /// Answers ng requests on `socket` until the task is cancelled.
+    pub async fn serve(self: Arc<Self>, socket: UdpSocket) {
+        let mut buf = vec![0u8; 65_535];
+        loop {
+            let Ok((n, from)) = socket.recv_from(&mut buf).await else {
+                continue;
+            };
+            if let Some(reply) = self.handle(&buf[..n]).await
+                && let Err(e) = socket.send_to(&reply, from).await
+            {
+                debug!(%from, error = %e, "ng reply not sent");
+            }
+        }
+    }
+}
+
+fn other(s: Side) -> Side {
+    match s {
+        Side::Caller => Side::Callee,
+        Side::Callee => Side::Caller,
+    }
+}
+
+/// rtpengine-style totals: packets, bytes and errors received from each party.
+fn totals(q: &[LegQos; 2]) -> Value {
+    let leg = |l: &LegQos| {
+        let mut d = Dict::new();
+        d.insert(b"packets".to_vec(), Value::Int(l.received.packets as i64));
+        d.insert(b"bytes".to_vec(), Value::Int(l.received.bytes as i64));
+        d.insert(b"errors".to_vec(), Value::Int(l.dropped as i64));
+        d.insert(b"lost".to_vec(), Value::Int(l.received.lost.max(0)));
+        d.insert(b"mos".to_vec(), Value::Int((l.mos * 10.0).round() as i64));
+        Value::Dict(d)
+    };
+    let mut d = Dict::new();
+    d.insert(b"caller".to_vec(), leg(&q[0]));
+    d.insert(b"callee".to_vec(), leg(&q[1]));
+    Value::Dict(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    fn request(cookie: &str, pairs: &[(&str, &str)]) -> Vec<u8> {
+        let d: Dict = (pairs.iter())
+            .map(|(k, v)| (k.as_bytes().to_vec(), Value::str(v)))
+            .collect();
+        let mut out = format!("{cookie} ").into_bytes();
+        Value::Dict(d).encode(&mut out);
+        out
+    }
+
+    async fn call(c: &Control, cookie: &str, pairs: &[(&str, &str)]) -> Value {
+        let reply = c.handle(&request(cookie, pairs)).await.unwrap();
+        let (head, body) = reply.split_at(cookie.len() + 1);
+        assert_eq!(head, format!("{cookie} ").as_bytes());
+        Value::decode(body).unwrap()
+    }
+
+    fn sdp(ip: &str, port: u16) -> String {
+        format!(
+            "v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
+             m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n\
+             m=video 6000 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"
+        )
+    }
+
+    fn media_port(reply: &Value) -> (u16, String) {
+        let text = reply.get("sdp").and_then(Value::as_str).unwrap().to_owned();
+        let stream = Sdp::parse(text.as_bytes()).unwrap().streams()[0].clone();
+        (stream.rtp.unwrap().port(), text)
+    }
+
+    #[tokio::test]
+    async fn offer_answer_relay_query_delete() {
+        let c = Control::new(MediaPlane::new("127.0.0.1".parse().unwrap(), 43000..=43999));
+        let pong = call(&c, "c1", &[("command", "ping")]).await;
+        assert_eq!(pong.get("result").and_then(Value::as_str), Some("pong"));
+
+        let caller = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let callee = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        // The caller's SDP names a private address (it is behind NAT).
+        let offer = sdp("192.168.1.20", 4000);
+        let r = call(
+            &c,
+            "c2",
+            &[
+                ("command", "offer"),
+                ("call-id", "x1"),
+                ("from-tag", "ft"),
+                ("sdp", &offer),
+            ],
+        )
+        .await;
+        assert_eq!(r.get("result").and_then(Value::as_str), Some("ok"), "{r:?}");
+        let (to_callee_port, text) = media_port(&r);
+        assert!(text.contains("c=IN IP4 127.0.0.1\r\n"), "{text}");
+        assert!(text.contains("m=video 0 "), "only audio is relayed: {text}");
+        let callee_addr = callee.local_addr().unwrap();
+        let answer = sdp("127.0.0.1", callee_addr.port());
+        let r = call(
+            &c,
+            "c3",
+            &[
+                ("command", "answer"),
+                ("call-id", "x1"),
+                ("from-tag", "ft"),
+                ("to-tag", "tt"),
+                ("sdp", &answer),
+            ],
+        )
+        .await;
+        let (to_caller_port, _) = media_port(&r);
+        assert_ne!(to_caller_port, to_callee_port);
+
+        // Media: the callee first (to the caller's SDP address, lost), then the caller from
+        // its real address, latched; then the callee reaches it.
+        let relay = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
+        let rtp = |ssrc: u32, seq: u16| {
+            let mut p = vec![0x80, 0, 0, seq as u8, 0, 0, 0, 0];
+            p.extend_from_slice(&ssrc.to_be_bytes());
+            p.resize(172, 0xd5);
+            p
+        };
+        caller
+            .send_to(&rtp(1, 1), relay(to_caller_port))
+            .await
+            .unwrap();
+        let mut buf = [0u8; 256];
+        let got = tokio::time::timeout(Duration::from_secs(2), callee.recv_from(&mut buf)).await;
+        assert!(got.is_ok(), "the callee hears the caller");
+        callee
+            .send_to(&rtp(2, 1), relay(to_callee_port))
+            .await
+            .unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(2), caller.recv_from(&mut buf)).await;
+        assert!(got.is_ok(), "the caller hears the callee through its NAT");
+
+        let q = call(&c, "c4", &[("command", "query"), ("call-id", "x1")]).await;
+        let packets = |side: &str| {
+            q.get("totals")
+                .and_then(|t| t.get(side))
+                .and_then(|l| l.get("packets"))
+                .cloned()
+        };
+        assert_eq!(
+            (packets("caller"), packets("callee")),
+            (Some(Value::Int(1)), Some(Value::Int(1)))
+        );
+        let d = call(
+            &c,
+            "c5",
+            &[("command", "delete"), ("call-id", "x1"), ("from-tag", "ft")],
+        )
+        .await;
+        assert_eq!(d.get("result").and_then(Value::as_str), Some("ok"));
+        let again = call(&c, "c6", &[("command", "delete"), ("call-id", "x1")]).await;
+        assert_eq!(again.get("result").and_then(Value::as_str), Some("error"));
+    }
+
+    #[tokio::test]
+    async fn bad_requests_get_error_replies() {
+        let c = Control::new(MediaPlane::new("127.0.0.1".parse().unwrap(), 44000..=44099));
+        assert_eq!(c.handle(b"no-space-no-cookie").await, None);
+        let r = c.handle(b"k1 d7:command").await.unwrap();
+        assert!(String::from_utf8_lossy(&r).contains("error"));
+        let r = call(
+            &c,
+            "k2",
+            &[
+                ("command", "answer"),
+                ("call-id", "nope"),
+                ("from-tag", "a"),
+                ("sdp", "v=0\r\n"),
+            ],
+        )
+        .await;
+        assert_eq!(r.get("result").and_then(Value::as_str), Some("error"));
+        let r = call(
+            &c,
+            "k3",
+            &[
+                ("command", "offer"),
+                ("call-id", "c"),
+                ("from-tag", "a"),
+                ("sdp", "garbage"),
+            ],
+        )
+        .await;
+        assert_eq!(r.get("result").and_then(Value::as_str), Some("error"));
+        let r = call(&c, "k4", &[("command", "frobnicate")]).await;
+        assert_eq!(r.get("result").and_then(Value::as_str), Some("error"));
+    }
+}
