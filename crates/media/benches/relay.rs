@@ -9,15 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use trunkline_media::{PortPool, Relay, Side};
-
-fn rtp(ssrc: u32, seq: u16) -> Vec<u8> {
-    let mut p = vec![0x80, 0x00];
-    p.extend_from_slice(&seq.to_be_bytes());
-    p.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
-    p.extend_from_slice(&ssrc.to_be_bytes());
-    p.resize(172, 0xd5);
-    p
-}
+use trunkline_rtp::Header;
 
 fn per_packet(c: &mut Criterion) {
     let t0 = Instant::now();
@@ -33,7 +25,7 @@ fn per_packet(c: &mut Criterion) {
             .unwrap();
         ports.push((a, peer));
     }
-    let packets: Vec<Vec<u8>> = (0..calls).map(|n| rtp(n, 0)).collect();
+    let packets: Vec<Vec<u8>> = (0..calls).map(|n| Header::pcmu(n, 0)).collect();
     c.bench_function("relay receive per RTP packet (2,000 calls)", |b| {
         let mut i = 0usize;
         b.iter(|| {

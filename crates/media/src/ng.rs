@@ -305,12 +305,7 @@ mod tests {
         // Media: the callee first (to the caller's SDP address, lost), then the caller from
         // its real address, latched; then the callee reaches it.
         let relay = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
-        let rtp = |ssrc: u32, seq: u16| {
-            let mut p = vec![0x80, 0, 0, seq as u8, 0, 0, 0, 0];
-            p.extend_from_slice(&ssrc.to_be_bytes());
-            p.resize(172, 0xd5);
-            p
-        };
+        let rtp = trunkline_rtp::Header::pcmu;
         caller
             .send_to(&rtp(1, 1), relay(to_caller_port))
             .await

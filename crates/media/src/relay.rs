@@ -301,12 +301,7 @@ mod tests {
     }
 
     fn rtp(ssrc: u32, seq: u16) -> Vec<u8> {
-        let mut p = vec![0x80, 0x00];
-        p.extend_from_slice(&seq.to_be_bytes());
-        p.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
-        p.extend_from_slice(&ssrc.to_be_bytes());
-        p.resize(172, 0xd5);
-        p
+        trunkline_rtp::Header::pcmu(ssrc, seq)
     }
 
     /// A call whose caller advertised a private address but sends from its NAT's.

@@ -29,6 +29,35 @@ impl Header {
     }
 }
 
+impl Header {
+    /// A packet with this header (no CSRCs, no extension, no padding) and `payload`;
+    /// `payload_len` is ignored.
+    pub fn write(&self, payload: &[u8]) -> Vec<u8> {
+        let mut p = Vec::with_capacity(12 + payload.len());
+        p.push(0x80);
+        p.push((u8::from(self.marker) << 7) | (self.payload_type & 0x7f));
+        p.extend_from_slice(&self.sequence.to_be_bytes());
+        p.extend_from_slice(&self.timestamp.to_be_bytes());
+        p.extend_from_slice(&self.ssrc.to_be_bytes());
+        p.extend_from_slice(payload);
+        p
+    }
+
+    /// A 20 ms G.711 µ-law packet of stream `ssrc` numbered `seq` (timestamp `seq × 160`),
+    /// carrying silence: what tests and tone generators start from.
+    pub fn pcmu(ssrc: u32, seq: u16) -> Vec<u8> {
+        let h = Header {
+            payload_type: 0,
+            sequence: seq,
+            timestamp: u32::from(seq).wrapping_mul(160),
+            ssrc,
+            marker: false,
+            payload_len: 160,
+        };
+        h.write(&[0xff; 160])
+    }
+}
+
 /// Whether a packet on an RTP port is RTCP: its second byte (packet type) is in 192..=223
 /// (RFC 5761 §4; RTP payload types 64–95 with the marker bit set are never used there).
 pub fn is_rtcp(data: &[u8]) -> bool {
@@ -40,12 +69,15 @@ mod tests {
     use super::*;
 
     fn rtp(seq: u16, ts: u32, payload: usize) -> Vec<u8> {
-        let mut p = vec![0x80, 0x00];
-        p.extend_from_slice(&seq.to_be_bytes());
-        p.extend_from_slice(&ts.to_be_bytes());
-        p.extend_from_slice(&0x1234_5678_u32.to_be_bytes());
-        p.resize(12 + payload, 0xff);
-        p
+        let h = Header {
+            payload_type: 0,
+            sequence: seq,
+            timestamp: ts,
+            ssrc: 0x1234_5678,
+            marker: false,
+            payload_len: payload,
+        };
+        h.write(&vec![0xff; payload])
     }
 
     #[test]
@@ -62,6 +94,12 @@ mod tests {
             (0, 7, 160, 0x1234_5678, 160)
         );
         assert!(!is_rtcp(&rtp(7, 160, 160)));
+        let p = Header::pcmu(9, 3);
+        assert_eq!(p.len(), 172);
+        assert_eq!(
+            Header::parse(&p).map(|h| (h.ssrc, h.sequence, h.timestamp)),
+            Some((9, 3, 480))
+        );
     }
 
     #[test]
