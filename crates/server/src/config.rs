@@ -17,6 +17,7 @@
 mod data;
 mod guard;
 mod listen;
+mod media;
 mod proxy;
 mod registrar;
 mod tls;
@@ -32,6 +33,7 @@ use serde::{Deserialize, Deserializer};
 pub use data::DataConfig;
 pub use guard::GuardConfig;
 pub use listen::{ListenSpec, ListenSpecError, Transport, UnknownTransport};
+pub use media::MediaConfig;
 pub use proxy::{NatPing, ProxyConfig};
 pub use registrar::RegistrarConfig;
 pub use tls::TlsConfig;
@@ -48,6 +50,8 @@ pub struct Config {
     pub guard: GuardConfig,
     /// `[proxy]`: call forwarding.
     pub proxy: ProxyConfig,
+    /// `[media]`: the media relay and its control listener.
+    pub media: MediaConfig,
     /// `[http]`: the HTTP API and metrics listener.
     pub http: HttpConfig,
     /// `[data]`: where local state lives.
@@ -285,6 +289,7 @@ impl Config {
         self.registrar.validate()?;
         self.guard.validate()?;
         self.proxy.validate()?;
+        self.media.validate()?;
         self.data.validate()?;
         self.log.validate()
     }

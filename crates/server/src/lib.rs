@@ -53,6 +53,14 @@ pub enum ServerError {
     /// The `[sip.tls]` files could not be loaded.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// The media relay's control listener could not be bound.
+    #[error("media.ng_listen: cannot bind udp:{addr}: {source}")]
+    MediaBind {
+        /// The configured address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// The location file or the nonce key in the data directory could not be opened.
     #[error("data.dir: {0}")]
     State(String),
@@ -263,6 +271,16 @@ impl Server {
             dialing: std::collections::HashMap::new(),
         };
         tasks.spawn(core::run(core_rx, front, net, roles));
+        if let (Some(ng), Some(ip)) = (config.media.ng_addr(), config.media.ip()) {
+            let socket = tokio::net::UdpSocket::bind(ng)
+                .await
+                .map_err(|source| ServerError::MediaBind { addr: ng, source })?;
+            let plane =
+                trunkline_media::MediaPlane::new(ip, config.media.port_min..=config.media.port_max);
+            let control = std::sync::Arc::new(trunkline_media::ng::Control::new(plane));
+            info!(addr = %ng, relay = %ip, "media relay: ng control listening");
+            tasks.spawn(control.serve(socket));
+        }
         if let Some((listener, path)) = control {
             info!(path = %path.display(), "control socket listening");
             tasks.spawn(control::serve(listener, control_tx));

@@ -312,7 +312,7 @@ mod tests {
             ),
             (
                 "[sipp]\n",
-                "config: sipp: unknown key (expected one of: sip, registrar, guard, proxy, http, data, log) (in TOML source string)",
+                "config: sipp: unknown key (expected one of: sip, registrar, guard, proxy, media, http, data, log) (in TOML source string)",
             ),
             (
                 "[http]\nlisten = \"localhost:80\"",

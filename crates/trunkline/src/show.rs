@@ -66,6 +66,12 @@ pub fn to_toml(config: &Config) -> String {
          nat_ping_method = {}\n\
          nat_ping_all_udp = {}\n\
          \n\
+         [media]\n\
+         address = {}\n\
+         port_min = {}\n\
+         port_max = {}\n\
+         ng_listen = {}\n\
+         \n\
          [http]\n\
          listen = {}\n\
          \n\
@@ -115,6 +121,10 @@ pub fn to_toml(config: &Config) -> String {
         config.proxy.nat_ping_interval_secs,
         quote(config.proxy.nat_ping_method.as_str()),
         config.proxy.nat_ping_all_udp,
+        quote(&config.media.address),
+        config.media.port_min,
+        config.media.port_max,
+        quote(&config.media.ng_listen),
         quote(&config.http.listen.to_string()),
         quote(&config.data.dir.to_string_lossy()),
         quote(&config.data.database_url),
@@ -240,6 +250,12 @@ mod tests {
                 nat_ping_interval_secs: 13,
                 nat_ping_method: trunkline_server::config::NatPing::Crlf,
                 nat_ping_all_udp: true,
+            },
+            media: trunkline_server::config::MediaConfig {
+                address: "192.0.2.10".into(),
+                port_min: 20000,
+                port_max: 20999,
+                ng_listen: "127.0.0.1:2223".into(),
             },
             http: HttpConfig {
                 listen: "[::1]:9090".parse().unwrap(),

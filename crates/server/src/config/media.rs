@@ -1,0 +1,106 @@
+//! `[media]`: the media relay's address and port range, and the rtpengine "ng" control
+//! listener through which a signalling server (Trunkline's proxy on another node, or a
+//! Kamailio/OpenSIPS with its rtpengine module) drives it.
+
+use std::net::{IpAddr, SocketAddr};
+
+use serde::Deserialize;
+
+use super::ConfigError;
+
+/// `[media]`: the relay.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    /// The address relay sockets bind to and SDP names (the host's public or LAN address).
+    pub address: String,
+    /// Lowest RTP port of the relay (RTCP takes the odd port above each RTP port).
+    pub port_min: u16,
+    /// Highest port of the relay.
+    pub port_max: u16,
+    /// `IP:PORT` of the ng control listener (UDP); empty: no control listener.
+    pub ng_listen: String,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            address: "127.0.0.1".to_owned(),
+            port_min: 30000,
+            port_max: 39999,
+            ng_listen: String::new(),
+        }
+    }
+}
+
+impl MediaConfig {
+    /// `address`, parsed (`validate` has checked it).
+    pub fn ip(&self) -> Option<IpAddr> {
+        self.address.parse().ok()
+    }
+
+    /// `ng_listen`, parsed; `None` when off.
+    pub fn ng_addr(&self) -> Option<SocketAddr> {
+        self.ng_listen.parse().ok()
+    }
+
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, value: String, reason: &str| ConfigError::Invalid {
+            key: key.to_owned(),
+            value,
+            reason: reason.to_owned(),
+        };
+        match self.address.parse::<IpAddr>() {
+            Ok(ip) if !ip.is_unspecified() => {}
+            _ => {
+                return Err(invalid(
+                    "media.address",
+                    self.address.clone(),
+                    "is not an IP address the relay can name in SDP (0.0.0.0 and :: are not)",
+                ));
+            }
+        }
+        if self.port_min < 1024 {
+            return Err(invalid(
+                "media.port_min",
+                self.port_min.to_string(),
+                "is below 1024",
+            ));
+        }
+        if u32::from(self.port_max) < u32::from(self.port_min) + 3 {
+            return Err(invalid(
+                "media.port_max",
+                self.port_max.to_string(),
+                "leaves no room for one call (two RTP/RTCP port pairs) above media.port_min",
+            ));
+        }
+        if !self.ng_listen.is_empty() && self.ng_listen.parse::<SocketAddr>().is_err() {
+            return Err(invalid(
+                "media.ng_listen",
+                self.ng_listen.clone(),
+                "is not IP:PORT",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_bad_values_name_their_key() {
+        assert!(MediaConfig::default().validate().is_ok());
+        let bad = |f: fn(&mut MediaConfig)| {
+            let mut c = MediaConfig::default();
+            f(&mut c);
+            c.validate().unwrap_err().to_string()
+        };
+        assert!(bad(|c| c.address = "0.0.0.0".into()).contains("media.address"));
+        assert!(bad(|c| c.address = "relay.example".into()).contains("media.address"));
+        assert!(bad(|c| c.port_min = 80).contains("media.port_min"));
+        assert!(bad(|c| c.port_max = c.port_min + 1).contains("media.port_max"));
+        assert!(bad(|c| c.ng_listen = "2223".into()).contains("media.ng_listen"));
+    }
+}
