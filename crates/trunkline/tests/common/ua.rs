@@ -190,6 +190,11 @@ impl Ua {
         }
     }
 
+    /// This agent's `host:port` as it puts it in Via and Contact.
+    pub fn address(&self) -> String {
+        self.link.local()
+    }
+
     /// This agent's Contact URI.
     pub fn contact(&self) -> String {
         if let Some(c) = &self.contact_override {
