@@ -14,4 +14,4 @@ mod relay;
 pub use latch::{Latch, Verdict};
 pub use plane::MediaPlane;
 pub use pool::PortPool;
-pub use relay::{CallId, Forward, Kind, LegQos, Relay, RelayError, Side};
+pub use relay::{CallId, Forward, Kind, LegQos, RING_GRACE, Relay, RelayError, Side};

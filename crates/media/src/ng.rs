@@ -184,6 +184,24 @@ impl Control {
         d
     }
 
+    /// Deletes the calls no media arrived for in `timeout` (rtpengine's `timeout`): a
+    /// signalling server that crashed or lost a BYE must not hold relay ports forever.
+    /// Returns the Call-IDs deleted.
+    pub fn sweep(&self, timeout: std::time::Duration) -> Vec<String> {
+        let idle = self.plane.idle(timeout);
+        let mut calls = self.calls();
+        let gone: Vec<String> = (calls.iter())
+            .filter(|(_, c)| idle.contains(&c.id))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in &gone {
+            if let Some(c) = calls.remove(key) {
+                self.plane.delete(c.id);
+            }
+        }
+        gone
+    }
+
     /// Answers ng requests on `socket` until the task is cancelled.
     pub async fn serve(self: Arc<Self>, socket: UdpSocket) {
         let mut buf = vec![0u8; 65_535];
@@ -340,6 +358,50 @@ mod tests {
         assert_eq!(d.get("result").and_then(Value::as_str), Some("ok"));
         let again = call(&c, "c6", &[("command", "delete"), ("call-id", "x1")]).await;
         assert_eq!(again.get("result").and_then(Value::as_str), Some("error"));
+    }
+
+    #[tokio::test]
+    async fn silent_calls_are_swept() {
+        let c = Control::new(MediaPlane::new("127.0.0.1".parse().unwrap(), 44100..=44199));
+        let offer = sdp("192.168.1.20", 4000);
+        let r = call(
+            &c,
+            "s1",
+            &[
+                ("command", "offer"),
+                ("call-id", "quiet"),
+                ("from-tag", "f"),
+                ("sdp", &offer),
+            ],
+        )
+        .await;
+        assert_eq!(r.get("result").and_then(Value::as_str), Some("ok"));
+        assert!(
+            c.sweep(Duration::ZERO).is_empty(),
+            "no media yet: it may still be ringing"
+        );
+        // One packet from the caller to its leg (the port below the callee's), then silence.
+        let (port, _) = media_port(&r);
+        let caller = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let packet = trunkline_rtp::Header::pcmu(1, 1);
+        caller
+            .send_to(&packet, ("127.0.0.1", port - 2))
+            .await
+            .unwrap();
+        assert!(c.sweep(Duration::from_secs(3600)).is_empty());
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        let mut gone = Vec::new();
+        while gone.is_empty() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            gone = c.sweep(Duration::ZERO);
+        }
+        assert_eq!(gone, vec!["quiet".to_owned()]);
+        let q = call(&c, "s2", &[("command", "query"), ("call-id", "quiet")]).await;
+        assert_eq!(
+            q.get("result").and_then(Value::as_str),
+            Some("error"),
+            "gone"
+        );
     }
 
     #[tokio::test]

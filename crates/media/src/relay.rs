@@ -13,6 +13,10 @@ use trunkline_rtp::{Codec, Header, Qos, ReceiveStats, ReportSummary, is_rtcp, mo
 use crate::latch::{Latch, Verdict};
 use crate::pool::PortPool;
 
+/// How much longer than the media timeout a call without any media yet is kept: as long as
+/// the proxy lets an INVITE ring (Timer C, 180 s by default).
+pub const RING_GRACE: Duration = Duration::from_secs(180);
+
 /// A call of the relay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CallId(pub u64);
@@ -251,14 +255,16 @@ impl Relay {
         })
     }
 
-    /// Calls from whose parties nothing arrived for `timeout` (counted from the call's start
-    /// while nothing has arrived yet).
+    /// Calls from whose parties nothing arrived for `timeout`. A call that never had media
+    /// gets [`RING_GRACE`] more, counted from its start: it may still be ringing.
     pub fn idle(&self, now: Instant, timeout: Duration) -> Vec<CallId> {
         let mut out: Vec<CallId> = (self.calls.iter())
-            .filter(|(_, c)| {
-                let last = (c.legs.iter().filter_map(|l| l.last_rx).max()).unwrap_or(c.created);
-                now.saturating_duration_since(last) >= timeout
-            })
+            .filter(
+                |(_, c)| match c.legs.iter().filter_map(|l| l.last_rx).max() {
+                    Some(last) => now.saturating_duration_since(last) >= timeout,
+                    None => now.saturating_duration_since(c.created) >= timeout + RING_GRACE,
+                },
+            )
             .map(|(id, _)| *id)
             .collect();
         out.sort();
@@ -394,6 +400,18 @@ mod tests {
         let timeout = Duration::from_secs(30);
         assert!(r.idle(t0 + Duration::from_secs(34), timeout).is_empty());
         assert_eq!(r.idle(t0 + Duration::from_secs(35), timeout), vec![id]);
+        // A call that is still ringing (no media yet) gets the ring grace on top.
+        let mut ringing = Relay::new(PortPool::new(41000..=41003), t0, SystemTime::now());
+        let (quiet, _, _) = ringing.create(t0).unwrap();
+        assert!(
+            ringing
+                .idle(t0 + timeout + Duration::from_secs(1), timeout)
+                .is_empty()
+        );
+        assert_eq!(
+            ringing.idle(t0 + timeout + RING_GRACE, timeout),
+            vec![quiet]
+        );
         let last = r.delete(id).unwrap();
         assert_eq!(last[0].received.packets, 1);
         assert!(last[0].mos > 4.0, "{}", last[0].mos);

@@ -279,7 +279,17 @@ impl Server {
                 trunkline_media::MediaPlane::new(ip, config.media.port_min..=config.media.port_max);
             let control = std::sync::Arc::new(trunkline_media::ng::Control::new(plane));
             info!(addr = %ng, relay = %ip, "media relay: ng control listening");
-            tasks.spawn(control.serve(socket));
+            tasks.spawn(std::sync::Arc::clone(&control).serve(socket));
+            let timeout = std::time::Duration::from_secs(u64::from(config.media.timeout_secs));
+            tasks.spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+                loop {
+                    tick.tick().await;
+                    for call_id in control.sweep(timeout) {
+                        info!(call_id, "media relay: call deleted after media timeout");
+                    }
+                }
+            });
         }
         if let Some((listener, path)) = control {
             info!(path = %path.display(), "control socket listening");

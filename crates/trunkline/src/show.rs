@@ -71,6 +71,7 @@ pub fn to_toml(config: &Config) -> String {
          port_min = {}\n\
          port_max = {}\n\
          ng_listen = {}\n\
+         timeout_secs = {}\n\
          \n\
          [http]\n\
          listen = {}\n\
@@ -125,6 +126,7 @@ pub fn to_toml(config: &Config) -> String {
         config.media.port_min,
         config.media.port_max,
         quote(&config.media.ng_listen),
+        config.media.timeout_secs,
         quote(&config.http.listen.to_string()),
         quote(&config.data.dir.to_string_lossy()),
         quote(&config.data.database_url),
@@ -256,6 +258,7 @@ mod tests {
                 port_min: 20000,
                 port_max: 20999,
                 ng_listen: "127.0.0.1:2223".into(),
+                timeout_secs: 90,
             },
             http: HttpConfig {
                 listen: "[::1]:9090".parse().unwrap(),

@@ -20,6 +20,9 @@ pub struct MediaConfig {
     pub port_max: u16,
     /// `IP:PORT` of the ng control listener (UDP); empty: no control listener.
     pub ng_listen: String,
+    /// Seconds without media from either party after which the relay deletes a call by
+    /// itself (a lost delete must not hold ports forever).
+    pub timeout_secs: u32,
 }
 
 impl Default for MediaConfig {
@@ -29,6 +32,7 @@ impl Default for MediaConfig {
             port_min: 30000,
             port_max: 39999,
             ng_listen: String::new(),
+            timeout_secs: 60,
         }
     }
 }
@@ -74,6 +78,13 @@ impl MediaConfig {
                 "leaves no room for one call (two RTP/RTCP port pairs) above media.port_min",
             ));
         }
+        if !(1..=86_400).contains(&self.timeout_secs) {
+            return Err(invalid(
+                "media.timeout_secs",
+                self.timeout_secs.to_string(),
+                "is outside 1..=86400",
+            ));
+        }
         if !self.ng_listen.is_empty() && self.ng_listen.parse::<SocketAddr>().is_err() {
             return Err(invalid(
                 "media.ng_listen",
@@ -102,5 +113,6 @@ mod tests {
         assert!(bad(|c| c.port_min = 80).contains("media.port_min"));
         assert!(bad(|c| c.port_max = c.port_min + 1).contains("media.port_max"));
         assert!(bad(|c| c.ng_listen = "2223".into()).contains("media.ng_listen"));
+        assert!(bad(|c| c.timeout_secs = 0).contains("media.timeout_secs"));
     }
 }
