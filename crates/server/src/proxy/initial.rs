@@ -37,6 +37,7 @@ impl Proxy {
         let privacy::Claimed {
             user: from_user,
             domain: from_domain,
+            anonymous,
         } = privacy::claimed(msg)?;
         let trusted = env.guard.is_trusted(from.addr.ip());
         let caller_local = env.snapshot.has_domain(&from_domain);
@@ -53,7 +54,11 @@ impl Proxy {
                 Verdict::Authenticated { username } => {
                     // RFC 3261 §22.3 leaves identity policy to the proxy: a user calls as
                     // itself (an anonymous caller that names no identity is the digest user).
-                    if from_user.as_deref().is_some_and(|u| u != username) {
+                    let claims_itself = match anonymous {
+                        true => from_user.as_deref().is_none_or(|u| u == username),
+                        false => from_user.as_deref() == Some(username.as_str()),
+                    };
+                    if !claims_itself {
                         return Self::reply(env, msg, from, 403, "Forbidden (From mismatch)", &[]);
                     }
                     caller = env.snapshot.user(&from_domain, &username);

@@ -57,6 +57,9 @@ pub(crate) struct Claimed {
     /// The user the caller must authenticate as; `None` when it only claims a domain.
     pub(crate) user: Option<String>,
     pub(crate) domain: String,
+    /// The From was anonymous: the identity came from P-Preferred-Identity or the called
+    /// domain, and a missing user is allowed (the digest user is the caller).
+    pub(crate) anonymous: bool,
 }
 
 /// Who the caller of `msg` claims to be. Normally the From URI; when From is anonymous
@@ -71,16 +74,17 @@ pub(crate) fn claimed(msg: &Message<'_>) -> Option<Claimed> {
     let preferred = (msg.values(HeaderName::PPreferredIdentity).flatten())
         .filter_map(|v| NameAddr::parse(v).ok())
         .find(|na| matches!(na.uri, Uri::Sip(_)));
-    match preferred {
-        Some(na) => Some(of_uri(&na.uri)),
-        None => {
-            let to = msg.to().ok()?;
-            Some(Claimed {
-                user: None,
-                domain: of_uri(&to.uri).domain,
-            })
-        }
-    }
+    let claimed = match preferred {
+        Some(na) => of_uri(&na.uri),
+        None => Claimed {
+            user: None,
+            ..of_uri(&msg.to().ok()?.uri)
+        },
+    };
+    Some(Claimed {
+        anonymous: true,
+        ..claimed
+    })
 }
 
 fn of_uri(uri: &Uri<'_>) -> Claimed {
@@ -90,10 +94,12 @@ fn of_uri(uri: &Uri<'_>) -> Claimed {
                 .user
                 .map(|x| String::from_utf8_lossy(&unescape(x)).into_owned()),
             domain: u.host.to_string().to_ascii_lowercase(),
+            anonymous: false,
         },
         _ => Claimed {
             user: None,
             domain: String::new(),
+            anonymous: false,
         },
     }
 }
@@ -136,7 +142,8 @@ mod tests {
             c,
             Some(Claimed {
                 user: Some("1001".into()),
-                domain: "example.test".into()
+                domain: "example.test".into(),
+                anonymous: false,
             })
         );
     }
@@ -151,7 +158,8 @@ mod tests {
             c,
             Some(Claimed {
                 user: Some("1001".into()),
-                domain: "example.test".into()
+                domain: "example.test".into(),
+                anonymous: true,
             })
         );
     }
@@ -163,7 +171,8 @@ mod tests {
             c,
             Some(Claimed {
                 user: None,
-                domain: "example.test".into()
+                domain: "example.test".into(),
+                anonymous: true,
             })
         );
         let c = claimed_of("From: <sip:anonymous@example.test>;tag=a\r\n");
