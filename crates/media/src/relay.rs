@@ -203,7 +203,7 @@ impl Relay {
         };
         let &(id, side) = self.ports.get(&rtp_port)?;
         let arrival = now.saturating_duration_since(self.epoch);
-        let ntp = trunkline_rtp::ntp_mid32(self.epoch_wall + arrival);
+        let epoch_wall = self.epoch_wall;
         let call = self.calls.get_mut(&id)?;
         let [caller, callee] = &mut call.legs;
         let (leg, other) = match side {
@@ -236,6 +236,8 @@ impl Relay {
                     leg.dropped += 1;
                     return None;
                 }
+                // Only RTCP needs the wall clock (its round trips are in NTP time).
+                let ntp = trunkline_rtp::ntp_mid32(epoch_wall + arrival);
                 if let Ok(reports) = trunkline_rtp::reports(data, ntp)
                     && let Some(r) = reports.last()
                 {

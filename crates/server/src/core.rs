@@ -88,19 +88,29 @@ pub(crate) struct Network {
     pub(crate) dialing: HashMap<FlowId, Vec<TxId>>,
 }
 
+/// What became of a message handed to the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sent {
+    Out,
+    /// Queued on an outbound connection still connecting.
+    Waiting,
+    Refused,
+}
+
 impl Network {
-    /// Sends `bytes` to `to`; `false` when the transport refused it.
-    async fn send(&self, to: &Peer, bytes: &[u8]) -> bool {
+    /// Sends `bytes` to `to`.
+    async fn send(&self, to: &Peer, bytes: &[u8]) -> Sent {
         match to.arrival {
             Arrival::Udp(i) => match self.udp.get(i) {
-                Some(out) => out.send(to.addr, bytes).await,
-                None => false,
+                Some(out) if out.send(to.addr, bytes).await => Sent::Out,
+                _ => Sent::Refused,
             },
             Arrival::Flow(id) => match self.flows.send(id, bytes.to_vec()) {
-                Ok(()) => true,
+                Ok(false) => Sent::Out,
+                Ok(true) => Sent::Waiting,
                 Err(e) => {
                     debug!(error = %e, to = %to.addr, "flow send failed");
-                    false
+                    Sent::Refused
                 }
             },
         }
@@ -381,10 +391,11 @@ impl Core {
             match out {
                 Output::Transmit { to, bytes, tx } => {
                     self.persist();
-                    let sent = self.net.send(&to, &bytes).await;
-                    match (tx, to.arrival) {
-                        (Some(tx), _) if !sent => self.engine.transport_error(tx, Instant::now()),
-                        (Some(tx), Arrival::Flow(id)) if self.net.flows.is_connecting(id) => {
+                    match (tx, self.net.send(&to, &bytes).await, to.arrival) {
+                        (Some(tx), Sent::Refused, _) => {
+                            self.engine.transport_error(tx, Instant::now())
+                        }
+                        (Some(tx), Sent::Waiting, Arrival::Flow(id)) => {
                             self.net.dialing.entry(id).or_default().push(tx);
                         }
                         _ => {}

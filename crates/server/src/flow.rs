@@ -100,11 +100,6 @@ impl Flows {
         }
     }
 
-    /// Whether `id` is an outbound connection still connecting.
-    pub(crate) fn is_connecting(&self, id: FlowId) -> bool {
-        self.lock().by_id.get(&id).is_some_and(|e| e.connecting)
-    }
-
     /// Lets [`Flows::find_or_dial`] open TCP connections (once; later calls are ignored).
     pub(crate) fn set_dialer(&self, dialer: Dialer) {
         let _ = self.dialer.set(dialer);
@@ -160,18 +155,20 @@ impl Flows {
         }
     }
 
-    /// Queues `bytes` for the connection `id`.
-    pub fn send(&self, id: FlowId, bytes: Vec<u8>) -> Result<(), FlowError> {
-        let tx = self
+    /// Queues `bytes` for the connection `id`; `Ok(true)` when it is an outbound connection
+    /// still connecting (the message waits for it).
+    pub fn send(&self, id: FlowId, bytes: Vec<u8>) -> Result<bool, FlowError> {
+        let (tx, connecting) = self
             .lock()
             .by_id
             .get(&id)
-            .map(|e| e.tx.clone())
+            .map(|e| (e.tx.clone(), e.connecting))
             .ok_or(FlowError::Closed)?;
         tx.try_send(bytes).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => FlowError::Full,
             mpsc::error::TrySendError::Closed(_) => FlowError::Closed,
-        })
+        })?;
+        Ok(connecting)
     }
 
     /// The live connection to `peer` over `transport`, if any.
@@ -206,7 +203,10 @@ mod tests {
         let mut reg = flows.register(Transport::Tcp, peer);
         assert_eq!(flows.find(Transport::Tcp, peer), Some(reg.id));
         assert_eq!(flows.find(Transport::Tls, peer), None);
-        flows.send(reg.id, b"x".to_vec()).unwrap();
+        assert!(
+            !flows.send(reg.id, b"x".to_vec()).unwrap(),
+            "an accepted flow is connected"
+        );
         assert_eq!(reg.outbound.recv().await.unwrap(), b"x");
         let id = reg.id;
         drop(reg);

@@ -23,9 +23,10 @@ impl Proxy {
         let all = self.config.nat_ping_all_udp;
         for (_, bindings) in env.registrar.location().iter() {
             for b in bindings {
-                if b.expires_at <= env.now_ms
+                // The slot first: a hash, where needs_ping parses the Contact.
+                if ping_slot(&b.contact, interval) != slot
+                    || b.expires_at <= env.now_ms
                     || !needs_ping(b, all)
-                    || ping_slot(&b.contact, interval) != slot
                 {
                     continue;
                 }
