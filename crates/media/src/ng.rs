@@ -150,8 +150,8 @@ impl Control {
         // The SDP's sender gets its address learnt; the party it goes to sends to the port
         // of the leg that faces it.
         let (sender, receiver) = match answer {
-            false => (offerer, other(offerer)),
-            true => (other(offerer), offerer),
+            false => (offerer, offerer.other()),
+            true => (offerer.other(), offerer),
         };
         let streams = body.streams();
         let audio = streams
@@ -215,13 +215,6 @@ impl Control {
                 debug!(%from, error = %e, "ng reply not sent");
             }
         }
-    }
-}
-
-fn other(s: Side) -> Side {
-    match s {
-        Side::Caller => Side::Callee,
-        Side::Callee => Side::Caller,
     }
 }
 

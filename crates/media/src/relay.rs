@@ -29,6 +29,14 @@ pub enum Side {
 }
 
 impl Side {
+    /// The party across the call.
+    pub fn other(self) -> Side {
+        match self {
+            Side::Caller => Side::Callee,
+            Side::Callee => Side::Caller,
+        }
+    }
+
     fn index(self) -> usize {
         match self {
             Side::Caller => 0,

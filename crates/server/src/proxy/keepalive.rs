@@ -5,7 +5,7 @@
 //! theirs in the same second. Answers to the OPTIONS match no transaction and are dropped.
 
 use bytes::Bytes;
-use trunkline_sip::{Host, Uri};
+use trunkline_sip::{Host, Method, RequestBuilder, Uri};
 
 use super::target::{self, host_port};
 use super::{Env, Proxy};
@@ -37,10 +37,15 @@ impl Proxy {
                     NatPing::Crlf => Some(Bytes::from_static(b"\r\n\r\n")),
                     NatPing::Options => {
                         self.next_branch = self.next_branch.wrapping_add(1);
-                        self.ifaces
-                            .local(Transport::Udp, peer.addr.ip())
-                            .map(|local| options_ping(&b.contact, local, self.next_branch))
-                            .map(Bytes::from)
+                        let n = self.next_branch;
+                        let ip = peer.addr.ip();
+                        let via = self
+                            .ifaces
+                            .via(Transport::Udp, ip, &format!("z9hG4bK-ka{n:x}"));
+                        let local = self.ifaces.local(Transport::Udp, ip);
+                        via.zip(local).map(|(via, local)| {
+                            Bytes::from(options_ping(&b.contact, &via, local, n))
+                        })
                     }
                 };
                 if let Some(ping) = ping {
@@ -81,19 +86,17 @@ fn ping_slot(contact: &str, interval: u64) -> u64 {
     hash % interval
 }
 
-/// An OPTIONS keep-alive to `contact`, from `local` (RFC 3261 §11, Max-Forwards 70).
-fn options_ping(contact: &str, local: std::net::SocketAddr, n: u64) -> String {
+/// An OPTIONS keep-alive to `contact` with our `via`, from `local` (RFC 3261 §11).
+fn options_ping(contact: &str, via: &str, local: std::net::SocketAddr, n: u64) -> Vec<u8> {
     let me = host_port(local);
-    format!(
-        "OPTIONS {contact} SIP/2.0\r\n\
-         Via: SIP/2.0/UDP {me};branch=z9hG4bK-ka{n:x};rport\r\n\
-         Max-Forwards: 70\r\n\
-         From: <sip:keepalive@{me}>;tag=ka{n:x}\r\n\
-         To: <{contact}>\r\n\
-         Call-ID: ka{n:x}@{me}\r\n\
-         CSeq: 1 OPTIONS\r\n\
-         Content-Length: 0\r\n\r\n"
-    )
+    RequestBuilder::new(Method::Options, contact)
+        .header("Via", via)
+        .header("Max-Forwards", "70")
+        .header("From", &format!("<sip:keepalive@{me}>;tag=ka{n:x}"))
+        .header("To", &format!("<{contact}>"))
+        .header("Call-ID", &format!("ka{n:x}@{me}"))
+        .header("CSeq", "1 OPTIONS")
+        .finish(None)
 }
 
 #[cfg(test)]
@@ -169,10 +172,11 @@ mod tests {
     fn the_options_ping_is_a_valid_request() {
         let ping = options_ping(
             "sip:1001@192.168.1.20:5060",
+            "SIP/2.0/UDP 198.51.100.1:5060;branch=z9hG4bK-ka7;rport",
             "198.51.100.1:5060".parse().unwrap(),
             7,
         );
-        let msg = trunkline_sip::Message::parse(ping.as_bytes()).unwrap();
+        let msg = trunkline_sip::Message::parse(&ping).unwrap();
         assert_eq!(msg.method(), Some(trunkline_sip::Method::Options));
         assert!(trunkline_sip::check(&msg).is_ok());
     }
