@@ -10,8 +10,10 @@ pub mod ng;
 mod plane;
 mod pool;
 mod relay;
+mod session;
 
 pub use latch::{Latch, Verdict};
 pub use plane::MediaPlane;
 pub use pool::PortPool;
 pub use relay::{CallId, Forward, Kind, LegQos, RING_GRACE, Relay, RelayError, Side};
+pub use session::{SessionError, Sessions};

@@ -4,31 +4,24 @@
 //! can use a Trunkline media node. Commands: `ping`, `offer`, `answer`, `delete`, `query`.
 //!
 //! A call is keyed by its Call-ID; the `from-tag` of the first offer is the caller side, so a
-//! re-INVITE from either party is placed on the right leg and keeps the call's ports. One
-//! audio stream per call is relayed; further streams of an offer are refused in the SDP
-//! (port 0) rather than left to bypass the relay.
+//! re-INVITE from either party is placed on the right leg and keeps the call's ports
+//! ([`Sessions`] does the anchoring).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use tokio::net::UdpSocket;
 use tracing::debug;
-use trunkline_sdp::Sdp;
 
 use crate::bencode::Value;
-use crate::{CallId, LegQos, MediaPlane, Side};
-
-#[derive(Debug, Clone)]
-struct NgCall {
-    id: CallId,
-    from_tag: String,
-}
+use crate::{LegQos, MediaPlane, Sessions, Side};
 
 /// The ng command processor of one media node.
 #[derive(Debug)]
 pub struct Control {
-    plane: MediaPlane,
-    calls: Mutex<HashMap<String, NgCall>>,
+    sessions: Sessions,
+    /// Call-ID → the from-tag of its first offer (the caller).
+    callers: Mutex<HashMap<String, String>>,
 }
 
 /// A reply's dictionary.
@@ -47,24 +40,35 @@ fn error(reason: &str) -> Dict {
     d
 }
 
+fn with_totals(q: Option<[LegQos; 2]>) -> Dict {
+    match q {
+        Some(q) => {
+            let mut d = ok();
+            d.insert(b"totals".to_vec(), totals(&q));
+            d
+        }
+        None => error("Unknown call-id"),
+    }
+}
+
 impl Control {
     pub fn new(plane: MediaPlane) -> Self {
         Control {
-            plane,
-            calls: Mutex::new(HashMap::new()),
+            sessions: Sessions::new(plane),
+            callers: Mutex::new(HashMap::new()),
         }
     }
 
-    fn calls(&self) -> std::sync::MutexGuard<'_, HashMap<String, NgCall>> {
-        self.calls.lock().unwrap_or_else(|p| p.into_inner())
+    fn callers(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.callers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Answers one datagram; `None` when it has no cookie (nothing to answer to).
-    pub async fn handle(&self, datagram: &[u8]) -> Option<Vec<u8>> {
+    pub fn handle(&self, datagram: &[u8]) -> Option<Vec<u8>> {
         let sp = datagram.iter().position(|&b| b == b' ')?;
         let (cookie, body) = (&datagram[..sp], &datagram[sp + 1..]);
         let reply = match Value::decode(body) {
-            Ok(msg) => self.command(&msg).await,
+            Ok(msg) => self.command(&msg),
             Err(e) => error(&e.to_string()),
         };
         let mut out = cookie.to_vec();
@@ -73,7 +77,7 @@ impl Control {
         Some(out)
     }
 
-    async fn command(&self, msg: &Value) -> Dict {
+    fn command(&self, msg: &Value) -> Dict {
         let text = |k: &str| msg.get(k).and_then(Value::as_str);
         match text("command") {
             Some("ping") => {
@@ -88,116 +92,61 @@ impl Control {
                     return error("missing call-id, from-tag or sdp");
                 };
                 let answer = text("command") == Some("answer");
-                self.offer_answer(call_id, from_tag, sdp, answer).await
+                self.offer_answer(call_id, from_tag, sdp, answer)
             }
             Some("delete") => {
                 let Some(call_id) = text("call-id") else {
                     return error("missing call-id");
                 };
-                let call = self.calls().remove(call_id);
-                match call.and_then(|c| self.plane.delete(c.id)) {
-                    Some(q) => {
-                        let mut d = ok();
-                        d.insert(b"totals".to_vec(), totals(&q));
-                        d
-                    }
-                    None => error("Unknown call-id"),
-                }
+                self.callers().remove(call_id);
+                with_totals(self.sessions.delete(call_id))
             }
-            Some("query") => {
-                let call = text("call-id").and_then(|c| self.calls().get(c).cloned());
-                match call.and_then(|c| self.plane.qos(c.id)) {
-                    Some(q) => {
-                        let mut d = ok();
-                        d.insert(b"totals".to_vec(), totals(&q));
-                        d
-                    }
-                    None => error("Unknown call-id"),
-                }
-            }
+            Some("query") => with_totals(text("call-id").and_then(|c| self.sessions.qos(c))),
             Some(other) => error(&format!("Unrecognized command {other:?}")),
             None => error("no command"),
         }
     }
 
-    async fn offer_answer(&self, call_id: &str, from_tag: &str, sdp: &str, answer: bool) -> Dict {
-        let mut body = match Sdp::parse(sdp.as_bytes()) {
-            Ok(b) => b,
-            Err(e) => return error(&e.to_string()),
-        };
-        let existing = self.calls().get(call_id).cloned();
-        let call = match (existing, answer) {
-            (Some(c), _) => c,
-            (None, true) => return error("Unknown call-id"),
-            (None, false) => match self.plane.create().await {
-                Ok((id, _, _)) => {
-                    let c = NgCall {
-                        id,
-                        from_tag: from_tag.to_owned(),
-                    };
-                    self.calls().insert(call_id.to_owned(), c.clone());
-                    c
-                }
-                Err(e) => return error(&format!("no media ports: {e}")),
-            },
-        };
+    fn offer_answer(&self, call_id: &str, from_tag: &str, sdp: &str, answer: bool) -> Dict {
+        let caller_tag = self.callers().get(call_id).cloned();
+        if caller_tag.is_none() && answer {
+            return error("Unknown call-id");
+        }
         // For an answer, `from-tag` is still the offerer's (the dialog's From): the SDP is
         // the other party's.
-        let offerer = match call.from_tag == from_tag {
+        let offerer = match caller_tag.as_deref().is_none_or(|t| t == from_tag) {
             true => Side::Caller,
             false => Side::Callee,
         };
-        // The SDP's sender gets its address learnt; the party it goes to sends to the port
-        // of the leg that faces it.
-        let (sender, receiver) = match answer {
-            false => (offerer, offerer.other()),
-            true => (offerer.other(), offerer),
+        let sender = match answer {
+            false => offerer,
+            true => offerer.other(),
         };
-        let streams = body.streams();
-        let audio = streams
-            .iter()
-            .find(|s| s.media == "audio" && s.rtp.is_some());
-        let Some(audio) = audio else {
-            return error("no audio stream to relay");
-        };
-        let (Some(rtp), rtcp) = (audio.rtp, audio.rtcp) else {
-            return error("no audio stream to relay");
-        };
-        if let Err(e) = self.plane.set_peer(call.id, sender, rtp, rtcp) {
-            return error(&e.to_string());
-        }
-        let Some(port) = self.plane.port(call.id, receiver) else {
-            return error("Unknown call-id");
-        };
-        let ip = self.plane.ip();
-        for s in &streams {
-            let result = match s.index == audio.index {
-                true => body.anchor(s.index, ip, port),
-                false => body.reject(s.index),
-            };
-            if let Err(e) = result {
-                return error(&e.to_string());
+        match self
+            .sessions
+            .rewrite(call_id, sender, sdp.as_bytes(), !answer)
+        {
+            Ok(body) => {
+                if caller_tag.is_none() {
+                    self.callers()
+                        .insert(call_id.to_owned(), from_tag.to_owned());
+                }
+                let mut d = ok();
+                d.insert(b"sdp".to_vec(), Value::Bytes(body));
+                d
             }
+            Err(e) => error(&e.to_string()),
         }
-        let mut d = ok();
-        d.insert(b"sdp".to_vec(), Value::Bytes(body.to_bytes()));
-        d
     }
 
     /// Deletes the calls no media arrived for in `timeout` (rtpengine's `timeout`): a
     /// signalling server that crashed or lost a BYE must not hold relay ports forever.
     /// Returns the Call-IDs deleted.
     pub fn sweep(&self, timeout: std::time::Duration) -> Vec<String> {
-        let idle = self.plane.idle(timeout);
-        let mut calls = self.calls();
-        let gone: Vec<String> = (calls.iter())
-            .filter(|(_, c)| idle.contains(&c.id))
-            .map(|(k, _)| k.clone())
-            .collect();
+        let gone = self.sessions.idle(timeout);
         for key in &gone {
-            if let Some(c) = calls.remove(key) {
-                self.plane.delete(c.id);
-            }
+            self.callers().remove(key);
+            self.sessions.delete(key);
         }
         gone
     }
@@ -209,7 +158,7 @@ impl Control {
             let Ok((n, from)) = socket.recv_from(&mut buf).await else {
                 continue;
             };
-            if let Some(reply) = self.handle(&buf[..n]).await
+            if let Some(reply) = self.handle(&buf[..n])
                 && let Err(e) = socket.send_to(&reply, from).await
             {
                 debug!(%from, error = %e, "ng reply not sent");
@@ -240,6 +189,7 @@ mod tests {
     use super::*;
     use std::net::SocketAddr;
     use std::time::Duration;
+    use trunkline_sdp::Sdp;
 
     fn request(cookie: &str, pairs: &[(&str, &str)]) -> Vec<u8> {
         let d: Dict = (pairs.iter())
@@ -251,7 +201,7 @@ mod tests {
     }
 
     async fn call(c: &Control, cookie: &str, pairs: &[(&str, &str)]) -> Value {
-        let reply = c.handle(&request(cookie, pairs)).await.unwrap();
+        let reply = c.handle(&request(cookie, pairs)).unwrap();
         let (head, body) = reply.split_at(cookie.len() + 1);
         assert_eq!(head, format!("{cookie} ").as_bytes());
         Value::decode(body).unwrap()
@@ -400,8 +350,8 @@ mod tests {
     #[tokio::test]
     async fn bad_requests_get_error_replies() {
         let c = Control::new(MediaPlane::new("127.0.0.1".parse().unwrap(), 44000..=44099));
-        assert_eq!(c.handle(b"no-space-no-cookie").await, None);
-        let r = c.handle(b"k1 d7:command").await.unwrap();
+        assert_eq!(c.handle(b"no-space-no-cookie"), None);
+        let r = c.handle(b"k1 d7:command").unwrap();
         assert!(String::from_utf8_lossy(&r).contains("error"));
         let r = call(
             &c,

@@ -65,21 +65,28 @@ impl MediaPlane {
     }
 
     /// A new call with its four sockets bound and served: (call, caller-facing RTP port,
-    /// callee-facing RTP port).
-    pub async fn create(&self) -> Result<(CallId, u16, u16), io::Error> {
+    /// callee-facing RTP port). Synchronous (binding is a few system calls), so that the
+    /// SIP core can engage the relay in the middle of handling a message; it must run inside
+    /// a tokio runtime, which serves the sockets.
+    pub fn create(&self) -> Result<(CallId, u16, u16), io::Error> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(io::Error::other)?;
         for _ in 0..BIND_TRIES {
             let (id, a, b) = self
                 .lock()
                 .relay
                 .create(Instant::now())
                 .map_err(|e| io::Error::other(e.to_string()))?;
-            match self.bind_all([a, a + 1, b, b + 1]).await {
+            let bound = {
+                let _entered = runtime.enter();
+                self.bind_all([a, a + 1, b, b + 1])
+            };
+            match bound {
                 Ok(sockets) => {
                     let mut state = self.lock();
                     let mut tasks = Vec::new();
                     for (port, socket) in sockets {
                         state.sockets.by_port.insert(port, Arc::clone(&socket));
-                        tasks.push(tokio::spawn(serve(self.clone(), port, socket)));
+                        tasks.push(runtime.spawn(serve(self.clone(), port, socket)));
                     }
                     state.sockets.tasks.insert(id, tasks);
                     return Ok((id, a, b));
@@ -96,11 +103,13 @@ impl MediaPlane {
         ))
     }
 
-    async fn bind_all(&self, ports: [u16; 4]) -> io::Result<Vec<(u16, Arc<UdpSocket>)>> {
+    /// Binds the sockets of one call (inside the runtime, which registers them).
+    fn bind_all(&self, ports: [u16; 4]) -> io::Result<Vec<(u16, Arc<UdpSocket>)>> {
         let mut out = Vec::with_capacity(4);
         for port in ports {
-            let socket = UdpSocket::bind(SocketAddr::new(self.ip, port)).await?;
-            out.push((port, Arc::new(socket)));
+            let socket = std::net::UdpSocket::bind(SocketAddr::new(self.ip, port))?;
+            socket.set_nonblocking(true)?;
+            out.push((port, Arc::new(UdpSocket::from_std(socket)?)));
         }
         Ok(out)
     }
@@ -192,7 +201,7 @@ mod tests {
     #[tokio::test]
     async fn two_phones_talk_through_the_relay_one_of_them_behind_nat() {
         let plane = MediaPlane::new("127.0.0.1".parse().unwrap(), 42000..=42999);
-        let (id, a, b) = plane.create().await.unwrap();
+        let (id, a, b) = plane.create().unwrap();
         let caller = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let callee = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         // The caller's SDP names an address it does not send from (a NAT in between).

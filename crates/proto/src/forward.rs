@@ -75,6 +75,8 @@ pub struct Forward<'p> {
     pub add: &'p [(&'p str, String)],
     /// `(header index, new value)`: values replaced in place (a fixed-up Contact).
     pub replace: &'p [(usize, Vec<u8>)],
+    /// A new body (SDP anchored at a media relay); Content-Length follows it.
+    pub body: Option<&'p [u8]>,
 }
 
 /// The forwarded request (§16.6): `fw`'s edits, Max-Forwards decremented (or set to 70).
@@ -133,6 +135,9 @@ pub fn request(msg: &Message<'_>, fw: &Forward<'_>) -> Vec<u8> {
     for (name, value) in fw.add {
         ed.append(name, value.as_bytes());
     }
+    if let Some(b) = fw.body {
+        ed.set_body(b);
+    }
     ed.write()
 }
 
@@ -166,13 +171,15 @@ fn without_last(h: &trunkline_sip::Header<'_>, n: usize) -> Vec<u8> {
 
 /// The response to forward upstream: our top Via removed (§16.7 item 3), a new status line
 /// if given (a 503 becomes 500, item 6), the aggregated challenges appended (item 7), and
-/// `replace`'s `(header index, value)` pairs set (a fixed-up Contact).
+/// `replace`'s `(header index, value)` pairs set (a fixed-up Contact) and the body replaced
+/// when `body` is given (SDP anchored at a relay).
 /// `None` if the response carries no second Via: it was for us, not to forward.
 pub fn response(
     resp: &Message<'_>,
     status: Option<(u16, &str)>,
     extra: &[(HeaderName, String)],
     replace: &[(usize, Vec<u8>)],
+    body: Option<&[u8]>,
 ) -> Option<Vec<u8>> {
     let _second = resp.vias().nth(1)?;
     let mut ed = Editor::new(resp);
@@ -189,6 +196,9 @@ pub fn response(
     }
     for (name, value) in extra {
         ed.append(name.as_str(), value.as_bytes());
+    }
+    if let Some(b) = body {
+        ed.set_body(b);
     }
     Some(ed.write())
 }

@@ -33,7 +33,7 @@ use serde::{Deserialize, Deserializer};
 pub use data::DataConfig;
 pub use guard::GuardConfig;
 pub use listen::{ListenSpec, ListenSpecError, Transport, UnknownTransport};
-pub use media::MediaConfig;
+pub use media::{MediaConfig, MediaMode};
 pub use proxy::{NatPing, ProxyConfig};
 pub use registrar::RegistrarConfig;
 pub use tls::TlsConfig;

@@ -349,6 +349,7 @@ impl Core {
                 }
                 out
             }
+            ["calls"] => self.roles.proxy.calls_report(now),
             ["status"] => {
                 let g = self.roles.guard.stats();
                 let loc = self.roles.registrar.location();
@@ -366,7 +367,7 @@ impl Core {
                 )
             }
             _ => format!(
-                "error: unknown command {line:?} (ban list | ban remove IP | location list | status)\n"
+                "error: unknown command {line:?} (ban list | ban remove IP | calls | location list | status)\n"
             ),
         }
     }

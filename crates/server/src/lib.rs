@@ -31,7 +31,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tracing::info;
 
-pub use config::{Config, ListenSpec, Transport};
+pub use config::{Config, ListenSpec, MediaMode, Transport};
 pub use flow::Flows;
 pub use front::FrontDoor;
 pub use limits::ConnectionLimits;
@@ -255,12 +255,30 @@ impl Server {
                 }
             }
         }
+        // One relay for the proxy's calls and the ng control's: they share its port range.
+        let plane = (config.media.ip())
+            .filter(|_| config.media.mode != MediaMode::Off || config.media.ng_addr().is_some())
+            .map(|ip| {
+                trunkline_media::MediaPlane::new(ip, config.media.port_min..=config.media.port_max)
+            });
+        let media_timeout = std::time::Duration::from_secs(u64::from(config.media.timeout_secs));
+        let mut proxy =
+            proxy::Proxy::new(config.proxy.clone(), ifaces, config.guard.trusted_nets());
+        if let Some(plane) = plane
+            .as_ref()
+            .filter(|_| config.media.mode != MediaMode::Off)
+        {
+            let sessions = Arc::new(trunkline_media::Sessions::new(plane.clone()));
+            let anchor = proxy::media::Anchor::new(config.media.mode, sessions);
+            proxy = proxy.with_media(anchor, media_timeout);
+            info!(relay = %plane.ip(), mode = config.media.mode.as_str(), "media relay for proxied calls");
+        }
         let roles = core::Roles {
             registrar,
             location_file,
             snapshot: services.snapshot,
             guard: guard::Guard::new(&config.guard),
-            proxy: proxy::Proxy::new(config.proxy.clone(), ifaces, config.guard.trusted_nets()),
+            proxy,
             cdrs: services.cdrs,
             control: control_rx,
         };
@@ -271,21 +289,18 @@ impl Server {
             dialing: std::collections::HashMap::new(),
         };
         tasks.spawn(core::run(core_rx, front, net, roles));
-        if let (Some(ng), Some(ip)) = (config.media.ng_addr(), config.media.ip()) {
+        if let (Some(ng), Some(plane)) = (config.media.ng_addr(), plane) {
             let socket = tokio::net::UdpSocket::bind(ng)
                 .await
                 .map_err(|source| ServerError::MediaBind { addr: ng, source })?;
-            let plane =
-                trunkline_media::MediaPlane::new(ip, config.media.port_min..=config.media.port_max);
-            let control = std::sync::Arc::new(trunkline_media::ng::Control::new(plane));
-            info!(addr = %ng, relay = %ip, "media relay: ng control listening");
-            tasks.spawn(std::sync::Arc::clone(&control).serve(socket));
-            let timeout = std::time::Duration::from_secs(u64::from(config.media.timeout_secs));
+            info!(addr = %ng, relay = %plane.ip(), "media relay: ng control listening");
+            let control = Arc::new(trunkline_media::ng::Control::new(plane));
+            tasks.spawn(Arc::clone(&control).serve(socket));
             tasks.spawn(async move {
                 let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
                 loop {
                     tick.tick().await;
-                    for call_id in control.sweep(timeout) {
+                    for call_id in control.sweep(media_timeout) {
                         info!(call_id, "media relay: call deleted after media timeout");
                     }
                 }

@@ -9,23 +9,26 @@
 pub(crate) mod calls;
 pub(crate) mod contact;
 mod dialog;
+mod hangup;
 mod initial;
 mod keepalive;
+pub(crate) mod media;
 mod privacy;
 pub(crate) mod target;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ipnet::IpNet;
 use tracing::debug;
+use trunkline_media::Side;
 use trunkline_proto::fork::{BranchId, Fork, Step};
 use trunkline_proto::forward::{self, Forward};
 use trunkline_proto::{ClientTxId, Engine, ServerTxId, branch};
 use trunkline_sip::{HeaderName, Message, Method, SipUri, Uri};
-use trunkline_store::{NewCdr, Snapshot, SnapshotUser};
+use trunkline_store::{Leg, NewCdr, Snapshot, SnapshotUser};
 
 use crate::config::ProxyConfig;
 use crate::core::Peer;
@@ -33,8 +36,12 @@ use crate::flow::Flows;
 use crate::front::{FrontDoor, Outcome};
 use crate::guard::Guard;
 use crate::registrar::Registrar;
-use calls::{CallKey, Calls, Party};
+use calls::{CallKey, Calls, Hangup, Party};
+use media::Anchor;
 use target::Interfaces;
+
+/// The Reason (RFC 3326) of the BYEs the proxy sends when a relayed call's media stops.
+const MEDIA_TIMEOUT_REASON: &str = "Q.850;cause=102;text=\"media timeout\"";
 
 /// What the proxy borrows from the core for one event.
 pub(crate) struct Env<'a> {
@@ -76,6 +83,9 @@ struct Pending {
     ring_deadline: Option<u64>,
     /// What a branch's request looks like apart from its target.
     template: Template,
+    /// The relayed call the request belongs to and who sent it: the SDP of its responses is
+    /// anchored too.
+    media: Option<(CallKey, Side)>,
 }
 
 /// The edits every branch of a request shares.
@@ -88,6 +98,8 @@ struct Template {
     remove: Vec<HeaderName>,
     add: Vec<(&'static str, String)>,
     contact: Option<(usize, Vec<u8>)>,
+    /// The body anchored at the relay.
+    body: Option<Vec<u8>>,
 }
 
 /// The proxy's state.
@@ -104,6 +116,8 @@ pub(crate) struct Proxy {
     accepted: HashSet<ServerTxId>,
     calls: Calls,
     next_branch: u64,
+    /// The in-process media relay, and how long media may stop before a call is ended.
+    anchor: Option<(Anchor, Duration)>,
 }
 
 /// Methods whose initial request makes a dialog the proxy stays in.
@@ -134,12 +148,30 @@ impl Proxy {
             accepted: HashSet::new(),
             calls: Calls::default(),
             next_branch: rand::random::<u32>() as u64,
+            anchor: None,
         }
+    }
+
+    /// Anchors calls at `anchor` as its mode says; a relayed call without media for
+    /// `timeout` is ended with a BYE to both parties.
+    pub(crate) fn with_media(mut self, anchor: Anchor, timeout: Duration) -> Self {
+        self.anchor = Some((anchor, timeout));
+        self
+    }
+
+    fn anchor(&self) -> Option<&Anchor> {
+        self.anchor.as_ref().map(|(a, _)| a)
     }
 
     /// Calls in progress.
     pub(crate) fn call_count(&self) -> usize {
         self.calls.len()
+    }
+
+    /// The calls in progress with their media figures, a line each (`trunkline calls`).
+    pub(crate) fn calls_report(&self, now_ms: u64) -> String {
+        self.calls
+            .report(now_ms, |k| self.anchor().and_then(|a| a.qos(k)))
     }
 
     /// Requests being proxied.
@@ -244,6 +276,7 @@ impl Proxy {
             remove: &remove,
             add: &add,
             replace: tpl.contact.as_slice(),
+            body: tpl.body.as_deref(),
         };
         Some(forward::request(msg, &fw))
     }
@@ -346,17 +379,35 @@ impl Proxy {
         };
         let code = resp.status_line().map_or(0, |s| s.code);
         let is_invite = resp.cseq().is_ok_and(|c| c.method == Method::Invite);
-        let contact = match (source, code) {
+        let contact: Vec<_> = match (source, code) {
             (Some(src), 101..=299) => contact::alias_edit(&resp, src.addr, src.transport),
             _ => None,
+        }
+        .into_iter()
+        .collect();
+        let media = self.pending.get(&stx).and_then(|p| p.media.clone());
+        let body = match (&media, self.anchor()) {
+            // The answerer is the party the request went to.
+            (Some((key, sender)), Some(a)) if (101..300).contains(&code) => {
+                a.rewrite(key, sender.other(), &resp)
+            }
+            _ => None,
         };
-        let Some(out) = forward::response(&resp, status, challenges, contact.as_slice()) else {
+        let Some(out) = forward::response(&resp, status, challenges, &contact, body.as_deref())
+        else {
             return;
         };
         if is_invite && (200..300).contains(&code) {
             self.accepted.insert(stx);
-            if let Some(key) = self.pending.get(&stx).and_then(|p| p.call.clone()) {
-                self.calls.answered(&key, env.now_ms);
+            if let Some(p) = self.pending.get(&stx)
+                && let Some(key) = p.call.clone()
+            {
+                let dialog = source.and_then(|callee| {
+                    let invite = Message::parse(&p.request).ok()?;
+                    let is_ours = |u: &SipUri<'_>| Self::is_ours(env.front, u);
+                    hangup::Dialog::answered(&invite, p.from, &resp, callee, is_ours)
+                });
+                self.calls.answered(&key, env.now_ms, dialog);
             }
         }
         if let Err(e) = env.engine.respond(stx, Bytes::from(out), Instant::now()) {
@@ -405,9 +456,68 @@ impl Proxy {
         }
         if code >= 300
             && let Some(key) = self.pending.get(&stx).and_then(|p| p.call.clone())
-            && let Some(cdr) = self.calls.failed(&key, code, env.now_ms)
         {
+            let cdr = self.calls.failed(&key, code, env.now_ms);
+            self.closed(env, &key, cdr);
+        }
+    }
+
+    /// After `key` ended or failed: its media is released (the figures go into its CDR)
+    /// and its CDR is kept. Nothing happens while the call goes on (a failed branch of an
+    /// answered call).
+    fn closed(&mut self, env: &mut Env<'_>, key: &CallKey, cdr: Option<NewCdr>) {
+        if self.calls.contains(key) {
+            return;
+        }
+        let leg = cdr.as_ref().map_or(Leg::A, |c| c.leg);
+        let qos = self.anchor().map(|a| a.release(key, leg));
+        if let Some(mut cdr) = cdr {
+            if let Some(q) = qos {
+                cdr.qos = q;
+            }
             env.cdrs.push(cdr);
+        }
+    }
+
+    /// Ends answered call `key` now, as `how` says: its CDR and its media.
+    fn end_call(&mut self, env: &mut Env<'_>, key: &CallKey, how: Hangup) {
+        let cdr = self.calls.ended(key, how, env.now_ms);
+        self.closed(env, key, cdr);
+    }
+
+    /// Relayed calls whose media stopped: each party gets a BYE and the call ends.
+    fn media_timeouts(&mut self, env: &mut Env<'_>) {
+        let Some((anchor, timeout)) = self.anchor.clone() else {
+            return;
+        };
+        for key in anchor.idle(timeout) {
+            if !self.calls.contains(&key) {
+                // A relayed call the proxy no longer knows: nothing to end but its media.
+                anchor.release(&key, Leg::A);
+                continue;
+            }
+            let Some(dialog) = self.calls.dialog(&key).cloned() else {
+                // Still ringing (the relay gives those a grace) or answered in a way the
+                // proxy could not read: Timer C or the maximum duration ends it.
+                continue;
+            };
+            for side in [Side::Caller, Side::Callee] {
+                let peer = dialog.end(side).peer;
+                self.next_branch = self.next_branch.wrapping_add(1);
+                let branch = format!("z9hG4bK-mt{:x}", self.next_branch);
+                let Some(via) = self.ifaces.via(peer.transport, peer.addr.ip(), &branch) else {
+                    continue;
+                };
+                let bye = dialog.bye(side, &via, MEDIA_TIMEOUT_REASON);
+                if let Err(e) = env.engine.request(Bytes::from(bye), peer, Instant::now()) {
+                    debug!(error = %e, "media timeout BYE not sent");
+                }
+            }
+            tracing::info!(
+                call_id = key.call_id,
+                "call ended: no media for media.timeout_secs"
+            );
+            self.end_call(env, &key, Hangup::MediaTimeout);
         }
     }
 
@@ -520,7 +630,10 @@ impl Proxy {
             self.apply(env, stx, steps);
         }
         let max_ms = self.config.max_call_secs * 1000;
-        env.cdrs.extend(self.calls.expire(env.now_ms, max_ms));
+        for key in self.calls.overdue(env.now_ms, max_ms) {
+            self.end_call(env, &key, Hangup::Timeout);
+        }
+        self.media_timeouts(env);
         self.keepalive(env);
     }
 }

@@ -47,6 +47,9 @@ pub enum Command {
     Location(Admin<LocationCommand>),
     /// Show the running server's counters: registrations, bans, drops, failed authentications.
     Status(crate::admin_cli::StoreArgs),
+    /// Show the running server's calls in progress, with the relay's media figures (packets,
+    /// loss, jitter, MOS per party) for relayed calls.
+    Calls(crate::admin_cli::StoreArgs),
 }
 
 /// `trunkline config ...`.

@@ -58,6 +58,7 @@ fn main() -> ExitCode {
         Command::Ban(a) => admin::control(&a.store, &admin::ban_line(&a.command)),
         Command::Location(a) => admin::control(&a.store, &admin::location_line(&a.command)),
         Command::Status(store) => admin::control(&store, "status"),
+        Command::Calls(store) => admin::control(&store, "calls"),
     };
     match result {
         Ok(code) => code,

@@ -67,6 +67,7 @@ pub fn to_toml(config: &Config) -> String {
          nat_ping_all_udp = {}\n\
          \n\
          [media]\n\
+         mode = {}\n\
          address = {}\n\
          port_min = {}\n\
          port_max = {}\n\
@@ -122,6 +123,7 @@ pub fn to_toml(config: &Config) -> String {
         config.proxy.nat_ping_interval_secs,
         quote(config.proxy.nat_ping_method.as_str()),
         config.proxy.nat_ping_all_udp,
+        quote(config.media.mode.as_str()),
         quote(&config.media.address),
         config.media.port_min,
         config.media.port_max,
@@ -254,6 +256,7 @@ mod tests {
                 nat_ping_all_udp: true,
             },
             media: trunkline_server::config::MediaConfig {
+                mode: trunkline_server::config::MediaMode::Always,
                 address: "192.0.2.10".into(),
                 port_min: 20000,
                 port_max: 20999,

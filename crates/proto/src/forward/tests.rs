@@ -118,7 +118,14 @@ From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n
         HeaderName::ProxyAuthenticate,
         "Digest realm=\"r\"".to_owned(),
     )];
-    let out = response(&resp, Some((500, "Server Internal Error")), &extra, &[]).unwrap();
+    let out = response(
+        &resp,
+        Some((500, "Server Internal Error")),
+        &extra,
+        &[],
+        None,
+    )
+    .unwrap();
     let up = Message::parse(&out).unwrap();
     assert_eq!(up.status_line().unwrap().code, 500);
     assert_eq!(up.vias().count(), 1);
@@ -129,7 +136,7 @@ From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n
         "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKb\r\n\
 From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag=2\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
     );
-    assert!(response(&only_ours, None, &[], &[]).is_none());
+    assert!(response(&only_ours, None, &[], &[], None).is_none());
 }
 
 #[test]

@@ -12,6 +12,10 @@ use super::ConfigError;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MediaConfig {
+    /// When the proxy anchors a call's media at the relay: `"nat"` (a party's SDP or Contact
+    /// names another address than the one it signals from, or the parties are on different
+    /// address families), `"always"`, or `"off"`.
+    pub mode: MediaMode,
     /// The address relay sockets bind to and SDP names (the host's public or LAN address).
     pub address: String,
     /// Lowest RTP port of the relay (RTCP takes the odd port above each RTP port).
@@ -25,9 +29,33 @@ pub struct MediaConfig {
     pub timeout_secs: u32,
 }
 
+/// `media.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaMode {
+    /// Media goes end to end.
+    Off,
+    /// Relayed when a party is behind NAT or on another address family.
+    Nat,
+    /// Every call is relayed.
+    Always,
+}
+
+impl MediaMode {
+    /// The name as written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaMode::Off => "off",
+            MediaMode::Nat => "nat",
+            MediaMode::Always => "always",
+        }
+    }
+}
+
 impl Default for MediaConfig {
     fn default() -> Self {
         Self {
+            mode: MediaMode::Nat,
             address: "127.0.0.1".to_owned(),
             port_min: 30000,
             port_max: 39999,

@@ -4,7 +4,10 @@
 
 use std::collections::HashMap;
 
+use trunkline_media::{LegQos, Side};
 use trunkline_store::{CdrUuid, Direction, Disposition, Leg, NewCdr, Qos, TenantId, UserId};
+
+use super::hangup::Dialog;
 
 /// A call is known by its Call-ID and the caller's From tag (a fork's dialogs share both).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -30,6 +33,8 @@ struct Call {
     callee: Party,
     started_ms: u64,
     answered_ms: Option<u64>,
+    /// The dialog of the answer, so that the proxy can end the call itself.
+    dialog: Option<Dialog>,
 }
 
 /// How a call ended, for the CDR.
@@ -41,6 +46,8 @@ pub(crate) enum Hangup {
     CalleeBye,
     /// The call outlived `proxy.max_call_secs` without a BYE.
     Timeout,
+    /// No media from either party for `media.timeout_secs`: the proxy sent both a BYE.
+    MediaTimeout,
 }
 
 impl Hangup {
@@ -49,6 +56,7 @@ impl Hangup {
             Hangup::CallerBye => "caller_bye",
             Hangup::CalleeBye => "callee_bye",
             Hangup::Timeout => "max_duration",
+            Hangup::MediaTimeout => "media_timeout",
         }
     }
 }
@@ -97,16 +105,72 @@ impl Calls {
                 callee,
                 started_ms: now_ms,
                 answered_ms: None,
+                dialog: None,
             },
         );
         true
     }
 
-    /// The call was answered (its first 2xx).
-    pub(crate) fn answered(&mut self, key: &CallKey, now_ms: u64) {
+    /// The call was answered (its first 2xx), in `dialog` when the proxy could read it.
+    pub(crate) fn answered(&mut self, key: &CallKey, now_ms: u64, dialog: Option<Dialog>) {
         if let Some(c) = self.calls.get_mut(key) {
             c.answered_ms.get_or_insert(now_ms);
+            if c.dialog.is_none() {
+                c.dialog = dialog;
+            }
         }
+    }
+
+    /// `side` sent a request with CSeq `n` in the call's dialog.
+    pub(crate) fn saw_cseq(&mut self, key: &CallKey, side: Side, n: u32) {
+        if let Some(d) = self.calls.get_mut(key).and_then(|c| c.dialog.as_mut()) {
+            d.saw_cseq(side, n);
+        }
+    }
+
+    /// The dialog of an answered call.
+    pub(crate) fn dialog(&self, key: &CallKey) -> Option<&Dialog> {
+        self.calls.get(key)?.dialog.as_ref()
+    }
+
+    /// The calls in progress, a line each, oldest first: Call-ID, caller, callee, state
+    /// (ringing or answered), seconds since it started, and for a relayed call what the relay
+    /// received from each party (`qos` gives the figures): packets, lost, jitter (ms), MOS.
+    pub(crate) fn report(
+        &self,
+        now_ms: u64,
+        qos: impl Fn(&CallKey) -> Option<[LegQos; 2]>,
+    ) -> String {
+        let mut calls: Vec<(&CallKey, &Call)> = self.calls.iter().collect();
+        calls.sort_by_key(|(k, c)| (c.started_ms, &k.call_id));
+        let mut out = String::new();
+        for (key, c) in calls {
+            let state = match c.answered_ms {
+                Some(_) => "answered",
+                None => "ringing",
+            };
+            let secs = now_ms.saturating_sub(c.started_ms) / 1000;
+            let media = match qos(key) {
+                Some(q) => {
+                    let leg = |l: &LegQos| {
+                        format!(
+                            "{} pkts {} lost {:.1} ms jitter MOS {:.1}",
+                            l.received.packets,
+                            l.received.lost.max(0),
+                            l.received.jitter.as_secs_f64() * 1000.0,
+                            l.mos
+                        )
+                    };
+                    format!("relayed: caller {}; callee {}", leg(&q[0]), leg(&q[1]))
+                }
+                None => "direct".to_owned(),
+            };
+            out.push_str(&format!(
+                "{}\t{}\t{}\t{state}\t{secs} s\t{media}\n",
+                key.call_id, c.caller.name, c.callee.name
+            ));
+        }
+        out
     }
 
     /// The call failed with final response `code` before an answer: its CDR.
@@ -131,17 +195,14 @@ impl Calls {
         cdr(key, call, now_ms, Disposition::Answered, 200, how.as_str())
     }
 
-    /// Answered calls older than `max_ms`: ended as timed out, with their CDRs.
-    pub(crate) fn expire(&mut self, now_ms: u64, max_ms: u64) -> Vec<NewCdr> {
-        let old: Vec<CallKey> = (self.calls.iter())
+    /// Answered calls older than `max_ms`, to be ended as timed out.
+    pub(crate) fn overdue(&self, now_ms: u64, max_ms: u64) -> Vec<CallKey> {
+        (self.calls.iter())
             .filter(|(_, c)| {
                 c.answered_ms
                     .is_some_and(|a| now_ms.saturating_sub(a) > max_ms)
             })
             .map(|(k, _)| k.clone())
-            .collect();
-        (old.iter())
-            .filter_map(|k| self.ended(k, Hangup::Timeout, now_ms))
             .collect()
     }
 
@@ -244,7 +305,7 @@ mod tests {
         assert_eq!(cdr.disposition, Disposition::Busy);
         assert_eq!(cdr.hangup_reason, "sip_486");
         assert_eq!(c.active(UserId(2)), 1);
-        c.answered(&key(1), 3000);
+        c.answered(&key(1), 3000, None);
         assert!(
             c.failed(&key(1), 487, 3500).is_none(),
             "answered calls do not fail"
@@ -270,9 +331,11 @@ mod tests {
             ..Party::default()
         };
         c.begin(key(1), outsider.clone(), party(2, 20), 0);
-        c.answered(&key(1), 10);
-        assert!(c.expire(1000, 5000).is_empty());
-        let cdrs = c.expire(10_000, 5000);
+        c.answered(&key(1), 10, None);
+        assert!(c.overdue(1000, 5000).is_empty());
+        let cdrs: Vec<NewCdr> = (c.overdue(10_000, 5000).iter())
+            .filter_map(|k| c.ended(k, Hangup::Timeout, 10_000))
+            .collect();
         assert_eq!(cdrs.len(), 1);
         assert_eq!(cdrs[0].customer_id, TenantId(20));
         assert_eq!(

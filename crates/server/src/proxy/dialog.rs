@@ -8,6 +8,8 @@ use trunkline_proto::fork::Fork;
 use trunkline_proto::forward;
 use trunkline_sip::{Message, Method, Uri};
 
+use trunkline_media::Side;
+
 use super::calls::{CallKey, Hangup};
 use super::target::{self, Dial, Unreachable};
 use super::{Env, Pending, Proxy, Target, Template, contact, sets_target};
@@ -35,21 +37,30 @@ impl Proxy {
             // A re-INVITE needs a call we know: a forged Route must not make a new call.
             return Self::reply(env, msg, from, 481, "Call/Transaction Does Not Exist", &[]);
         }
-        let (groups, template) = match self.next_hop(env, msg, &pre, from, method) {
+        let (groups, mut template) = match self.next_hop(env, msg, &pre, from, method) {
             Ok(x) => x,
             Err(why) => return self.unreachable(env, msg, from, why),
         };
-        if method == Method::Bye {
-            for (k, by_caller) in key.iter().zip([true, false]) {
-                let how = if by_caller {
-                    Hangup::CallerBye
-                } else {
-                    Hangup::CalleeBye
-                };
-                if let Some(cdr) = self.calls.ended(k, how, env.now_ms) {
-                    env.cdrs.push(cdr);
-                }
-            }
+        let sent = self.sender(msg);
+        if let Some((k, side)) = &sent
+            && let Ok(cseq) = msg.cseq()
+        {
+            self.calls.saw_cseq(k, *side, cseq.seq);
+        }
+        if method == Method::Bye
+            && let Some((k, side)) = &sent
+        {
+            let how = match side {
+                Side::Caller => Hangup::CallerBye,
+                Side::Callee => Hangup::CalleeBye,
+            };
+            self.end_call(env, k, how);
+        }
+        // A new offer or answer in a relayed call (re-INVITE, UPDATE, PRACK) is anchored too,
+        // and so is the SDP of the responses to it.
+        let media = sent.filter(|(k, _)| self.anchor().is_some_and(|a| a.relays(k)));
+        if let (Some((k, side)), Some(a)) = (&media, self.anchor()) {
+            template.body = a.rewrite(k, *side, msg);
         }
         let pending = Pending {
             request: bytes.clone(),
@@ -59,6 +70,7 @@ impl Proxy {
             call: None,
             ring_deadline: None,
             template,
+            media,
         };
         self.launch(env, tx, pending)
     }
@@ -156,10 +168,16 @@ impl Proxy {
             debug!(source = %from.addr, "ACK not for a dialog of ours");
             return;
         }
-        let Ok((groups, template)) = self.next_hop(env, &msg, &pre, from, Method::Ack) else {
+        let Ok((groups, mut template)) = self.next_hop(env, &msg, &pre, from, Method::Ack) else {
             debug!(source = %from.addr, "ACK destination unreachable");
             return;
         };
+        // The answer to an offer in a 2xx (a call set up with a late offer).
+        if let Some((k, side)) = self.sender(&msg)
+            && let Some(a) = self.anchor().filter(|a| a.relays(&k))
+        {
+            template.body = a.rewrite(&k, side, &msg);
+        }
         let Some(t) = groups.into_iter().flatten().next() else {
             return;
         };
@@ -167,6 +185,15 @@ impl Proxy {
             return;
         };
         env.engine.send_stateless(t.peer, Bytes::from(out));
+    }
+}
+
+impl Proxy {
+    /// The call an in-dialog request belongs to and which party sent it.
+    fn sender(&self, msg: &Message<'_>) -> Option<(CallKey, Side)> {
+        (call_key(msg).into_iter())
+            .zip([Side::Caller, Side::Callee])
+            .find(|(k, _)| self.calls.contains(k))
     }
 }
 

@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 use tracing::{debug, info};
+use trunkline_media::Side;
 use trunkline_proto::ServerTxId;
 use trunkline_proto::fork::Fork;
 use trunkline_proto::forward;
@@ -365,6 +366,15 @@ impl Proxy {
                 ));
             }
         }
+        // The relay, when the call needs it: the offer is anchored now (or, for a late offer,
+        // in the 2xx), the answer in the responses.
+        let media = match (&call, self.anchor()) {
+            (Some(key), Some(a)) if a.needed(msg, from, &groups) => {
+                template.body = a.rewrite(key, Side::Caller, msg);
+                Some((key.clone(), Side::Caller))
+            }
+            _ => None,
+        };
         let ring_deadline = invite.then(|| env.now_ms + self.config.ring_timeout_secs * 1000);
         let pending = Pending {
             request: bytes.clone(),
@@ -374,6 +384,7 @@ impl Proxy {
             call,
             ring_deadline,
             template,
+            media,
         };
         self.launch(env, tx, pending)
     }

@@ -1,0 +1,239 @@
+//! The proxy with its in-process media relay (`[media]`): a caller whose SDP names an address
+//! it does not send from (a phone behind NAT) gets its call anchored, each side's SDP names
+//! the relay, RTP flows both ways through it (latched to the caller's real address), the
+//! live call listing and the CDR carry the relay's figures; and a call whose media stops is
+//! ended by the proxy with a BYE to both parties.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code may panic
+
+mod common;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::Duration;
+
+use common::ua::{Link, Ua, header, status, uri_of, values};
+use common::{Served, cdrs, provision};
+use trunkline_sdp::Sdp;
+use trunkline_sip::HeaderName;
+use trunkline_store::Disposition;
+
+const DOMAIN: &str = "example.test";
+const WAIT: Duration = Duration::from_secs(5);
+
+fn ua(link: Link, user: u32) -> Ua {
+    Ua::new(link, &user.to_string(), DOMAIN, &format!("secret{user}"))
+}
+
+fn sdp(ip: &str, port: u16) -> String {
+    format!(
+        "v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
+         m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n"
+    )
+}
+
+/// The audio address a message's SDP names.
+fn media_of(msg: &str) -> SocketAddr {
+    let body = msg.split("\r\n\r\n").nth(1).expect("a body");
+    let sdp = Sdp::parse(body.as_bytes()).unwrap_or_else(|e| panic!("{e}: {msg}"));
+    sdp.streams()[0].rtp.expect("an audio stream")
+}
+
+fn rtp_socket() -> UdpSocket {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    s
+}
+
+/// Sends `n` PCMU packets of SSRC `ssrc` from `from` to `to`; `peer` must get each one
+/// from `relay_out`.
+fn talk(from: &UdpSocket, to: SocketAddr, peer: &UdpSocket, relay_out: SocketAddr, ssrc: u32) {
+    let mut buf = [0u8; 512];
+    for seq in 0..20u16 {
+        let packet = trunkline_rtp::Header::pcmu(ssrc, seq);
+        from.send_to(&packet, to).unwrap();
+        let (n, src) = peer
+            .recv_from(&mut buf)
+            .expect("the packet went through the relay");
+        assert_eq!((&buf[..n], src), (&packet[..], relay_out));
+    }
+}
+
+/// A call set up between `alice` (whose SDP names `alice_sdp`) and `bob` (media on
+/// `bob_rtp`): the INVITE as bob got it and the 200 as alice got it.
+struct Call {
+    from: String,
+    invite: String,
+    ok: String,
+}
+
+fn set_up(
+    s: &Served,
+    alice: &mut Ua,
+    bob: &mut Ua,
+    call_id: &str,
+    alice_sdp: &str,
+    bob_rtp: SocketAddr,
+) -> Call {
+    let from = format!("<sip:1001@{DOMAIN}>;tag=a-{call_id}");
+    let inv = alice.request(
+        "INVITE",
+        &format!("sip:1002@{DOMAIN}"),
+        &from,
+        &format!("<sip:1002@{DOMAIN}>"),
+        call_id,
+        &[],
+        alice_sdp,
+    );
+    alice
+        .send_with_auth(&inv, "1001")
+        .unwrap_or_else(|r| panic!("INVITE not challenged:\n{r}"));
+    let invite = bob
+        .wait_request("INVITE", WAIT)
+        .unwrap_or_else(|| panic!("no INVITE for the callee; log:\n{}", s.log()));
+    let answer = sdp("127.0.0.1", bob_rtp.port());
+    bob.respond(&invite, 200, "OK", &format!("b-{call_id}"), &answer);
+    let ok = alice.wait_final(WAIT).expect("no 200 for the caller");
+    assert_eq!(status(&ok), 200, "{ok}");
+    let mut routes = values(&ok, HeaderName::RecordRoute);
+    routes.reverse();
+    let target = uri_of(&header(&ok, HeaderName::Contact).unwrap());
+    let to = header(&ok, HeaderName::To).unwrap();
+    let cseq = trunkline_sip::Message::parse(ok.as_bytes())
+        .unwrap()
+        .cseq()
+        .unwrap()
+        .seq;
+    let ack = alice.dialog_request("ACK", &target, &routes, &from, &to, call_id, Some(cseq));
+    alice.send(&ack);
+    bob.wait_request("ACK", WAIT)
+        .expect("the ACK reaches the callee");
+    Call { from, invite, ok }
+}
+
+const MEDIA: &str = "[media]\nport_min = 46000\nport_max = 46099\n";
+
+#[test]
+fn a_caller_behind_nat_is_anchored_latched_and_its_call_measured() {
+    let data = common::data_dir("proxy-media-nat");
+    provision(&data, DOMAIN, 1001..1003);
+    let s = Served::start(data, MEDIA);
+    let mut bob = ua(Link::udp(s.port), 1002);
+    bob.register();
+    let mut alice = ua(Link::udp(s.port), 1001);
+    let (alice_rtp, bob_rtp) = (rtp_socket(), rtp_socket());
+    // Alice's SDP names a private address she cannot be reached at: she is behind NAT.
+    let offer = sdp("192.168.1.20", 4000);
+    let call = set_up(
+        &s,
+        &mut alice,
+        &mut bob,
+        "media-nat-1",
+        &offer,
+        bob_rtp.local_addr().unwrap(),
+    );
+
+    let to_bob = media_of(&call.invite);
+    let to_alice = media_of(&call.ok);
+    for a in [to_bob, to_alice] {
+        assert_eq!(a.ip().to_string(), "127.0.0.1", "the relay's address");
+        assert!(
+            (46000..=46099).contains(&a.port()),
+            "a port of the range: {a}"
+        );
+    }
+    assert_ne!(to_bob.port(), to_alice.port());
+
+    // Alice first (her packets teach the relay her real address), then Bob back to her.
+    talk(&alice_rtp, to_alice, &bob_rtp, to_bob, 0xa11ce);
+    talk(&bob_rtp, to_bob, &alice_rtp, to_alice, 0xb0b);
+
+    let live = common::ok(&s.data, &["calls"]);
+    assert!(
+        live.contains("media-nat-1") && live.contains("answered"),
+        "{live}"
+    );
+    assert!(live.contains("relayed: caller 20 pkts 0 lost"), "{live}");
+
+    let target = uri_of(&header(&call.ok, HeaderName::Contact).unwrap());
+    let mut routes = values(&call.ok, HeaderName::RecordRoute);
+    routes.reverse();
+    let to = header(&call.ok, HeaderName::To).unwrap();
+    let bye = alice.dialog_request(
+        "BYE",
+        &target,
+        &routes,
+        &call.from,
+        &to,
+        "media-nat-1",
+        None,
+    );
+    alice.send(&bye);
+    let got = bob
+        .wait_request("BYE", WAIT)
+        .expect("the BYE reaches the callee");
+    bob.respond(&got, 200, "OK", "b-media-nat-1", "");
+    assert_eq!(status(&alice.wait_final(WAIT).unwrap()), 200);
+
+    let rows = cdrs(&s.data, 1);
+    assert_eq!(rows[0].disposition, Disposition::Answered, "{rows:?}");
+    let q = &rows[0].qos;
+    assert_eq!(
+        (q.rtp_packets_rx, q.rtp_packets_tx, q.rtp_lost),
+        (Some(20), Some(20), Some(0)),
+        "{q:?}"
+    );
+    assert!(q.mos_x100.is_some_and(|m| m > 400), "{q:?}");
+    // The relay let the call go: its ports take no more media.
+    alice_rtp
+        .send_to(&trunkline_rtp::Header::pcmu(0xa11ce, 99), to_alice)
+        .unwrap();
+    let mut buf = [0u8; 512];
+    assert!(
+        bob_rtp.recv_from(&mut buf).is_err(),
+        "nothing relayed after the BYE"
+    );
+}
+
+#[test]
+fn a_call_whose_media_stops_is_ended_with_a_bye_to_both_parties() {
+    let data = common::data_dir("proxy-media-timeout");
+    provision(&data, DOMAIN, 1001..1003);
+    let s = Served::start(
+        data,
+        "[media]\nmode = \"always\"\nport_min = 46100\nport_max = 46199\ntimeout_secs = 2\n",
+    );
+    let mut bob = ua(Link::udp(s.port), 1002);
+    bob.register();
+    let mut alice = ua(Link::udp(s.port), 1001);
+    let (alice_rtp, bob_rtp) = (rtp_socket(), rtp_socket());
+    let offer = sdp("127.0.0.1", alice_rtp.local_addr().unwrap().port());
+    let call = set_up(
+        &s,
+        &mut alice,
+        &mut bob,
+        "media-stop-1",
+        &offer,
+        bob_rtp.local_addr().unwrap(),
+    );
+    let (to_bob, to_alice) = (media_of(&call.invite), media_of(&call.ok));
+    assert!(
+        (46100..=46199).contains(&to_bob.port()),
+        "always relayed: {to_bob}"
+    );
+    talk(&alice_rtp, to_alice, &bob_rtp, to_bob, 1);
+
+    // Then nothing: within the timeout (2 s) and the proxy's next tick, both get a BYE.
+    for (party, tag) in [(&mut alice, "a-media-stop-1"), (&mut bob, "b-media-stop-1")] {
+        let bye = party
+            .wait_request("BYE", Duration::from_secs(8))
+            .unwrap_or_else(|| panic!("no BYE for {}; log:\n{}", party.user, s.log()));
+        let reason = bye.lines().find(|l| l.starts_with("Reason:"));
+        assert!(reason.is_some_and(|r| r.contains("media timeout")), "{bye}");
+        party.respond(&bye, 200, "OK", tag, "");
+    }
+    let rows = cdrs(&s.data, 1);
+    assert_eq!(rows[0].hangup_reason, "media_timeout", "{rows:?}");
+    assert_eq!(rows[0].qos.rtp_packets_rx, Some(20));
+    let live = common::ok(&s.data, &["calls"]);
+    assert!(!live.contains("media-stop-1"), "{live}");
+}
