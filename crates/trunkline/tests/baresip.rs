@@ -1,6 +1,7 @@
 //! Real phones: two baresip instances register with digest auth, one calls the other through
 //! Trunkline, each sends its own tone (1000 Hz and 600 Hz) for a few seconds and records what
-//! it hears; each recording must carry the other side's tone. Media flows phone to phone.
+//! it hears; each recording must carry the other side's tone. Media flows phone to phone, and
+//! again through the relay (`media.mode = "always"`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code may panic
 
@@ -49,11 +50,12 @@ fn hears(phone: &Baresip, hz: f64, other: f64) {
     );
 }
 
-#[test]
-fn two_baresip_phones_call_each_other_and_hear_each_others_tone() {
-    let data = common::data_dir("baresip");
+/// Two phones on a server with `extra` config: alice calls bob, they talk for 4 s, alice
+/// hangs up; each must have heard the other's tone. `during` runs while they talk.
+fn call(name: &str, extra: &str, during: impl FnOnce(&Served)) -> Served {
+    let data = common::data_dir(name);
     provision(&data, DOMAIN, 1001..1003);
-    let s = Served::start(data, "");
+    let s = Served::start(data, extra);
     let server = format!("127.0.0.1:{}", s.port);
     let phone = |user: u32, tone_hz: f64| {
         let password = format!("secret{user}");
@@ -75,12 +77,46 @@ fn two_baresip_phones_call_each_other_and_hear_each_others_tone() {
     alice.command("dial", &format!("sip:1002@{DOMAIN}"));
     wait_status(&s, "calls 1\n", "answer", &[&alice, &bob]);
     std::thread::sleep(Duration::from_secs(4));
+    during(&s);
     alice.command("hangup", "");
     wait_status(&s, "calls 0\n", "hang-up", &[&alice, &bob]);
 
     hears(&alice, 600.0, 1000.0);
     hears(&bob, 1000.0, 600.0);
     common::assert_one_answered_call(&s.data, 3500);
+    s
+}
+
+#[test]
+fn two_baresip_phones_call_each_other_and_hear_each_others_tone() {
+    let s = call("baresip", "", |s| {
+        let live = common::ok(&s.data, &["calls"]);
+        assert!(live.contains("direct"), "not relayed: {live}");
+    });
+    assert_eq!(common::cdrs(&s.data, 1)[0].qos.rtp_packets_rx, None);
+}
+
+#[test]
+fn two_baresip_phones_hear_each_other_through_the_relay() {
+    let media = "[media]\nmode = \"always\"\nport_min = 46200\nport_max = 46299\n";
+    let s = call("baresip-relayed", media, |s| {
+        // Each phone sends to the port the relay put in the SDP it got: packets from both
+        // arrive at the relay (at 50 packets per second, well over 100 in 4 s).
+        let live = common::ok(&s.data, &["calls"]);
+        let counts: Vec<u64> = (live.split(" pkts").filter_map(|p| p.rsplit(' ').next()))
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        assert!(
+            live.contains("relayed") && counts.len() == 2 && counts.iter().all(|&n| n > 100),
+            "{live}"
+        );
+    });
+    let q = common::cdrs(&s.data, 1)[0].qos;
+    assert!(
+        q.rtp_packets_rx.is_some_and(|n| n > 150) && q.rtp_packets_tx.is_some_and(|n| n > 150),
+        "{q:?}"
+    );
+    assert!(q.mos_x100.is_some_and(|m| m >= 400), "{q:?}");
 }
 
 #[test]
