@@ -1,6 +1,7 @@
 //! The proxy against real peers: SIPp callees register with digest auth, SIPp callers
 //! authenticate (407) and call through Trunkline; answered calls, CANCEL before answer,
-//! forking to two contacts, an unregistered callee (480), a callee on TCP; and a CDR per call.
+//! forking to two contacts, an unregistered callee (480), a callee on TCP, a caller behind a
+//! simulated NAT whose RTP the relay latches onto; and a CDR per call.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code may panic
 
@@ -70,6 +71,11 @@ fn register(s: &Served, user: u32, port: u16, transport: &str) {
 
 /// A SIPp callee on `port` running `name`, in the background (ended by `timeout` at worst).
 fn callee(s: &Served, name: &str, port: u16, transport: &str) -> Child {
+    callee_with(s, name, port, transport, &[])
+}
+
+/// [`callee`] with more SIPp arguments.
+fn callee_with(s: &Served, name: &str, port: u16, transport: &str, more: &[&str]) -> Child {
     let sf = scenario(name);
     let target = format!("127.0.0.1:{}", s.port);
     Command::new("timeout")
@@ -93,8 +99,9 @@ fn callee(s: &Served, name: &str, port: u16, transport: &str) -> Child {
             "-nostdin",
             "-trace_err",
             "-trace_msg",
-            &target,
         ])
+        .args(more)
+        .arg(&target)
         .current_dir(&s.data)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -183,6 +190,33 @@ fn an_authenticated_call_connects_and_hangs_up_with_a_cdr() {
     std::thread::sleep(Duration::from_secs(6));
     let status = common::ok(&s.data, &["status"]);
     assert!(status.contains("calls 0\nproxied 1\n"), "{status}");
+}
+
+#[test]
+fn a_sipp_caller_behind_nat_gets_its_rtp_relayed_and_echoed_back() {
+    let data = common::data_dir("proxy-rtp-nat");
+    provision(&data, DOMAIN, 1001..1003);
+    let s = Served::start(data, "[media]\nport_min = 46300\nport_max = 46399\n");
+    // Two seconds of PCMU silence (0xFF), which SIPp sends as 20 ms packets.
+    let audio = s.data.join("silence.pcmu");
+    std::fs::write(&audio, vec![0xffu8; 16_000]).unwrap();
+    let (port, media) = (free_port(), free_port());
+    register(&s, 1002, port, "u1");
+    // The callee echoes every RTP packet back to where it came from (the relay).
+    let media = media.to_string();
+    let echo = ["-mi", "127.0.0.1", "-mp", &media, "-rtp_echo"];
+    let uas = callee_with(&s, "answer", port, "u1", &echo);
+    std::thread::sleep(Duration::from_millis(300));
+    let (ok, log) = call(&s, "call_rtp_nat", 1001, 1002, 3000);
+    assert!(ok, "caller failed: {log}\nserver log:\n{}", s.log());
+    assert!(wait(uas), "callee failed; server log:\n{}", s.log());
+    let rows = cdrs(&s.data, 1);
+    assert_eq!(rows[0].disposition, Disposition::Answered, "{rows:?}");
+    // The caller's SDP named 192.0.2.33: only latching onto where its packets really came
+    // from let the relay take them; the callee got them from the relay and echoed them.
+    let q = rows[0].qos;
+    let (rx, tx) = (q.rtp_packets_rx.unwrap_or(0), q.rtp_packets_tx.unwrap_or(0));
+    assert!(rx >= 50 && tx >= 50 && tx <= rx, "{q:?}\n{}", s.log());
 }
 
 #[test]
