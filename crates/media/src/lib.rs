@@ -9,11 +9,13 @@ mod latch;
 pub mod ng;
 mod plane;
 mod pool;
+mod record;
 mod relay;
 mod session;
 
 pub use latch::{Latch, Verdict};
-pub use plane::MediaPlane;
+pub use plane::{Ended, MediaPlane};
 pub use pool::PortPool;
+pub use record::{Recorder, alaw, ulaw};
 pub use relay::{CallId, Forward, Kind, LegQos, RING_GRACE, Relay, RelayError, Side};
 pub use session::{SessionError, Sessions};

@@ -99,7 +99,7 @@ impl Control {
                     return error("missing call-id");
                 };
                 self.callers().remove(call_id);
-                with_totals(self.sessions.delete(call_id))
+                with_totals(self.sessions.delete(call_id).map(|e| e.qos))
             }
             Some("query") => with_totals(text("call-id").and_then(|c| self.sessions.qos(c))),
             Some(other) => error(&format!("Unrecognized command {other:?}")),

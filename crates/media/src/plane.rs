@@ -140,8 +140,20 @@ impl MediaPlane {
         self.lock().relay.idle(Instant::now(), timeout)
     }
 
-    /// Ends a call: its tasks stop, its sockets close, its ports return to the pool.
-    pub fn delete(&self, call: CallId) -> Option<[LegQos; 2]> {
+    /// Records the call from now on, to `stem` plus `.wav` (G.711) or `.pcap`.
+    pub fn record(&self, call: CallId, stem: std::path::PathBuf) -> Result<(), RelayError> {
+        self.lock().relay.record(call, crate::Recorder::new(stem))
+    }
+
+    /// Ends a call: its tasks stop, its sockets close, its ports return to the pool, its
+    /// recording is completed.
+    pub fn delete(&self, call: CallId) -> Option<Ended> {
+        let (qos, recorder) = self.remove(call)?;
+        let recording = recorder.and_then(crate::Recorder::finish);
+        Some(Ended { qos, recording })
+    }
+
+    fn remove(&self, call: CallId) -> Option<([LegQos; 2], Option<crate::Recorder>)> {
         let mut state = self.lock();
         for task in state.sockets.tasks.remove(&call).unwrap_or_default() {
             task.abort();
@@ -152,8 +164,18 @@ impl MediaPlane {
                 state.sockets.by_port.remove(&(port + 1));
             }
         }
-        state.relay.delete(call)
+        let recorder = state.relay.take_recorder(call);
+        Some((state.relay.delete(call)?, recorder))
     }
+}
+
+/// What is left of a deleted call.
+#[derive(Debug)]
+pub struct Ended {
+    /// Both legs' final figures: [caller side, callee side].
+    pub qos: [LegQos; 2],
+    /// The recording's file, if the call was recorded and anything arrived.
+    pub recording: Option<std::path::PathBuf>,
 }
 
 /// Receives on one relay socket until the call is deleted.
@@ -221,7 +243,7 @@ mod tests {
             let (got, from) = recv(&caller).await.expect("latched: the caller hears back");
             assert_eq!((got, from), (rtp(2, seq), relay_a));
         }
-        let q = plane.delete(id).unwrap();
+        let q = plane.delete(id).unwrap().qos;
         assert_eq!((q[0].received.packets, q[1].received.packets), (5, 5));
         assert_eq!(q[0].received.lost, 0);
         // The sockets are closed: nothing comes back any more.

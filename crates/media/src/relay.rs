@@ -12,6 +12,7 @@ use trunkline_rtp::{Codec, Header, Qos, ReceiveStats, ReportSummary, is_rtcp, mo
 
 use crate::latch::{Latch, Verdict};
 use crate::pool::PortPool;
+use crate::record::Recorder;
 
 /// How much longer than the media timeout a call without any media yet is kept: as long as
 /// the proxy lets an INVITE ring (Timer C, 180 s by default).
@@ -125,6 +126,7 @@ impl Leg {
 struct Call {
     legs: [Leg; 2],
     created: Instant,
+    recorder: Option<Recorder>,
 }
 
 /// The relay's state.
@@ -168,9 +170,27 @@ impl Relay {
         let call = Call {
             legs: [Leg::new(a), Leg::new(b)],
             created: now,
+            recorder: None,
         };
         self.calls.insert(id, call);
         Ok((id, a, b))
+    }
+
+    /// Records the call's RTP (both directions) with `recorder` from now on.
+    pub fn record(&mut self, call: CallId, recorder: Recorder) -> Result<(), RelayError> {
+        let c = self.calls.get_mut(&call).ok_or(RelayError::UnknownCall)?;
+        c.recorder.get_or_insert(recorder);
+        Ok(())
+    }
+
+    /// Whether the call is being recorded.
+    pub fn is_recording(&self, call: CallId) -> bool {
+        self.calls.get(&call).is_some_and(|c| c.recorder.is_some())
+    }
+
+    /// The call's recorder, to finish (outside any lock: it writes the rest of the file).
+    pub fn take_recorder(&mut self, call: CallId) -> Option<Recorder> {
+        self.calls.get_mut(&call)?.recorder.take()
     }
 
     /// The local RTP port of a call's leg.
@@ -231,6 +251,11 @@ impl Relay {
                 }
                 leg.stats
                     .on_packet(h.ssrc, h.sequence, h.timestamp, data.len(), arrival);
+                if let Some(r) = &mut call.recorder {
+                    let since = now.saturating_duration_since(call.created);
+                    let local = SocketAddr::new(from.ip(), leg.port);
+                    r.packet(side, data, (from, local), since, epoch_wall + arrival);
+                }
             }
             Kind::Rtcp => {
                 let sender = data

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use trunkline_sdp::Sdp;
 
-use crate::{CallId, LegQos, MediaPlane, Side};
+use crate::{CallId, Ended, LegQos, MediaPlane, Side};
 
 /// Why an SDP could not be anchored.
 #[derive(Debug, thiserror::Error)]
@@ -115,8 +115,14 @@ impl Sessions {
             .collect()
     }
 
-    /// Ends a relayed call; its final figures.
-    pub fn delete(&self, key: &str) -> Option<[LegQos; 2]> {
+    /// Records relayed call `key` from now on, to `stem` plus `.wav` (G.711) or `.pcap`.
+    pub fn record(&self, key: &str, stem: std::path::PathBuf) -> Result<(), SessionError> {
+        let id = *self.calls().get(key).ok_or(SessionError::UnknownCall)?;
+        (self.plane.record(id, stem)).map_err(|_| SessionError::UnknownCall)
+    }
+
+    /// Ends a relayed call; its final figures and recording.
+    pub fn delete(&self, key: &str) -> Option<Ended> {
         let id = self.calls().remove(key)?;
         self.plane.delete(id)
     }

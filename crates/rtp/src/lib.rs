@@ -9,6 +9,6 @@ pub mod rtcp;
 pub mod stream;
 
 pub use mos::{Codec, mos};
-pub use packet::{Header, is_rtcp};
+pub use packet::{Header, is_rtcp, payload};
 pub use rtcp::{ReportSummary, RtcpError, ntp_mid32, reports};
 pub use stream::{Qos, ReceiveStats};

@@ -58,6 +58,13 @@ impl Header {
     }
 }
 
+/// The payload of RTP packet `data` (after CSRCs and extension, without padding).
+pub fn payload(data: &[u8]) -> Option<&[u8]> {
+    let p = rtp_types::RtpPacket::parse(data).ok()?;
+    let start = (p.payload().as_ptr() as usize).checked_sub(data.as_ptr() as usize)?;
+    data.get(start..start + p.payload_len())
+}
+
 /// Whether a packet on an RTP port is RTCP: its second byte (packet type) is in 192..=223
 /// (RFC 5761 §4; RTP payload types 64–95 with the marker bit set are never used there).
 pub fn is_rtcp(data: &[u8]) -> bool {

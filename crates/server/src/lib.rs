@@ -269,7 +269,8 @@ impl Server {
             .filter(|_| config.media.mode != MediaMode::Off)
         {
             let sessions = Arc::new(trunkline_media::Sessions::new(plane.clone()));
-            let anchor = proxy::media::Anchor::new(config.media.mode, sessions);
+            let recordings = state_dir.map(|d| d.join("recordings"));
+            let anchor = proxy::media::Anchor::new(config.media.mode, sessions, recordings);
             proxy = proxy.with_media(anchor, media_timeout);
             info!(relay = %plane.ip(), mode = config.media.mode.as_str(), "media relay for proxied calls");
         }

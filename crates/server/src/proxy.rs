@@ -389,7 +389,8 @@ impl Proxy {
         let body = match (&media, self.anchor()) {
             // The answerer is the party the request went to.
             (Some((key, sender)), Some(a)) if (101..300).contains(&code) => {
-                a.rewrite(key, sender.other(), &resp)
+                let record = self.calls.records(key).then_some(env.now_ms);
+                a.rewrite(key, sender.other(), &resp, record)
             }
             _ => None,
         };
@@ -470,10 +471,11 @@ impl Proxy {
             return;
         }
         let leg = cdr.as_ref().map_or(Leg::A, |c| c.leg);
-        let qos = self.anchor().map(|a| a.release(key, leg));
+        let media = self.anchor().map(|a| a.release(key, leg));
         if let Some(mut cdr) = cdr {
-            if let Some(q) = qos {
-                cdr.qos = q;
+            if let Some((qos, recording)) = media {
+                cdr.qos = qos;
+                cdr.recording = recording;
             }
             env.cdrs.push(cdr);
         }
@@ -493,7 +495,7 @@ impl Proxy {
         for key in anchor.idle(timeout) {
             if !self.calls.contains(&key) {
                 // A relayed call the proxy no longer knows: nothing to end but its media.
-                anchor.release(&key, Leg::A);
+                let _ = anchor.release(&key, Leg::A);
                 continue;
             }
             let Some(dialog) = self.calls.dialog(&key).cloned() else {

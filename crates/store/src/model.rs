@@ -107,6 +107,8 @@ pub struct User {
     pub max_calls: Option<u32>,
     /// Disabled users cannot register or call.
     pub enabled: bool,
+    /// The relay records the user's relayed calls (both directions).
+    pub record_calls: bool,
     /// Milliseconds since the Unix epoch.
     pub created_at: i64,
 }
@@ -256,6 +258,7 @@ pub(crate) fn user(row: &AnyRow) -> Result<User, StoreError> {
         caller_id: row.try_get("caller_id")?,
         max_calls,
         enabled: get_bool(row, "enabled")?,
+        record_calls: get_bool(row, "record_calls")?,
         created_at: row.try_get("created_at")?,
     })
 }

@@ -44,6 +44,8 @@ pub struct SnapshotUser {
     pub max_calls: Option<u32>,
     /// Whether the user may register and call.
     pub enabled: bool,
+    /// Whether the user's relayed calls are recorded.
+    pub record_calls: bool,
 }
 
 impl From<User> for SnapshotUser {
@@ -59,6 +61,7 @@ impl From<User> for SnapshotUser {
             caller_id: u.caller_id,
             max_calls: u.max_calls,
             enabled: u.enabled,
+            record_calls: u.record_calls,
         }
     }
 }
@@ -140,6 +143,7 @@ impl Snapshot {
             caller_id: None,
             max_calls: None,
             enabled,
+            record_calls: false,
             created_at: 0,
         }));
     }
@@ -195,7 +199,7 @@ impl Snapshot {
         }
         let rows = sqlx::query(
             "SELECT u.id, u.customer_id, u.domain_id, d.name AS domain, u.username, u.ha1_md5, \
-             u.ha1_sha256, u.caller_id, u.max_calls, u.enabled, u.created_at \
+             u.ha1_sha256, u.caller_id, u.max_calls, u.enabled, u.record_calls, u.created_at \
              FROM users u JOIN domains d ON d.id = u.domain_id",
         )
         .fetch_all(pool)

@@ -12,7 +12,7 @@ use crate::{
 };
 
 pub(crate) const COLS: &str = "SELECT u.id, u.customer_id, u.domain_id, d.name AS domain, u.username, \
-     u.ha1_md5, u.ha1_sha256, u.caller_id, u.max_calls, u.enabled, u.created_at \
+     u.ha1_md5, u.ha1_sha256, u.caller_id, u.max_calls, u.enabled, u.record_calls, u.created_at \
      FROM users u JOIN domains d ON d.id = u.domain_id WHERE ";
 
 /// A user to create.
@@ -30,6 +30,8 @@ pub struct NewUser {
     pub max_calls: Option<u32>,
     /// Whether the user may register and call.
     pub enabled: bool,
+    /// Whether the user's relayed calls are recorded.
+    pub record_calls: bool,
 }
 
 impl NewUser {
@@ -42,6 +44,7 @@ impl NewUser {
             caller_id: None,
             max_calls: None,
             enabled: true,
+            record_calls: false,
         }
     }
 }
@@ -57,6 +60,8 @@ pub struct UserUpdate {
     pub max_calls: Option<Option<u32>>,
     /// Enable or disable.
     pub enabled: Option<bool>,
+    /// Record the user's calls or stop.
+    pub record_calls: Option<bool>,
 }
 
 fn ha1s(username: &str, realm: &str, password: &Password) -> (Ha1, Ha1) {
@@ -95,7 +100,7 @@ impl Store {
         let (md5, sha256) = ha1s(new.username.as_str(), &domain.name, &new.password);
         let mut q = Sql::new(
             "INSERT INTO users (customer_id, domain_id, username, ha1_md5, ha1_sha256, \
-             caller_id, max_calls, enabled, created_at) VALUES (",
+             caller_id, max_calls, enabled, record_calls, created_at) VALUES (",
         );
         q.bind(domain.customer_id.0)
             .push(", ")
@@ -112,6 +117,8 @@ impl Store {
             .bind(new.max_calls.map(i64::from))
             .push(", ")
             .bind(new.enabled)
+            .push(", ")
+            .bind(new.record_calls)
             .push(", ")
             .bind(now_ms())
             .push(") RETURNING id");
@@ -203,6 +210,10 @@ impl Store {
         if let Some(enabled) = update.enabled {
             q.push(sep(&changed)).push("enabled = ").bind(enabled);
             changed.push(format!("enabled {enabled}"));
+        }
+        if let Some(record) = update.record_calls {
+            q.push(sep(&changed)).push("record_calls = ").bind(record);
+            changed.push(format!("record_calls {record}"));
         }
         if changed.is_empty() {
             return Ok(old);

@@ -235,8 +235,10 @@ async fn users_crud_and_ha1(store: Store) {
         caller_id: Some(Some(CallerId::parse("Alice <+4930123456>").unwrap())),
         max_calls: Some(Some(2)),
         enabled: Some(false),
+        record_calls: Some(true),
     };
     let u2 = store.update_user(&admin(), u.id, &update).await.unwrap();
+    assert!(u2.record_calls && !u.record_calls);
     assert_eq!(
         u2.ha1_md5.as_str(),
         ha1(Algorithm::Md5, "1001", "example.test", "n3w-secret").as_str()

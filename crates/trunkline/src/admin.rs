@@ -189,6 +189,7 @@ pub async fn user(store: Store, cmd: UserCommand) -> anyhow::Result<()> {
             caller_id,
             max_calls,
             disabled,
+            record,
         } => {
             let (username, domain) = split_aor(&aor)?;
             let d = store.domain_by_name(P, &domain).await?;
@@ -196,6 +197,7 @@ pub async fn user(store: Store, cmd: UserCommand) -> anyhow::Result<()> {
             new.caller_id = caller_id.as_deref().map(CallerId::parse).transpose()?;
             new.max_calls = max_calls;
             new.enabled = !disabled;
+            new.record_calls = record;
             let u = store.create_user(&ctx(), &new).await?;
             println!("user {} {}@{} created", u.id, u.username, u.domain);
         }
@@ -206,13 +208,14 @@ pub async fn user(store: Store, cmd: UserCommand) -> anyhow::Result<()> {
             };
             for u in all(|page| store.list_users(P, domain_id, page), |u| u.id.0).await? {
                 println!(
-                    "{}\t{}@{}\t{}\tcaller-id {}\tmax-calls {}",
+                    "{}\t{}@{}\t{}\tcaller-id {}\tmax-calls {}{}",
                     u.id,
                     u.username,
                     u.domain,
                     if u.enabled { "enabled" } else { "disabled" },
                     u.caller_id.as_deref().unwrap_or("-"),
                     u.max_calls.map_or("-".to_owned(), |n| n.to_string()),
+                    if u.record_calls { "\trecorded" } else { "" },
                 );
             }
         }
@@ -220,12 +223,14 @@ pub async fn user(store: Store, cmd: UserCommand) -> anyhow::Result<()> {
             aor,
             password,
             enabled,
+            record,
         } => {
             let (username, domain) = split_aor(&aor)?;
             let u = store.user_by_aor(P, &username, &domain).await?;
             let update = UserUpdate {
                 password: password.as_deref().map(Password::parse).transpose()?,
                 enabled,
+                record_calls: record,
                 ..UserUpdate::default()
             };
             store.update_user(&ctx(), u.id, &update).await?;

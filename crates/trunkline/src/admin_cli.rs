@@ -108,6 +108,9 @@ pub enum UserCommand {
         /// Create the user disabled.
         #[arg(long)]
         disabled: bool,
+        /// Record the user's relayed calls (both directions, in the data dir's recordings/).
+        #[arg(long)]
+        record: bool,
     },
     /// List users.
     List {
@@ -125,6 +128,9 @@ pub enum UserCommand {
         /// Enable (true) or disable (false).
         #[arg(long)]
         enabled: Option<bool>,
+        /// Record the user's relayed calls (true) or stop (false).
+        #[arg(long)]
+        record: Option<bool>,
     },
     /// Create many users from a file of `user@domain,password` lines (`#` starts a comment);
     /// stops at the first line that cannot be created, naming it.

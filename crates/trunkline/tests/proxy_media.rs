@@ -1,8 +1,9 @@
 //! The proxy with its in-process media relay (`[media]`): a caller whose SDP names an address
 //! it does not send from (a phone behind NAT) gets its call anchored, each side's SDP names
 //! the relay, RTP flows both ways through it (latched to the caller's real address), the
-//! live call listing and the CDR carry the relay's figures; and a call whose media stops is
-//! ended by the proxy with a BYE to both parties.
+//! live call listing and the CDR carry the relay's figures, the caller's recording setting
+//! gets the call recorded to a stereo WAV; and a call whose media stops is ended by the proxy
+//! with a BYE to both parties.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code may panic
 
@@ -44,12 +45,21 @@ fn rtp_socket() -> UdpSocket {
     s
 }
 
-/// Sends `n` PCMU packets of SSRC `ssrc` from `from` to `to`; `peer` must get each one
-/// from `relay_out`.
+/// Sends 20 PCMU packets of SSRC `ssrc`, each sample `byte`, from `from` to `to`; `peer`
+/// must get each one from `relay_out`.
 fn talk(from: &UdpSocket, to: SocketAddr, peer: &UdpSocket, relay_out: SocketAddr, ssrc: u32) {
     let mut buf = [0u8; 512];
+    let byte = (ssrc & 0xff) as u8;
     for seq in 0..20u16 {
-        let packet = trunkline_rtp::Header::pcmu(ssrc, seq);
+        let packet = trunkline_rtp::Header {
+            payload_type: 0,
+            sequence: seq,
+            timestamp: u32::from(seq) * 160,
+            ssrc,
+            marker: false,
+            payload_len: 160,
+        }
+        .write(&[byte; 160]);
         from.send_to(&packet, to).unwrap();
         let (n, src) = peer
             .recv_from(&mut buf)
@@ -116,6 +126,10 @@ const MEDIA: &str = "[media]\nport_min = 46000\nport_max = 46099\n";
 fn a_caller_behind_nat_is_anchored_latched_and_its_call_measured() {
     let data = common::data_dir("proxy-media-nat");
     provision(&data, DOMAIN, 1001..1003);
+    common::ok(
+        &data,
+        &["user", "set", "1001@example.test", "--record", "true"],
+    );
     let s = Served::start(data, MEDIA);
     let mut bob = ua(Link::udp(s.port), 1002);
     bob.register();
@@ -143,9 +157,10 @@ fn a_caller_behind_nat_is_anchored_latched_and_its_call_measured() {
     }
     assert_ne!(to_bob.port(), to_alice.port());
 
-    // Alice first (her packets teach the relay her real address), then Bob back to her.
-    talk(&alice_rtp, to_alice, &bob_rtp, to_bob, 0xa11ce);
-    talk(&bob_rtp, to_bob, &alice_rtp, to_alice, 0xb0b);
+    // Alice first (her packets teach the relay her real address), then Bob back to her;
+    // their samples are 0x80 and 0x00 (G.711 µ-law full scale, + and −).
+    talk(&alice_rtp, to_alice, &bob_rtp, to_bob, 0xa1180);
+    talk(&bob_rtp, to_bob, &alice_rtp, to_alice, 0xb0b00);
 
     let live = common::ok(&s.data, &["calls"]);
     assert!(
@@ -183,6 +198,32 @@ fn a_caller_behind_nat_is_anchored_latched_and_its_call_measured() {
         "{q:?}"
     );
     assert!(q.mos_x100.is_some_and(|m| m > 400), "{q:?}");
+    // Alice records her calls: both directions, one per channel of a stereo WAV.
+    let wav = rows[0].recording.clone().expect("a recording in the CDR");
+    assert!(
+        wav.ends_with(".wav") && wav.contains("/recordings/"),
+        "{wav}"
+    );
+    let bytes = std::fs::read(&wav).unwrap();
+    assert_eq!(
+        (&bytes[..4], u16::from_le_bytes([bytes[22], bytes[23]])),
+        (&b"RIFF"[..], 2)
+    );
+    let frames: Vec<(i16, i16)> = (bytes[44..].chunks_exact(4))
+        .map(|c| {
+            (
+                i16::from_le_bytes([c[0], c[1]]),
+                i16::from_le_bytes([c[2], c[3]]),
+            )
+        })
+        .collect();
+    let left = frames.iter().filter(|f| f.0 == 32124).count();
+    let right = frames.iter().filter(|f| f.1 == -32124).count();
+    assert_eq!(
+        (left, right),
+        (3200, 3200),
+        "20 packets of 160 samples on each side"
+    );
     // The relay let the call go: its ports take no more media.
     alice_rtp
         .send_to(&trunkline_rtp::Header::pcmu(0xa11ce, 99), to_alice)
@@ -220,7 +261,7 @@ fn a_call_whose_media_stops_is_ended_with_a_bye_to_both_parties() {
         (46100..=46199).contains(&to_bob.port()),
         "always relayed: {to_bob}"
     );
-    talk(&alice_rtp, to_alice, &bob_rtp, to_bob, 1);
+    talk(&alice_rtp, to_alice, &bob_rtp, to_bob, 0xff);
 
     // Then nothing: within the timeout (2 s) and the proxy's next tick, both get a BYE.
     for (party, tag) in [(&mut alice, "a-media-stop-1"), (&mut bob, "b-media-stop-1")] {

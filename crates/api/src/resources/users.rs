@@ -38,6 +38,8 @@ pub struct UserOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     max_calls: Option<u32>,
     enabled: bool,
+    /// The relay records the user's relayed calls (both directions), linked from the CDR.
+    record_calls: bool,
     /// Milliseconds since the Unix epoch.
     created_at: i64,
 }
@@ -54,6 +56,7 @@ impl From<User> for UserOut {
             caller_id: u.caller_id,
             max_calls: u.max_calls,
             enabled: u.enabled,
+            record_calls: u.record_calls,
             created_at: u.created_at,
         }
     }
@@ -74,6 +77,8 @@ pub struct NewUserIn {
     max_calls: Option<u32>,
     /// Default true.
     enabled: Option<bool>,
+    /// Default false.
+    record_calls: Option<bool>,
 }
 
 /// Changes to a user; absent fields stay, `null` clears `caller_id` and `max_calls`.
@@ -90,6 +95,7 @@ pub struct UserPatch {
     #[schema(value_type = Option<u32>)]
     max_calls: Option<Option<u32>>,
     enabled: Option<bool>,
+    record_calls: Option<bool>,
 }
 
 /// User list filters.
@@ -134,6 +140,7 @@ async fn create_user(
     user.caller_id = new.caller_id.as_deref().map(CallerId::parse).transpose()?;
     user.max_calls = new.max_calls;
     user.enabled = new.enabled.unwrap_or(true);
+    user.record_calls = new.record_calls.unwrap_or(false);
     let u = s.store.create_user(&ctx, &user).await?;
     Ok((StatusCode::CREATED, Json(u.into())))
 }
@@ -169,6 +176,7 @@ async fn update_user(
             .transpose()?,
         max_calls: patch.max_calls,
         enabled: patch.enabled,
+        record_calls: patch.record_calls,
     };
     let u = s.store.update_user(&ctx, UserId(id), &update).await?;
     Ok(Json(u.into()))

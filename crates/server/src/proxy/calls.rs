@@ -35,6 +35,8 @@ struct Call {
     answered_ms: Option<u64>,
     /// The dialog of the answer, so that the proxy can end the call itself.
     dialog: Option<Dialog>,
+    /// The relay records the call.
+    record: bool,
 }
 
 /// How a call ended, for the CDR.
@@ -106,6 +108,7 @@ impl Calls {
                 started_ms: now_ms,
                 answered_ms: None,
                 dialog: None,
+                record: false,
             },
         );
         true
@@ -119,6 +122,18 @@ impl Calls {
                 c.dialog = dialog;
             }
         }
+    }
+
+    /// The call is to be recorded.
+    pub(crate) fn record(&mut self, key: &CallKey) {
+        if let Some(c) = self.calls.get_mut(key) {
+            c.record = true;
+        }
+    }
+
+    /// Whether the call is to be recorded.
+    pub(crate) fn records(&self, key: &CallKey) -> bool {
+        self.calls.get(key).is_some_and(|c| c.record)
     }
 
     /// `side` sent a request with CSeq `n` in the call's dialog.

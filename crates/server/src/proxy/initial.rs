@@ -347,10 +347,18 @@ impl Proxy {
                 return Self::reply(env, msg, from, 403, "Forbidden (too many calls)", &[]);
             }
             let key = call_key(msg).into_iter().next()?;
+            // Recorded when either party is a user with recording on.
+            let record = caller.is_some_and(|c| c.record_calls)
+                || (callee.user)
+                    .and_then(|id| env.snapshot.user_by_id(id))
+                    .is_some_and(|u| u.record_calls);
             if self
                 .calls
                 .begin(key.clone(), caller_party(msg, caller), callee, env.now_ms)
             {
+                if record {
+                    self.calls.record(&key);
+                }
                 call = Some(key);
             }
             if let Some(c) = caller {
@@ -370,7 +378,8 @@ impl Proxy {
         // in the 2xx), the answer in the responses.
         let media = match (&call, self.anchor()) {
             (Some(key), Some(a)) if a.needed(msg, from, &groups) => {
-                template.body = a.rewrite(key, Side::Caller, msg);
+                let record = self.calls.records(key).then_some(env.now_ms);
+                template.body = a.rewrite(key, Side::Caller, msg, record);
                 Some((key.clone(), Side::Caller))
             }
             _ => None,

@@ -3,6 +3,7 @@
 //! UPDATE), and the relayed call's figures for its CDR.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +23,9 @@ use crate::core::Peer;
 pub(crate) struct Anchor {
     mode: MediaMode,
     sessions: Arc<Sessions>,
+    /// Where recordings go (`recordings/` in the data directory); `None`: nowhere, calls
+    /// are not recorded.
+    recordings: Option<PathBuf>,
 }
 
 /// The relay's name for a call of the proxy.
@@ -40,8 +44,16 @@ pub(crate) fn call_of(session: &str) -> Option<CallKey> {
 }
 
 impl Anchor {
-    pub(crate) fn new(mode: MediaMode, sessions: Arc<Sessions>) -> Self {
-        Anchor { mode, sessions }
+    pub(crate) fn new(
+        mode: MediaMode,
+        sessions: Arc<Sessions>,
+        recordings: Option<PathBuf>,
+    ) -> Self {
+        Anchor {
+            mode,
+            sessions,
+            recordings,
+        }
     }
 
     /// Whether a new call from `from` (its INVITE `msg`) to `targets` goes through the relay:
@@ -70,23 +82,32 @@ impl Anchor {
 
     /// `msg`'s SDP sent by `sender` in relayed call `key`, anchored at the relay; `None` when
     /// `msg` has no SDP body or it cannot be anchored (then it goes on unchanged, logged).
+    /// With `record`, the relay records the call from its first SDP on (at `now_ms`).
     pub(crate) fn rewrite(
         &self,
         key: &CallKey,
         sender: Side,
         msg: &Message<'_>,
+        record: Option<u64>,
     ) -> Option<Vec<u8>> {
         if !has_sdp(msg) {
             return None;
         }
         let session = session_key(key);
-        match (self.sessions).rewrite(&session, sender, msg.body(), true) {
-            Ok(body) => Some(body),
+        let body = match (self.sessions).rewrite(&session, sender, msg.body(), true) {
+            Ok(body) => body,
             Err(e) => {
                 debug!(call_id = key.call_id, error = %e, "SDP not anchored at the relay");
-                None
+                return None;
+            }
+        };
+        if let (Some(now_ms), Some(dir)) = (record, &self.recordings) {
+            let stem = dir.join(recording_stem(key, now_ms));
+            if let Err(e) = self.sessions.record(&session, stem) {
+                debug!(call_id = key.call_id, error = %e, "recording not started");
             }
         }
+        Some(body)
     }
 
     /// Whether call `key` is relayed.
@@ -95,11 +116,14 @@ impl Anchor {
     }
 
     /// Ends the relaying of `key`: the figures for the CDR of `leg` (default when the call
-    /// was never relayed).
-    pub(crate) fn release(&self, key: &CallKey, leg: Leg) -> Qos {
+    /// was never relayed) and the recording's file, if it was recorded.
+    pub(crate) fn release(&self, key: &CallKey, leg: Leg) -> (Qos, Option<String>) {
         match self.sessions.delete(&session_key(key)) {
-            Some(q) => cdr_qos(&q, leg),
-            None => Qos::default(),
+            Some(e) => (
+                cdr_qos(&e.qos, leg),
+                e.recording.map(|p| p.to_string_lossy().into_owned()),
+            ),
+            None => (Qos::default(), None),
         }
     }
 
@@ -135,6 +159,40 @@ pub(crate) fn cdr_qos(q: &[LegQos; 2], leg: Leg) -> Qos {
         rtt_us: (mine.peer_report.and_then(|r| r.rtt)).map(micros),
         mos_x100: any.then(|| (mos * 100.0).round().clamp(100.0, 500.0) as u16),
     }
+}
+
+/// `YYYY-MM-DD/CALLID-TAG` for a call recorded from `now_ms` on: a directory per day, the
+/// call's identifiers made safe for a file name.
+fn recording_stem(key: &CallKey, now_ms: u64) -> PathBuf {
+    let safe = |s: &str| -> String {
+        (s.chars().take(96))
+            .map(|c| match c {
+                'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '_' | '.' => c,
+                _ => '_',
+            })
+            .collect()
+    };
+    let (y, m, d) = civil_date(now_ms / 86_400_000);
+    PathBuf::from(format!("{y:04}-{m:02}-{d:02}")).join(format!(
+        "{}-{}",
+        safe(&key.call_id),
+        safe(&key.caller_tag)
+    ))
+}
+
+/// The (year, month, day) of day `days` since 1970-01-01 (proleptic Gregorian calendar,
+/// H. Hinnant's civil-from-days).
+fn civil_date(days: u64) -> (i64, u32, u32) {
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
 }
 
 /// Whether the body is SDP (Content-Type application/sdp, or no type and an SDP start).
@@ -193,5 +251,18 @@ mod tests {
         };
         assert_eq!(call_of(&session_key(&k)), Some(k));
         assert_eq!(call_of("no-line-break"), None);
+    }
+
+    #[test]
+    fn recordings_go_in_a_directory_per_day_under_a_safe_name() {
+        assert_eq!(civil_date(0), (1970, 1, 1));
+        assert_eq!(civil_date(20_425), (2025, 12, 3));
+        assert_eq!(civil_date(11_016), (2000, 2, 29));
+        let k = CallKey {
+            call_id: "a/../b@c d".to_owned(),
+            caller_tag: "t1".to_owned(),
+        };
+        let stem = recording_stem(&k, 20_425 * 86_400_000 + 5);
+        assert_eq!(stem, PathBuf::from("2025-12-03/a_.._b_c_d-t1"));
     }
 }
