@@ -74,6 +74,7 @@ fn v1() -> OpenApiRouter<ApiState> {
         .merge(resources::accounts::routes())
         .merge(resources::audit::routes())
         .merge(resources::cdrs::routes())
+        .merge(resources::calls::routes())
         .merge(resources::status::routes())
         .merge(resources::devices::routes())
         .merge(resources::carriers::routes())

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use trunkline_store::{CdrJournal, SnapshotHandle, Store};
+use trunkline_store::{CdrJournal, LiveHandle, SnapshotHandle, Store};
 
 use crate::guard::LoginGuard;
 
@@ -39,6 +39,8 @@ pub struct ApiState {
     pub(crate) session_ttl: Duration,
     pub(crate) snapshot: Option<SnapshotHandle>,
     pub(crate) journal: Option<CdrJournal>,
+    /// The node's SIP core, for the calls in progress.
+    pub(crate) live: Option<LiveHandle>,
 }
 
 impl ApiState {
@@ -54,12 +56,19 @@ impl ApiState {
             session_ttl: options.session_ttl,
             snapshot: None,
             journal: None,
+            live: None,
         }
     }
 
     /// Reports the CDRs `journal` still has to deliver at `/api/v1/status`.
     pub fn with_journal(mut self, journal: CdrJournal) -> Self {
         self.journal = Some(journal);
+        self
+    }
+
+    /// Lists the calls `live` (the node's SIP core) has in progress at `/api/v1/calls`.
+    pub fn with_live(mut self, live: LiveHandle) -> Self {
+        self.live = Some(live);
         self
     }
 

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 use trunkline_proto::{Destination, Engine, Incoming, Output, Timers, TxId};
 use trunkline_sip::{HeaderName, Message, Method, Uri, Via, ViaReceived};
-use trunkline_store::{CdrJournal, NewCdr, Snapshot, SnapshotHandle};
+use trunkline_store::{CdrJournal, LiveRequest, NewCdr, Snapshot, SnapshotHandle};
 
 use crate::config::Transport;
 use crate::control;
@@ -128,6 +128,8 @@ pub(crate) struct Roles {
     pub(crate) proxy: Proxy,
     pub(crate) cdrs: Option<CdrJournal>,
     pub(crate) control: mpsc::Receiver<control::Command>,
+    /// The API's requests about calls in progress.
+    pub(crate) live: mpsc::Receiver<LiveRequest>,
 }
 
 /// The core's state: the engine and the policy that answers requests.
@@ -151,6 +153,41 @@ fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The calls in progress, a line each (`trunkline calls`): Call-ID, caller, callee, state,
+/// seconds since it started, and for a relayed call what the relay received from each party
+/// (packets, lost, jitter, MOS) and whether it records.
+fn calls_report(calls: &[trunkline_store::LiveCall], now_ms: u64) -> String {
+    let mut out = String::new();
+    for c in calls {
+        let state = match c.answered_at {
+            Some(_) => "answered",
+            None => "ringing",
+        };
+        let secs = (now_ms as i64).saturating_sub(c.started_at) / 1000;
+        let media = match &c.media {
+            Some(m) => {
+                let leg = |l: &trunkline_store::LiveMedia| {
+                    format!(
+                        "{} pkts {} lost {:.1} ms jitter MOS {:.1}",
+                        l.packets,
+                        l.lost,
+                        f64::from(l.jitter_us) / 1000.0,
+                        f64::from(l.mos_x100) / 100.0
+                    )
+                };
+                let rec = if c.recording { "; recording" } else { "" };
+                format!("relayed: caller {}; callee {}{rec}", leg(&m[0]), leg(&m[1]))
+            }
+            None => "direct".to_owned(),
+        };
+        out.push_str(&format!(
+            "{}\t{}\t{}\t{state}\t{secs} s\t{media}\n",
+            c.call_id, c.caller, c.callee
+        ));
+    }
+    out
 }
 
 /// Runs the core until every transport has hung up.
@@ -193,6 +230,15 @@ pub(crate) async fn run(
                 let answer = core.command(&cmd.line);
                 let _ = cmd.reply.send(answer);
             }
+            Some(req) = core.roles.live.recv() => match req {
+                LiveRequest::List(reply) => {
+                    let _ = reply.send(core.roles.proxy.live_calls());
+                }
+                LiveRequest::Record { call_id, reply } => {
+                    let outcome = core.roles.proxy.record_call(&call_id, now_ms());
+                    let _ = reply.send(outcome);
+                }
+            },
             () = sleep_until(deadline) => {
                 let now = Instant::now();
                 core.engine.handle_timeout(now);
@@ -349,7 +395,7 @@ impl Core {
                 }
                 out
             }
-            ["calls"] => self.roles.proxy.calls_report(now),
+            ["calls"] => calls_report(&self.roles.proxy.live_calls(), now),
             ["status"] => {
                 let g = self.roles.guard.stats();
                 let loc = self.roles.registrar.location();

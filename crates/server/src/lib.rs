@@ -119,6 +119,7 @@ pub struct Server {
     addrs: Vec<(Transport, SocketAddr)>,
     tasks: JoinSet<()>,
     connections: Arc<ConnectionLimits>,
+    live: trunkline_store::LiveHandle,
 }
 
 impl Server {
@@ -151,6 +152,7 @@ impl Server {
         let registrar =
             registrar::Registrar::new(&config.registrar, nonce_key(state_dir)?, location);
         let (control_tx, control_rx) = mpsc::channel(16);
+        let (live, live_rx) = mpsc::channel(16);
         let control = match state_dir {
             Some(dir) => Some(
                 control::bind(dir)
@@ -282,6 +284,7 @@ impl Server {
             proxy,
             cdrs: services.cdrs,
             control: control_rx,
+            live: live_rx,
         };
         let net = core::Network {
             udp,
@@ -318,6 +321,7 @@ impl Server {
             addrs,
             tasks,
             connections,
+            live,
         })
     }
 
@@ -332,6 +336,11 @@ impl Server {
             .iter()
             .find(|(t, _)| *t == transport)
             .map(|(_, a)| *a)
+    }
+
+    /// Where the API asks about calls in progress.
+    pub fn live(&self) -> trunkline_store::LiveHandle {
+        self.live.clone()
     }
 
     /// The stream connection caps and their refusal counters.

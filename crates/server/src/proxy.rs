@@ -28,7 +28,7 @@ use trunkline_proto::fork::{BranchId, Fork, Step};
 use trunkline_proto::forward::{self, Forward};
 use trunkline_proto::{ClientTxId, Engine, ServerTxId, branch};
 use trunkline_sip::{HeaderName, Message, Method, SipUri, Uri};
-use trunkline_store::{Leg, NewCdr, Snapshot, SnapshotUser};
+use trunkline_store::{Leg, LiveCall, NewCdr, RecordOutcome, Snapshot, SnapshotUser};
 
 use crate::config::ProxyConfig;
 use crate::core::Peer;
@@ -168,10 +168,28 @@ impl Proxy {
         self.calls.len()
     }
 
-    /// The calls in progress with their media figures, a line each (`trunkline calls`).
-    pub(crate) fn calls_report(&self, now_ms: u64) -> String {
-        self.calls
-            .report(now_ms, |k| self.anchor().and_then(|a| a.qos(k)))
+    /// The calls in progress with their media figures.
+    pub(crate) fn live_calls(&self) -> Vec<LiveCall> {
+        self.calls.live(|k| self.anchor().and_then(|a| a.qos(k)))
+    }
+
+    /// Records the call with Call-ID `call_id` from now on (the API's per-call recording).
+    pub(crate) fn record_call(&mut self, call_id: &str, now_ms: u64) -> RecordOutcome {
+        let keys = self.calls.keys_of(call_id);
+        if keys.is_empty() {
+            return RecordOutcome::NotFound;
+        }
+        let mut outcome = RecordOutcome::NotRelayed;
+        for key in keys {
+            self.calls.record(&key);
+            if self
+                .anchor()
+                .is_some_and(|a| a.relays(&key) && a.record(&key, now_ms))
+            {
+                outcome = RecordOutcome::Recording;
+            }
+        }
+        outcome
     }
 
     /// Requests being proxied.

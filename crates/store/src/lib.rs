@@ -43,6 +43,7 @@ mod gateways;
 mod ids;
 mod journal;
 mod kv_log;
+mod live;
 mod lookup;
 mod model;
 mod rate_tables;
@@ -79,6 +80,7 @@ pub use ids::{
 };
 pub use journal::{CdrJournal, JournalError, JournalOptions};
 pub use kv_log::{KvLog, KvLogError, Replayed};
+pub use live::{LiveCall, LiveHandle, LiveMedia, LiveRequest, RecordOutcome};
 pub use model::{Account, ApiKey, AuditEntry, Did, Domain, Ha1, Role, Tenant, TenantKind, User};
 pub use rate_tables::{RateTableFilter, RateTableUpdate};
 pub use rates::{NewRate, RateFilter, RateUpdate};

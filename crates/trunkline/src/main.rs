@@ -149,7 +149,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("http.listen: cannot bind {}", config.http.listen))?;
     let state = trunkline_api::ApiState::new(store.clone(), &trunkline_api::ApiOptions::default())
         .with_snapshot(snapshot)
-        .with_journal(journal.clone());
+        .with_journal(journal.clone())
+        .with_live(sip.live());
     let api = tokio::spawn(trunkline_api::serve(http, state, stopped));
     tracing::info!(http = %config.http.listen, "provisioning API listening");
     shutdown.await;

@@ -168,6 +168,44 @@ fn a_caller_behind_nat_is_anchored_latched_and_its_call_measured() {
         "{live}"
     );
     assert!(live.contains("relayed: caller 20 pkts 0 lost"), "{live}");
+    assert!(live.contains("; recording"), "{live}");
+    // The same through the API, for an operator's key.
+    let key = common::ok(&s.data, &["apikey", "create", "--role", "admin"]);
+    let (code, body) = common::get(s.http, "/api/v1/calls", key.trim()).unwrap();
+    assert_eq!(code, 200, "{body}");
+    let calls: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let listed = &calls["items"][0];
+    assert_eq!(listed["call_id"], "media-nat-1", "{body}");
+    assert_eq!(
+        (listed["relayed"].as_bool(), listed["state"].as_str()),
+        (Some(true), Some("answered"))
+    );
+    assert_eq!(listed["caller_media"]["packets"], 20, "{body}");
+    assert_eq!(listed["callee_media"]["packets"], 20, "{body}");
+    // Another customer sees none of it; the parties' customer sees it, read-only.
+    common::ok(&s.data, &["tenant", "add", "other"]);
+    let other = common::ok(
+        &s.data,
+        &["apikey", "create", "--role", "admin", "--tenant", "other"],
+    );
+    let (_, body) = common::get(s.http, "/api/v1/calls", other.trim()).unwrap();
+    assert_eq!(body, r#"{"items":[]}"#);
+    let path = "/api/v1/calls/media-nat-1/recording";
+    let (code, _) = common::http(s.http, "POST", path, other.trim()).unwrap();
+    assert_eq!(code, 404, "not visible, so not found");
+    let acme = [
+        "apikey",
+        "create",
+        "--role",
+        "read-only",
+        "--tenant",
+        "acme",
+    ];
+    let reader = common::ok(&s.data, &acme);
+    let (_, body) = common::get(s.http, "/api/v1/calls", reader.trim()).unwrap();
+    assert!(body.contains("media-nat-1"), "{body}");
+    let (code, _) = common::http(s.http, "POST", path, reader.trim()).unwrap();
+    assert_eq!(code, 403, "read-only");
 
     let target = uri_of(&header(&call.ok, HeaderName::Contact).unwrap());
     let mut routes = values(&call.ok, HeaderName::RecordRoute);
@@ -261,6 +299,15 @@ fn a_call_whose_media_stops_is_ended_with_a_bye_to_both_parties() {
         (46100..=46199).contains(&to_bob.port()),
         "always relayed: {to_bob}"
     );
+    // Nobody records this call until the operator asks for it, through the API.
+    let key = common::ok(&s.data, &["apikey", "create", "--role", "admin"]);
+    let key = key.trim();
+    let (code, _) = common::http(s.http, "POST", "/api/v1/calls/nope/recording", key).unwrap();
+    assert_eq!(code, 404);
+    let (code, body) =
+        common::http(s.http, "POST", "/api/v1/calls/media-stop-1/recording", key).unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"recording\":true"), "{body}");
     talk(&alice_rtp, to_alice, &bob_rtp, to_bob, 0xff);
 
     // Then nothing: within the timeout (2 s) and the proxy's next tick, both get a BYE.
@@ -275,6 +322,11 @@ fn a_call_whose_media_stops_is_ended_with_a_bye_to_both_parties() {
     let rows = cdrs(&s.data, 1);
     assert_eq!(rows[0].hangup_reason, "media_timeout", "{rows:?}");
     assert_eq!(rows[0].qos.rtp_packets_rx, Some(20));
+    let wav = rows[0]
+        .recording
+        .clone()
+        .expect("recorded since the API asked");
+    assert!(std::fs::metadata(&wav).is_ok_and(|m| m.len() > 44), "{wav}");
     let live = common::ok(&s.data, &["calls"]);
     assert!(!live.contains("media-stop-1"), "{live}");
 }

@@ -14,6 +14,7 @@ use utoipa::openapi::{RefOr, Response, ResponseBuilder, schema::Ref};
 pub(crate) mod accounts;
 pub(crate) mod api_keys;
 pub(crate) mod audit;
+pub(crate) mod calls;
 pub(crate) mod carriers;
 pub(crate) mod cdrs;
 pub(crate) mod devices;

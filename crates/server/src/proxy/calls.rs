@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 
 use trunkline_media::{LegQos, Side};
-use trunkline_store::{CdrUuid, Direction, Disposition, Leg, NewCdr, Qos, TenantId, UserId};
+use trunkline_store::{
+    CdrUuid, Direction, Disposition, Leg, LiveCall, LiveMedia, NewCdr, Qos, TenantId, UserId,
+};
 
 use super::hangup::Dialog;
 
@@ -148,44 +150,43 @@ impl Calls {
         self.calls.get(key)?.dialog.as_ref()
     }
 
-    /// The calls in progress, a line each, oldest first: Call-ID, caller, callee, state
-    /// (ringing or answered), seconds since it started, and for a relayed call what the relay
-    /// received from each party (`qos` gives the figures): packets, lost, jitter (ms), MOS.
-    pub(crate) fn report(
-        &self,
-        now_ms: u64,
-        qos: impl Fn(&CallKey) -> Option<[LegQos; 2]>,
-    ) -> String {
+    /// The calls in progress, oldest first; `qos` gives a relayed call's figures.
+    pub(crate) fn live(&self, qos: impl Fn(&CallKey) -> Option<[LegQos; 2]>) -> Vec<LiveCall> {
         let mut calls: Vec<(&CallKey, &Call)> = self.calls.iter().collect();
         calls.sort_by_key(|(k, c)| (c.started_ms, &k.call_id));
-        let mut out = String::new();
-        for (key, c) in calls {
-            let state = match c.answered_ms {
-                Some(_) => "answered",
-                None => "ringing",
-            };
-            let secs = now_ms.saturating_sub(c.started_ms) / 1000;
-            let media = match qos(key) {
-                Some(q) => {
-                    let leg = |l: &LegQos| {
-                        format!(
-                            "{} pkts {} lost {:.1} ms jitter MOS {:.1}",
-                            l.received.packets,
-                            l.received.lost.max(0),
-                            l.received.jitter.as_secs_f64() * 1000.0,
-                            l.mos
-                        )
-                    };
-                    format!("relayed: caller {}; callee {}", leg(&q[0]), leg(&q[1]))
+        let media = |l: &LegQos| LiveMedia {
+            packets: l.received.packets,
+            lost: l.received.lost.max(0),
+            jitter_us: u32::try_from(l.received.jitter.as_micros()).unwrap_or(u32::MAX),
+            mos_x100: (l.mos * 100.0).round().clamp(100.0, 500.0) as u16,
+        };
+        (calls.into_iter())
+            .map(|(key, c)| {
+                let q = qos(key);
+                LiveCall {
+                    call_id: key.call_id.clone(),
+                    caller: c.caller.name.clone(),
+                    callee: c.callee.name.clone(),
+                    customers: [c.caller.customer, c.callee.customer]
+                        .into_iter()
+                        .flatten()
+                        .collect(),
+                    started_at: c.started_ms as i64,
+                    answered_at: c.answered_ms.map(|a| a as i64),
+                    relayed: q.is_some(),
+                    recording: c.record && q.is_some(),
+                    media: q.map(|q| [media(&q[0]), media(&q[1])]),
                 }
-                None => "direct".to_owned(),
-            };
-            out.push_str(&format!(
-                "{}\t{}\t{}\t{state}\t{secs} s\t{media}\n",
-                key.call_id, c.caller.name, c.callee.name
-            ));
-        }
-        out
+            })
+            .collect()
+    }
+
+    /// The keys of the calls with Call-ID `call_id` (one, unless Call-IDs collide).
+    pub(crate) fn keys_of(&self, call_id: &str) -> Vec<CallKey> {
+        (self.calls.keys())
+            .filter(|k| k.call_id == call_id)
+            .cloned()
+            .collect()
     }
 
     /// The call failed with final response `code` before an answer: its CDR.

@@ -101,13 +101,26 @@ impl Anchor {
                 return None;
             }
         };
-        if let (Some(now_ms), Some(dir)) = (record, &self.recordings) {
-            let stem = dir.join(recording_stem(key, now_ms));
-            if let Err(e) = self.sessions.record(&session, stem) {
-                debug!(call_id = key.call_id, error = %e, "recording not started");
-            }
+        if let Some(now_ms) = record {
+            self.record(key, now_ms);
         }
         Some(body)
+    }
+
+    /// Starts recording relayed call `key` (at `now_ms`); false when it is not relayed or
+    /// this node keeps no recordings.
+    pub(crate) fn record(&self, key: &CallKey, now_ms: u64) -> bool {
+        let Some(dir) = &self.recordings else {
+            return false;
+        };
+        let stem = dir.join(recording_stem(key, now_ms));
+        match self.sessions.record(&session_key(key), stem) {
+            Ok(()) => true,
+            Err(e) => {
+                debug!(call_id = key.call_id, error = %e, "recording not started");
+                false
+            }
+        }
     }
 
     /// Whether call `key` is relayed.

@@ -65,11 +65,16 @@ pub fn ok(data: &Path, args: &[&str]) -> String {
 
 /// A plain HTTP/1.1 GET; status and body.
 pub fn get(port: u16, path: &str, key: &str) -> Option<(u16, String)> {
+    http(port, "GET", path, key)
+}
+
+/// A plain HTTP/1.1 request without a body; status and body.
+pub fn http(port: u16, method: &str, path: &str, key: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     )
     .ok()?;
     let mut text = String::new();
