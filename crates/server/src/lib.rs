@@ -261,7 +261,8 @@ impl Server {
         let plane = (config.media.ip())
             .filter(|_| config.media.mode != MediaMode::Off || config.media.ng_addr().is_some())
             .map(|ip| {
-                trunkline_media::MediaPlane::new(ip, config.media.port_min..=config.media.port_max)
+                let ports = config.media.port_min..=config.media.port_max;
+                trunkline_media::MediaPlane::with_threads(ip, ports, config.media.threads as usize)
             });
         let media_timeout = std::time::Duration::from_secs(u64::from(config.media.timeout_secs));
         let mut proxy =

@@ -73,6 +73,7 @@ pub fn to_toml(config: &Config) -> String {
          port_max = {}\n\
          ng_listen = {}\n\
          timeout_secs = {}\n\
+         threads = {}\n\
          \n\
          [http]\n\
          listen = {}\n\
@@ -129,6 +130,7 @@ pub fn to_toml(config: &Config) -> String {
         config.media.port_max,
         quote(&config.media.ng_listen),
         config.media.timeout_secs,
+        config.media.threads,
         quote(&config.http.listen.to_string()),
         quote(&config.data.dir.to_string_lossy()),
         quote(&config.data.database_url),
@@ -262,6 +264,7 @@ mod tests {
                 port_max: 20999,
                 ng_listen: "127.0.0.1:2223".into(),
                 timeout_secs: 90,
+                threads: 2,
             },
             http: HttpConfig {
                 listen: "[::1]:9090".parse().unwrap(),

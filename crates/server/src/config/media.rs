@@ -27,6 +27,8 @@ pub struct MediaConfig {
     /// Seconds without media from either party after which the relay deletes a call by
     /// itself (a lost delete must not hold ports forever).
     pub timeout_secs: u32,
+    /// Worker threads of the relay's data plane (each relays the packets of its calls).
+    pub threads: u32,
 }
 
 /// `media.mode`.
@@ -61,6 +63,7 @@ impl Default for MediaConfig {
             port_max: 39999,
             ng_listen: String::new(),
             timeout_secs: 60,
+            threads: 1,
         }
     }
 }
@@ -113,6 +116,13 @@ impl MediaConfig {
                 "is outside 1..=86400",
             ));
         }
+        if !(1..=64).contains(&self.threads) {
+            return Err(invalid(
+                "media.threads",
+                self.threads.to_string(),
+                "is outside 1..=64",
+            ));
+        }
         if !self.ng_listen.is_empty() && self.ng_listen.parse::<SocketAddr>().is_err() {
             return Err(invalid(
                 "media.ng_listen",
@@ -142,5 +152,6 @@ mod tests {
         assert!(bad(|c| c.port_max = c.port_min + 1).contains("media.port_max"));
         assert!(bad(|c| c.ng_listen = "2223".into()).contains("media.ng_listen"));
         assert!(bad(|c| c.timeout_secs = 0).contains("media.timeout_secs"));
+        assert!(bad(|c| c.threads = 0).contains("media.threads"));
     }
 }
