@@ -1,13 +1,17 @@
 //! The rtpengine "ng" control protocol (bencoded dictionaries over UDP, each message
 //! `COOKIE SP DICT` and its reply under the same cookie), so that Trunkline's proxy drives
 //! remote media nodes with it and an existing Kamailio or OpenSIPS with its rtpengine module
-//! can use a Trunkline media node. Commands: `ping`, `offer`, `answer`, `delete`, `query`.
+//! can use a Trunkline media node. Commands: `ping`, `offer`, `answer`, `delete`, `query`,
+//! `start recording` (Kamailio's `start_recording()`) and `stop recording`. Replies to `query`
+//! and `delete` carry rtpengine's `totals` (`RTP` and `RTCP`: packets, bytes, errors, which
+//! Kamailio's `$rtpstat` reads) and Trunkline's per-party figures.
 //!
 //! A call is keyed by its Call-ID; the `from-tag` of the first offer is the caller side, so a
 //! re-INVITE from either party is placed on the right leg and keeps the call's ports
 //! ([`Sessions`] does the anchoring).
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use tokio::net::UdpSocket;
@@ -22,6 +26,8 @@ pub struct Control {
     sessions: Sessions,
     /// Call-ID → the from-tag of its first offer (the caller).
     callers: Mutex<HashMap<String, String>>,
+    /// Where recordings go; `None`: `start recording` is refused.
+    recordings: Option<PathBuf>,
 }
 
 /// A reply's dictionary.
@@ -56,7 +62,14 @@ impl Control {
         Control {
             sessions: Sessions::new(plane),
             callers: Mutex::new(HashMap::new()),
+            recordings: None,
         }
+    }
+
+    /// Records calls on `start recording` into `dir`.
+    pub fn with_recordings(mut self, dir: PathBuf) -> Self {
+        self.recordings = Some(dir);
+        self
     }
 
     fn callers(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
@@ -99,8 +112,31 @@ impl Control {
                     return error("missing call-id");
                 };
                 self.callers().remove(call_id);
-                with_totals(self.sessions.delete(call_id).map(|e| e.qos))
+                let ended = self.sessions.delete(call_id);
+                if let Some(path) = ended.as_ref().and_then(|e| e.recording.as_ref()) {
+                    tracing::info!(call_id, path = %path.display(), "media relay: recording written");
+                }
+                with_totals(ended.map(|e| e.qos))
             }
+            Some("start recording") => {
+                let (Some(call_id), Some(dir)) = (text("call-id"), &self.recordings) else {
+                    return error("missing call-id, or this node keeps no recordings");
+                };
+                let tag = self.callers().get(call_id).cloned().unwrap_or_default();
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64);
+                let stem = dir.join(crate::recording_stem(call_id, &tag, now));
+                match self.sessions.record(call_id, stem) {
+                    Ok(()) => ok(),
+                    Err(e) => error(&e.to_string()),
+                }
+            }
+            Some("stop recording") => match text("call-id") {
+                // The recording is completed when the call is deleted; until then it goes on.
+                Some(c) if self.sessions.contains(c) => ok(),
+                _ => error("Unknown call-id"),
+            },
             Some("query") => with_totals(text("call-id").and_then(|c| self.sessions.qos(c))),
             Some(other) => error(&format!("Unrecognized command {other:?}")),
             None => error("no command"),
@@ -167,8 +203,22 @@ impl Control {
     }
 }
 
-/// rtpengine-style totals: packets, bytes and errors received from each party.
+/// rtpengine's totals (`RTP`, `RTCP`: packets, bytes, errors of both parties) and ours per
+/// party (packets, bytes, errors, lost, MOS × 10).
 fn totals(q: &[LegQos; 2]) -> Value {
+    let sum = |packets: u64, bytes: u64, errors: u64| {
+        let mut d = Dict::new();
+        d.insert(b"packets".to_vec(), Value::Int(packets as i64));
+        d.insert(b"bytes".to_vec(), Value::Int(bytes as i64));
+        d.insert(b"errors".to_vec(), Value::Int(errors as i64));
+        Value::Dict(d)
+    };
+    let rtp = sum(
+        q[0].received.packets + q[1].received.packets,
+        q[0].received.bytes + q[1].received.bytes,
+        q[0].dropped + q[1].dropped,
+    );
+    let rtcp = sum(q[0].rtcp.0 + q[1].rtcp.0, q[0].rtcp.1 + q[1].rtcp.1, 0);
     let leg = |l: &LegQos| {
         let mut d = Dict::new();
         d.insert(b"packets".to_vec(), Value::Int(l.received.packets as i64));
@@ -179,6 +229,8 @@ fn totals(q: &[LegQos; 2]) -> Value {
         Value::Dict(d)
     };
     let mut d = Dict::new();
+    d.insert(b"RTP".to_vec(), rtp);
+    d.insert(b"RTCP".to_vec(), rtcp);
     d.insert(b"caller".to_vec(), leg(&q[0]));
     d.insert(b"callee".to_vec(), leg(&q[1]));
     Value::Dict(d)

@@ -237,7 +237,11 @@ fn serve(shared: Weak<Shared>, worker: usize) {
             return;
         };
         events.clear();
-        let waited = epoll::wait(poll, rustix::buffer::spare_capacity(&mut events), Some(&wake));
+        let waited = epoll::wait(
+            poll,
+            rustix::buffer::spare_capacity(&mut events),
+            Some(&wake),
+        );
         if let Err(e) = waited {
             if e != rustix::io::Errno::INTR {
                 tracing::error!(error = %e, worker, "media worker stopped: epoll failed");

@@ -276,6 +276,40 @@ fn checksum(header: &[u8]) -> u16 {
     !(sum as u16)
 }
 
+/// `YYYY-MM-DD/CALLID-TAG` for a call recorded from `now_ms` (Unix milliseconds) on: a
+/// directory per day, the call's identifiers made safe for a file name.
+pub fn recording_stem(call_id: &str, tag: &str, now_ms: u64) -> PathBuf {
+    let safe = |s: &str| -> String {
+        (s.chars().take(96))
+            .map(|c| match c {
+                'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '_' | '.' => c,
+                _ => '_',
+            })
+            .collect()
+    };
+    let (y, m, d) = civil_date(now_ms / 86_400_000);
+    PathBuf::from(format!("{y:04}-{m:02}-{d:02}")).join(format!(
+        "{}-{}",
+        safe(call_id),
+        safe(tag)
+    ))
+}
+
+/// The (year, month, day) of day `days` since 1970-01-01 (proleptic Gregorian calendar,
+/// H. Hinnant's civil-from-days).
+fn civil_date(days: u64) -> (i64, u32, u32) {
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
 /// G.711 μ-law to linear (ITU-T G.711).
 pub fn ulaw(b: u8) -> i16 {
     let b = !b;
@@ -332,6 +366,15 @@ mod tests {
         assert_eq!(path, PathBuf::from("/x/call.wav"));
         w.finish().unwrap();
         w.out.into_inner()
+    }
+
+    #[test]
+    fn recordings_go_in_a_directory_per_day_under_a_safe_name() {
+        assert_eq!(civil_date(0), (1970, 1, 1));
+        assert_eq!(civil_date(20_425), (2025, 12, 3));
+        assert_eq!(civil_date(11_016), (2000, 2, 29));
+        let stem = recording_stem("a/../b@c d", "t1", 20_425 * 86_400_000 + 5);
+        assert_eq!(stem, PathBuf::from("2025-12-03/a_.._b_c_d-t1"));
     }
 
     #[test]

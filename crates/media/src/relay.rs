@@ -77,6 +77,8 @@ pub struct LegQos {
     pub received: Qos,
     /// Packets from strangers (not the latched source) that were dropped.
     pub dropped: u64,
+    /// RTCP packets and bytes that arrived from this leg's peer.
+    pub rtcp: (u64, u64),
     /// The peer's latest RTCP report on the stream the relay sends it.
     pub peer_report: Option<ReportSummary>,
     /// Estimated MOS of what arrived from this peer (G.711; delay from the RTCP round trip
@@ -92,6 +94,7 @@ struct Leg {
     stats: ReceiveStats,
     peer_report: Option<ReportSummary>,
     dropped: u64,
+    rtcp_in: (u64, u64),
     last_rx: Option<Instant>,
 }
 
@@ -104,6 +107,7 @@ impl Leg {
             stats: ReceiveStats::new(8000),
             peer_report: None,
             dropped: 0,
+            rtcp_in: (0, 0),
             last_rx: None,
         }
     }
@@ -116,6 +120,7 @@ impl Leg {
         LegQos {
             received,
             dropped: self.dropped,
+            rtcp: self.rtcp_in,
             peer_report: self.peer_report,
             mos: mos(delay_ms, jitter_ms, received.loss_fraction, Codec::G711),
         }
@@ -269,6 +274,8 @@ impl Relay {
                     leg.dropped += 1;
                     return None;
                 }
+                leg.rtcp_in.0 += 1;
+                leg.rtcp_in.1 += data.len() as u64;
                 // Only RTCP needs the wall clock (its round trips are in NTP time).
                 let ntp = trunkline_rtp::ntp_mid32(epoch_wall + arrival);
                 if let Ok(reports) = trunkline_rtp::reports(data, ntp)
@@ -391,6 +398,7 @@ mod tests {
         assert_eq!(r.receive(a, addr("192.0.2.66:9999"), &rtp(66, 1), t0), None);
         assert_eq!(r.receive(a, nat, b"not rtp at all", t0), None);
         assert_eq!(r.qos(id).unwrap()[0].dropped, 1);
+        assert_eq!(r.qos(id).unwrap()[0].rtcp, (0, 0));
         assert_eq!(r.qos(id).unwrap()[0].received.packets, 20);
     }
 
@@ -415,6 +423,7 @@ mod tests {
         );
         let report = r.qos(id).unwrap()[1].peer_report.unwrap();
         assert_eq!((report.cumulative_lost, report.jitter), (3, 40));
+        assert_eq!(r.qos(id).unwrap()[1].rtcp, (1, rr.len() as u64));
         assert_eq!(report.fraction_lost, 0.25);
     }
 

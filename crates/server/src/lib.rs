@@ -299,7 +299,11 @@ impl Server {
                 .await
                 .map_err(|source| ServerError::MediaBind { addr: ng, source })?;
             info!(addr = %ng, relay = %plane.ip(), "media relay: ng control listening");
-            let control = Arc::new(trunkline_media::ng::Control::new(plane));
+            let mut control = trunkline_media::ng::Control::new(plane);
+            if let Some(dir) = state_dir {
+                control = control.with_recordings(dir.join("recordings"));
+            }
+            let control = Arc::new(control);
             tasks.spawn(Arc::clone(&control).serve(socket));
             tasks.spawn(async move {
                 let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));

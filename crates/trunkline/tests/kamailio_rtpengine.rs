@@ -1,6 +1,8 @@
 //! Interop: Kamailio 5.6 (Debian) with its rtpengine module anchors a call's media at a
 //! Trunkline media node (`[media] ng_listen`). The scripted UAs call through Kamailio; each
-//! side's SDP names the relay, and RTP sent by each reaches the other through it.
+//! side's SDP names the relay, and RTP sent by each reaches the other through it; Kamailio's
+//! `start_recording()` has the node record the call, and its `$rtpstat` (an ng `query`) shows
+//! the node's figures when the call ends.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code may panic
 
@@ -72,7 +74,7 @@ fn kamailio_anchors_media_at_a_trunkline_media_node() {
     let ng = free_port();
     let s = Served::new(
         "kamailio-rtpengine",
-        &format!("[media]\nng_listen = \"127.0.0.1:{ng}\"\nport_min = 46000\nport_max = 46099\n"),
+        &format!("[media]\nng_listen = \"127.0.0.1:{ng}\"\nport_min = 46400\nport_max = 46499\n"),
     );
     let kam_port = free_port();
     let mut bob = Ua::new(Link::udp(kam_port), "bob", "example.test", "x");
@@ -128,7 +130,7 @@ fn kamailio_anchors_media_at_a_trunkline_media_node() {
         .unwrap_or_else(|| panic!("no INVITE through Kamailio:\n{}", kam_log()));
     let to_relay_from_b = audio_port(&got);
     assert!(
-        (46000..=46099).contains(&to_relay_from_b),
+        (46400..=46499).contains(&to_relay_from_b),
         "the callee's SDP names the relay:\n{got}"
     );
     bob.respond(
@@ -144,7 +146,7 @@ fn kamailio_anchors_media_at_a_trunkline_media_node() {
     assert_eq!(status(&ok), 200, "{ok}");
     let to_relay_from_a = audio_port(&ok);
     assert!(
-        (46000..=46099).contains(&to_relay_from_a),
+        (46400..=46499).contains(&to_relay_from_a),
         "the caller's SDP names the relay:\n{ok}"
     );
     assert_ne!(to_relay_from_a, to_relay_from_b);
@@ -172,5 +174,22 @@ fn kamailio_anchors_media_at_a_trunkline_media_node() {
     bob.respond(&bye_in, 200, "OK", "b1", "");
     let done = alice.wait_final(WAIT).expect("no 200 for the BYE");
     assert_eq!(status(&done), 200, "{done}");
-    assert!(!kam_log().contains("ERROR"), "{}", kam_log());
+    let log = kam_log();
+    assert!(!log.contains("ERROR"), "{log}");
+    // 20 packets of 172 bytes each way, as the relay counted them.
+    assert!(
+        log.contains("rtpstat kam-1: RTP: 6880 bytes, 40 packets, 0 errors; RTCP: 0 bytes"),
+        "{log}"
+    );
+    // The node recorded the call for Kamailio, both directions in one stereo WAV.
+    let rec = s.data.join("recordings");
+    let wav = std::fs::read_dir(&rec)
+        .ok()
+        .and_then(|mut days| days.next()?.ok())
+        .and_then(|day| std::fs::read_dir(day.path()).ok()?.next()?.ok())
+        .map(|f| f.path())
+        .unwrap_or_else(|| panic!("no recording in {}:\n{}", rec.display(), s.log()));
+    assert_eq!(wav.extension().and_then(|e| e.to_str()), Some("wav"));
+    let len = std::fs::metadata(&wav).unwrap().len();
+    assert!(len > 44, "{} bytes", len);
 }
