@@ -105,7 +105,7 @@ impl Control {
                     return error("missing call-id, from-tag or sdp");
                 };
                 let answer = text("command") == Some("answer");
-                self.offer_answer(call_id, from_tag, sdp, answer)
+                self.offer_answer(call_id, from_tag, sdp, answer, text("address family"))
             }
             Some("delete") => {
                 let Some(call_id) = text("call-id") else {
@@ -143,7 +143,14 @@ impl Control {
         }
     }
 
-    fn offer_answer(&self, call_id: &str, from_tag: &str, sdp: &str, answer: bool) -> Dict {
+    fn offer_answer(
+        &self,
+        call_id: &str,
+        from_tag: &str,
+        sdp: &str,
+        answer: bool,
+        family: Option<&str>,
+    ) -> Dict {
         let caller_tag = self.callers().get(call_id).cloned();
         if caller_tag.is_none() && answer {
             return error("Unknown call-id");
@@ -158,9 +165,20 @@ impl Control {
             false => offerer,
             true => offerer.other(),
         };
+        // A new call: the caller's leg on the family of its SDP, the callee's on the family
+        // rtpengine's `address family` names (IP4, IP6), else the same.
+        let create = (!answer).then(|| {
+            let offer_v6 = sdp.lines().any(|l| l.starts_with("c=IN IP6 "));
+            let callee_v6 = match family {
+                Some("IP6") => true,
+                Some("IP4") => false,
+                _ => offer_v6,
+            };
+            [offer_v6, callee_v6]
+        });
         match self
             .sessions
-            .rewrite(call_id, sender, sdp.as_bytes(), !answer)
+            .rewrite(call_id, sender, sdp.as_bytes(), create)
         {
             Ok(body) => {
                 if caller_tag.is_none() {

@@ -36,8 +36,8 @@ struct State {
     relay: Relay,
     /// Local port → its socket, for every relay port (RTP and RTCP).
     sockets: HashMap<u16, Arc<UdpSocket>>,
-    /// Which worker serves each call.
-    owner: HashMap<CallId, usize>,
+    /// Which worker serves each call, and the address of each leg ([caller, callee]).
+    owner: HashMap<CallId, (usize, [IpAddr; 2])>,
 }
 
 #[derive(Debug)]
@@ -51,6 +51,8 @@ struct Shared {
 #[derive(Debug, Clone)]
 pub struct MediaPlane {
     ip: IpAddr,
+    /// An address of the other family, for legs towards parties on it (IPv4 ↔ IPv6).
+    bridge: Option<IpAddr>,
     shared: Arc<Shared>,
 }
 
@@ -90,7 +92,38 @@ impl MediaPlane {
                 tracing::error!(error = %e, worker, "media worker not started");
             }
         }
-        MediaPlane { ip, shared }
+        MediaPlane {
+            ip,
+            bridge: None,
+            shared,
+        }
+    }
+
+    /// Also relays for parties of the other address family, on `bridge` (ignored unless of
+    /// the other family): a call between an IPv4 and an IPv6 party gets a leg on each.
+    pub fn with_bridge(mut self, bridge: IpAddr) -> Self {
+        if bridge.is_ipv6() != self.ip.is_ipv6() {
+            self.bridge = Some(bridge);
+        }
+        self
+    }
+
+    /// The relay's address for parties on IPv6 (`true`) or IPv4: the bridge address when the
+    /// main one is of the other family and a bridge is set.
+    pub fn ip_for(&self, v6: bool) -> IpAddr {
+        match self.bridge {
+            Some(b) if b.is_ipv6() == v6 => b,
+            _ => self.ip,
+        }
+    }
+
+    /// The address of a call's leg.
+    pub fn leg_ip(&self, call: CallId, side: Side) -> Option<IpAddr> {
+        let index = match side {
+            Side::Caller => 0,
+            Side::Callee => 1,
+        };
+        Some(self.lock().owner.get(&call)?.1[index])
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -106,6 +139,13 @@ impl MediaPlane {
     /// callee-facing RTP port). Synchronous (binding is a few system calls), so that the SIP
     /// core can engage the relay in the middle of handling a message.
     pub fn create(&self) -> Result<(CallId, u16, u16), io::Error> {
+        self.create_for([self.ip.is_ipv6(); 2])
+    }
+
+    /// [`MediaPlane::create`] with each leg on the relay address of its party's family
+    /// (`[caller is IPv6, callee is IPv6]`).
+    pub fn create_for(&self, v6: [bool; 2]) -> Result<(CallId, u16, u16), io::Error> {
+        let ips = [self.ip_for(v6[0]), self.ip_for(v6[1])];
         let workers = self.shared.polls.len();
         if workers == 0 {
             return Err(io::Error::other("the media relay has no worker"));
@@ -117,11 +157,11 @@ impl MediaPlane {
                 .create(Instant::now())
                 .map_err(|e| io::Error::other(e.to_string()))?;
             let worker = (id.0 as usize) % workers;
-            match self.bind_all([a, a + 1, b, b + 1], worker) {
+            match self.bind_all([(ips[0], a), (ips[1], b)], worker) {
                 Ok(sockets) => {
                     let mut state = self.lock();
                     state.sockets.extend(sockets);
-                    state.owner.insert(id, worker);
+                    state.owner.insert(id, (worker, ips));
                     return Ok((id, a, b));
                 }
                 Err(e) => {
@@ -136,12 +176,17 @@ impl MediaPlane {
         ))
     }
 
-    /// Binds the sockets of one call and adds them to `worker`'s set.
-    fn bind_all(&self, ports: [u16; 4], worker: usize) -> io::Result<Vec<(u16, Arc<UdpSocket>)>> {
+    /// Binds the sockets of one call (each leg's RTP port and the RTCP port above it, on the
+    /// leg's address) and adds them to `worker`'s set.
+    fn bind_all(
+        &self,
+        legs: [(IpAddr, u16); 2],
+        worker: usize,
+    ) -> io::Result<Vec<(u16, Arc<UdpSocket>)>> {
         let poll = &self.shared.polls[worker];
         let mut out = Vec::with_capacity(4);
-        for port in ports {
-            let socket = UdpSocket::bind(SocketAddr::new(self.ip, port))?;
+        for (ip, port) in legs.into_iter().flat_map(|(ip, p)| [(ip, p), (ip, p + 1)]) {
+            let socket = UdpSocket::bind(SocketAddr::new(ip, port))?;
             socket.set_nonblocking(true)?;
             out.push((port, Arc::new(socket)));
         }
@@ -195,7 +240,7 @@ impl MediaPlane {
                     sockets.extend(state.sockets.remove(&(port + 1)));
                 }
             }
-            let worker = state.owner.remove(&call);
+            let worker = state.owner.remove(&call).map(|(w, _)| w);
             let recorder = state.relay.take_recorder(call);
             (state.relay.delete(call)?, recorder, sockets, worker)
         };

@@ -288,11 +288,7 @@ pub fn recording_stem(call_id: &str, tag: &str, now_ms: u64) -> PathBuf {
             .collect()
     };
     let (y, m, d) = civil_date(now_ms / 86_400_000);
-    PathBuf::from(format!("{y:04}-{m:02}-{d:02}")).join(format!(
-        "{}-{}",
-        safe(call_id),
-        safe(tag)
-    ))
+    PathBuf::from(format!("{y:04}-{m:02}-{d:02}")).join(format!("{}-{}", safe(call_id), safe(tag)))
 }
 
 /// The (year, month, day) of day `days` since 1970-01-01 (proleptic Gregorian calendar,

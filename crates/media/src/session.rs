@@ -57,15 +57,16 @@ impl Sessions {
     }
 
     /// `sender`'s SDP in call `key`, anchored at the relay: the sender's media address is
-    /// learnt (latching corrects it once packets arrive) and the SDP names the port of the
-    /// leg facing the other party. `create` starts the call on its first SDP; without it an
-    /// unknown key is an error.
+    /// learnt (latching corrects it once packets arrive) and the SDP names the address and
+    /// port of the leg facing the other party. `create` starts the call on its first SDP,
+    /// each leg on the relay address of its party's family (`[caller is IPv6, callee is
+    /// IPv6]`); without it an unknown key is an error.
     pub fn rewrite(
         &self,
         key: &str,
         sender: Side,
         sdp: &[u8],
-        create: bool,
+        create: Option<[bool; 2]>,
     ) -> Result<Vec<u8>, SessionError> {
         let mut body = Sdp::parse(sdp).map_err(|e| SessionError::Sdp(e.to_string()))?;
         let streams = body.streams();
@@ -77,9 +78,9 @@ impl Sessions {
             let mut calls = self.calls();
             match (calls.get(key), create) {
                 (Some(id), _) => *id,
-                (None, false) => return Err(SessionError::UnknownCall),
-                (None, true) => {
-                    let (id, _, _) = self.plane.create().map_err(SessionError::NoPorts)?;
+                (None, None) => return Err(SessionError::UnknownCall),
+                (None, Some(v6)) => {
+                    let (id, _, _) = self.plane.create_for(v6).map_err(SessionError::NoPorts)?;
                     calls.insert(key.to_owned(), id);
                     id
                 }
@@ -88,7 +89,7 @@ impl Sessions {
         (self.plane.set_peer(id, sender, rtp, audio.rtcp))
             .map_err(|_| SessionError::UnknownCall)?;
         let port = (self.plane.port(id, sender.other())).ok_or(SessionError::UnknownCall)?;
-        let ip = self.plane.ip();
+        let ip = (self.plane.leg_ip(id, sender.other())).ok_or(SessionError::UnknownCall)?;
         for s in &streams {
             match s.index == audio.index {
                 true => body.anchor(s.index, ip, port),
@@ -137,5 +138,59 @@ impl Sessions {
             .collect();
         keys.sort();
         keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{SocketAddr, UdpSocket};
+
+    fn sdp(ip: &str, port: u16) -> String {
+        let family = if ip.contains(':') { "IP6" } else { "IP4" };
+        format!(
+            "v=0\r\no=- 1 1 IN {family} {ip}\r\ns=-\r\nc=IN {family} {ip}\r\nt=0 0\r\n\
+             m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+        )
+    }
+
+    fn media(body: &[u8]) -> SocketAddr {
+        Sdp::parse(body).unwrap().streams()[0].rtp.unwrap()
+    }
+
+    #[test]
+    fn an_ipv4_caller_and_an_ipv6_callee_are_bridged() {
+        let plane = MediaPlane::new("127.0.0.1".parse().unwrap(), 44200..=44299)
+            .with_bridge("::1".parse().unwrap());
+        let s = Sessions::new(plane);
+        let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let callee = UdpSocket::bind("[::1]:0").unwrap();
+        for sock in [&caller, &callee] {
+            sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        }
+        let offer = sdp("127.0.0.1", caller.local_addr().unwrap().port());
+        let to_callee = s
+            .rewrite("c", Side::Caller, offer.as_bytes(), Some([false, true]))
+            .unwrap();
+        let relay_b = media(&to_callee);
+        assert!(relay_b.is_ipv6(), "{}", String::from_utf8_lossy(&to_callee));
+        assert!(String::from_utf8_lossy(&to_callee).contains("c=IN IP6 ::1\r\n"));
+        let answer = sdp("::1", callee.local_addr().unwrap().port());
+        let to_caller = s
+            .rewrite("c", Side::Callee, answer.as_bytes(), None)
+            .unwrap();
+        let relay_a = media(&to_caller);
+        assert!(relay_a.is_ipv4(), "{}", String::from_utf8_lossy(&to_caller));
+
+        let mut buf = [0u8; 512];
+        let p = trunkline_rtp::Header::pcmu(7, 1);
+        caller.send_to(&p, relay_a).unwrap();
+        let (n, from) = callee.recv_from(&mut buf).expect("over IPv6 to the callee");
+        assert_eq!((&buf[..n], from), (&p[..], relay_b));
+        let q = trunkline_rtp::Header::pcmu(8, 1);
+        callee.send_to(&q, relay_b).unwrap();
+        let (n, from) = caller.recv_from(&mut buf).expect("over IPv4 to the caller");
+        assert_eq!((&buf[..n], from), (&q[..], relay_a));
+        assert!(s.delete("c").is_some() && !s.contains("c"));
     }
 }

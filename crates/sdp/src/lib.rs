@@ -110,7 +110,9 @@ impl Sdp {
     /// Anchors stream `index` at `ip`:`port` (RTCP at `port + 1`, or on `port` with
     /// rtcp-mux): its `c=`, `m=` port and `a=rtcp` are replaced and its ICE attributes
     /// removed. A session-level `c=` is replaced too once every live stream has its own.
-    /// The origin (`o=`) is left as it is.
+    /// The origin (`o=`) is left as it is, unless `ip` is of the other address family: then
+    /// its address becomes `ip` (phones such as baresip take the family of the media from
+    /// the first address in the SDP, which is the origin's).
     pub fn anchor(&mut self, index: usize, ip: IpAddr, port: u16) -> Result<(), SdpError> {
         let s = &mut self.0;
         let m = s.medias.get_mut(index).ok_or(SdpError::NoMedia(index))?;
@@ -137,6 +139,10 @@ impl Sdp {
             && (s.medias.iter()).all(|m| !m.connections.is_empty() || m.port == 0)
         {
             s.connection = Some(connection(ip));
+        }
+        if s.origin.addrtype != addrtype(ip) {
+            s.origin.addrtype = addrtype(ip).to_owned();
+            s.origin.unicast_address = ip.to_string();
         }
         Ok(())
     }
@@ -287,6 +293,7 @@ mod tests {
             .unwrap();
         let text = String::from_utf8(sdp.to_bytes()).unwrap();
         assert!(text.contains("c=IN IP4 198.51.100.1\r\n"), "{text}");
+        assert!(text.contains("o=- 1 1 IN IP4 198.51.100.1\r\n"), "{text}");
         assert!(text.contains("a=sendonly"), "{text}");
     }
 

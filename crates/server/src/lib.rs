@@ -262,7 +262,15 @@ impl Server {
             .filter(|_| config.media.mode != MediaMode::Off || config.media.ng_addr().is_some())
             .map(|ip| {
                 let ports = config.media.port_min..=config.media.port_max;
-                trunkline_media::MediaPlane::with_threads(ip, ports, config.media.threads as usize)
+                let plane = trunkline_media::MediaPlane::with_threads(
+                    ip,
+                    ports,
+                    config.media.threads as usize,
+                );
+                match config.media.bridge_ip() {
+                    Some(b) => plane.with_bridge(b),
+                    None => plane,
+                }
             });
         let media_timeout = std::time::Duration::from_secs(u64::from(config.media.timeout_secs));
         let mut proxy =

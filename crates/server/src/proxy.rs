@@ -408,7 +408,18 @@ impl Proxy {
             // The answerer is the party the request went to.
             (Some((key, sender)), Some(a)) if (101..300).contains(&code) => {
                 let record = self.calls.records(key).then_some(env.now_ms);
-                a.rewrite(key, sender.other(), &resp, record)
+                // A late offer in the answer starts the relaying: the caller where the
+                // request came from, the callee where this response did.
+                let p = self.pending.get(&stx);
+                let caller_v6 = p.is_some_and(|p| p.from.addr.is_ipv6());
+                let callee_v6 = source.map_or(caller_v6, |s| s.addr.is_ipv6());
+                a.rewrite(
+                    key,
+                    sender.other(),
+                    &resp,
+                    Some([caller_v6, callee_v6]),
+                    record,
+                )
             }
             _ => None,
         };

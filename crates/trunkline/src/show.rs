@@ -69,6 +69,7 @@ pub fn to_toml(config: &Config) -> String {
          [media]\n\
          mode = {}\n\
          address = {}\n\
+         bridge_address = {}\n\
          port_min = {}\n\
          port_max = {}\n\
          ng_listen = {}\n\
@@ -126,6 +127,7 @@ pub fn to_toml(config: &Config) -> String {
         config.proxy.nat_ping_all_udp,
         quote(config.media.mode.as_str()),
         quote(&config.media.address),
+        quote(&config.media.bridge_address),
         config.media.port_min,
         config.media.port_max,
         quote(&config.media.ng_listen),
@@ -260,6 +262,7 @@ mod tests {
             media: trunkline_server::config::MediaConfig {
                 mode: trunkline_server::config::MediaMode::Always,
                 address: "192.0.2.10".into(),
+                bridge_address: "2001:db8::10".into(),
                 port_min: 20000,
                 port_max: 20999,
                 ng_listen: "127.0.0.1:2223".into(),

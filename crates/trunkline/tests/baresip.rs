@@ -51,13 +51,22 @@ fn hears(phone: &Baresip, hz: f64, other: f64) {
 }
 
 /// Two phones on a server with `extra` config: alice calls bob, they talk for 4 s, alice
-/// hangs up; each must have heard the other's tone. `during` runs while they talk.
-fn call(name: &str, extra: &str, during: impl FnOnce(&Served)) -> Served {
+/// hangs up; each must have heard the other's tone. `during` runs while they talk. With
+/// `bob_v6`, bob registers and talks over IPv6 loopback.
+fn call(name: &str, extra: &str, bob_v6: bool, during: impl FnOnce(&Served)) -> Served {
     let data = common::data_dir(name);
     provision(&data, DOMAIN, 1001..1003);
-    let s = Served::start(data, extra);
-    let server = format!("127.0.0.1:{}", s.port);
+    let v6 = common::free_port();
+    let more = match bob_v6 {
+        true => vec![format!("udp:[::1]:{v6}")],
+        false => Vec::new(),
+    };
+    let s = Served::start_listening(data, &more, extra);
     let phone = |user: u32, tone_hz: f64| {
+        let server = match user == 1002 && bob_v6 {
+            true => format!("[::1]:{v6}"),
+            false => format!("127.0.0.1:{}", s.port),
+        };
         let password = format!("secret{user}");
         Baresip::start(
             &s.data,
@@ -89,7 +98,7 @@ fn call(name: &str, extra: &str, during: impl FnOnce(&Served)) -> Served {
 
 #[test]
 fn two_baresip_phones_call_each_other_and_hear_each_others_tone() {
-    let s = call("baresip", "", |s| {
+    let s = call("baresip", "", false, |s| {
         let live = common::ok(&s.data, &["calls"]);
         assert!(live.contains("direct"), "not relayed: {live}");
     });
@@ -99,7 +108,7 @@ fn two_baresip_phones_call_each_other_and_hear_each_others_tone() {
 #[test]
 fn two_baresip_phones_hear_each_other_through_the_relay() {
     let media = "[media]\nmode = \"always\"\nport_min = 46200\nport_max = 46299\n";
-    let s = call("baresip-relayed", media, |s| {
+    let s = call("baresip-relayed", media, false, |s| {
         // Each phone sends to the port the relay put in the SDP it got: packets from both
         // arrive at the relay (at 50 packets per second, well over 100 in 4 s).
         let live = common::ok(&s.data, &["calls"]);
@@ -117,6 +126,17 @@ fn two_baresip_phones_hear_each_other_through_the_relay() {
         "{q:?}"
     );
     assert!(q.mos_x100.is_some_and(|m| m >= 400), "{q:?}");
+}
+
+#[test]
+fn an_ipv4_phone_and_an_ipv6_phone_hear_each_other_through_the_bridging_relay() {
+    // Different address families: the relay is engaged (media.mode = "nat") with a leg on
+    // each family.
+    let media = "[media]\nbridge_address = \"::1\"\nport_min = 46500\nport_max = 46599\n";
+    call("baresip-v6", media, true, |s| {
+        let live = common::ok(&s.data, &["calls"]);
+        assert!(live.contains("relayed"), "{live}");
+    });
 }
 
 #[test]

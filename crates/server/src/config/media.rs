@@ -18,6 +18,9 @@ pub struct MediaConfig {
     pub mode: MediaMode,
     /// The address relay sockets bind to and SDP names (the host's public or LAN address).
     pub address: String,
+    /// An address of the other IP family, for the legs towards parties on it: calls between
+    /// IPv4 and IPv6 parties are bridged. Empty: every leg on `address`.
+    pub bridge_address: String,
     /// Lowest RTP port of the relay (RTCP takes the odd port above each RTP port).
     pub port_min: u16,
     /// Highest port of the relay.
@@ -59,6 +62,7 @@ impl Default for MediaConfig {
         Self {
             mode: MediaMode::Nat,
             address: "127.0.0.1".to_owned(),
+            bridge_address: String::new(),
             port_min: 30000,
             port_max: 39999,
             ng_listen: String::new(),
@@ -72,6 +76,11 @@ impl MediaConfig {
     /// `address`, parsed (`validate` has checked it).
     pub fn ip(&self) -> Option<IpAddr> {
         self.address.parse().ok()
+    }
+
+    /// `bridge_address`, parsed; `None` when empty.
+    pub fn bridge_ip(&self) -> Option<IpAddr> {
+        self.bridge_address.parse().ok()
     }
 
     /// `ng_listen`, parsed; `None` when off.
@@ -93,6 +102,19 @@ impl MediaConfig {
                     self.address.clone(),
                     "is not an IP address the relay can name in SDP (0.0.0.0 and :: are not)",
                 ));
+            }
+        }
+        if !self.bridge_address.is_empty() {
+            let main_v6 = self.address.parse::<IpAddr>().is_ok_and(|a| a.is_ipv6());
+            match self.bridge_address.parse::<IpAddr>() {
+                Ok(ip) if !ip.is_unspecified() && ip.is_ipv6() != main_v6 => {}
+                _ => {
+                    return Err(invalid(
+                        "media.bridge_address",
+                        self.bridge_address.clone(),
+                        "is not an IP address of the other family than media.address (and not 0.0.0.0 or ::)",
+                    ));
+                }
             }
         }
         if self.port_min < 1024 {
@@ -149,6 +171,13 @@ mod tests {
         assert!(bad(|c| c.address = "0.0.0.0".into()).contains("media.address"));
         assert!(bad(|c| c.address = "relay.example".into()).contains("media.address"));
         assert!(bad(|c| c.port_min = 80).contains("media.port_min"));
+        assert!(bad(|c| c.bridge_address = "127.0.0.2".into()).contains("media.bridge_address"));
+        assert!(bad(|c| c.bridge_address = "::".into()).contains("media.bridge_address"));
+        let bridged = MediaConfig {
+            bridge_address: "::1".into(),
+            ..MediaConfig::default()
+        };
+        assert!(bridged.validate().is_ok());
         assert!(bad(|c| c.port_max = c.port_min + 1).contains("media.port_max"));
         assert!(bad(|c| c.ng_listen = "2223".into()).contains("media.ng_listen"));
         assert!(bad(|c| c.timeout_secs = 0).contains("media.timeout_secs"));

@@ -60,7 +60,7 @@ impl Proxy {
         // and so is the SDP of the responses to it.
         let media = sent.filter(|(k, _)| self.anchor().is_some_and(|a| a.relays(k)));
         if let (Some((k, side)), Some(a)) = (&media, self.anchor()) {
-            template.body = a.rewrite(k, *side, msg, None);
+            template.body = a.rewrite(k, *side, msg, None, None);
         }
         let pending = Pending {
             request: bytes.clone(),
@@ -176,7 +176,7 @@ impl Proxy {
         if let Some((k, side)) = self.sender(&msg)
             && let Some(a) = self.anchor().filter(|a| a.relays(&k))
         {
-            template.body = a.rewrite(&k, side, &msg, None);
+            template.body = a.rewrite(&k, side, &msg, None, None);
         }
         let Some(t) = groups.into_iter().flatten().next() else {
             return;

@@ -379,7 +379,12 @@ impl Proxy {
         let media = match (&call, self.anchor()) {
             (Some(key), Some(a)) if a.needed(msg, from, &groups) => {
                 let record = self.calls.records(key).then_some(env.now_ms);
-                template.body = a.rewrite(key, Side::Caller, msg, record);
+                // The callee's leg on the family of the first place it is looked for.
+                let caller_v6 = from.addr.is_ipv6();
+                let callee_v6 =
+                    (groups.iter().flatten().next()).map_or(caller_v6, |t| t.peer.addr.is_ipv6());
+                let create = Some([caller_v6, callee_v6]);
+                template.body = a.rewrite(key, Side::Caller, msg, create, record);
                 Some((key.clone(), Side::Caller))
             }
             _ => None,

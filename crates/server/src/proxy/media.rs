@@ -82,19 +82,22 @@ impl Anchor {
 
     /// `msg`'s SDP sent by `sender` in relayed call `key`, anchored at the relay; `None` when
     /// `msg` has no SDP body or it cannot be anchored (then it goes on unchanged, logged).
-    /// With `record`, the relay records the call from its first SDP on (at `now_ms`).
+    /// `create` starts the relaying on this SDP if it has not started, each leg on the relay
+    /// address of its party's family (`[caller is IPv6, callee is IPv6]`). With `record`, the
+    /// relay records the call from then on (at `now_ms`).
     pub(crate) fn rewrite(
         &self,
         key: &CallKey,
         sender: Side,
         msg: &Message<'_>,
+        create: Option<[bool; 2]>,
         record: Option<u64>,
     ) -> Option<Vec<u8>> {
         if !has_sdp(msg) {
             return None;
         }
         let session = session_key(key);
-        let body = match (self.sessions).rewrite(&session, sender, msg.body(), true) {
+        let body = match (self.sessions).rewrite(&session, sender, msg.body(), create) {
             Ok(body) => body,
             Err(e) => {
                 debug!(call_id = key.call_id, error = %e, "SDP not anchored at the relay");

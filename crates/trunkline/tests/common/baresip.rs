@@ -44,7 +44,8 @@ pub struct Phone<'a> {
     pub user: u32,
     pub password: &'a str,
     pub domain: &'a str,
-    /// The server's SIP address, `127.0.0.1:PORT`.
+    /// The server's SIP address, `127.0.0.1:PORT` or `[::1]:PORT` (the phone then runs on
+    /// IPv6 loopback).
     pub server: &'a str,
     /// `udp` or `tcp`.
     pub transport: &'a str,
@@ -60,11 +61,15 @@ impl Baresip {
         let wav = dir.join("tone.wav");
         tone::write_sine(&wav, phone.tone_hz, 30);
         let (sip, ctrl, rtp) = (sip_port(), free_port(), free_port());
+        let (listen, interface) = match phone.server.starts_with('[') {
+            true => (format!("[::1]:{sip}"), "::1"),
+            false => (format!("127.0.0.1:{sip}"), "127.0.0.1"),
+        };
         let config = format!(
             "module_path /usr/lib/baresip/modules\n\
              module g711.so\nmodule aufile.so\nmodule aubridge.so\nmodule sndfile.so\n\
              module account.so\nmodule menu.so\nmodule ctrl_tcp.so\n\
-             sip_listen 127.0.0.1:{sip}\nnet_interface 127.0.0.1\n\
+             sip_listen {listen}\nnet_interface {interface}\n\
              rtp_ports {rtp}-{rtp_end}\n\
              audio_source aufile,{wav}\naudio_player aubridge,nowhere\naudio_alert aubridge,nowhere\n\
              ctrl_tcp_listen 127.0.0.1:{ctrl}\nsnd_path {rec}\n",
