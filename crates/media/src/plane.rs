@@ -208,6 +208,11 @@ impl MediaPlane {
         self.lock().relay.set_peer(call, side, rtp, rtcp)
     }
 
+    /// A new SDP for the call arrived; `held` when nobody sends any more (`a=inactive`).
+    pub fn sdp_seen(&self, call: CallId, held: bool) -> Result<(), RelayError> {
+        self.lock().relay.sdp_seen(call, held, Instant::now())
+    }
+
     /// The local RTP port of a call's leg.
     pub fn port(&self, call: CallId, side: Side) -> Option<u16> {
         self.lock().relay.port(call, side)

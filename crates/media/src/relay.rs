@@ -132,6 +132,10 @@ struct Call {
     legs: [Leg; 2],
     created: Instant,
     recorder: Option<Recorder>,
+    /// On hold with nobody sending (`a=inactive`): exempt from the media timeout.
+    held: bool,
+    /// When the latest SDP arrived: silence is counted from then at the earliest.
+    touched: Option<Instant>,
 }
 
 /// The relay's state.
@@ -176,6 +180,8 @@ impl Relay {
             legs: [Leg::new(a), Leg::new(b)],
             created: now,
             recorder: None,
+            held: false,
+            touched: None,
         };
         self.calls.insert(id, call);
         Ok((id, a, b))
@@ -297,16 +303,32 @@ impl Relay {
         })
     }
 
-    /// Calls from whose parties nothing arrived for `timeout`. A call that never had media
-    /// gets [`RING_GRACE`] more, counted from its start: it may still be ringing.
+    /// A new SDP for the call arrived at `now`; `held` when it puts the stream on hold with
+    /// nobody sending (`a=inactive`).
+    pub fn sdp_seen(&mut self, call: CallId, held: bool, now: Instant) -> Result<(), RelayError> {
+        let c = self.calls.get_mut(&call).ok_or(RelayError::UnknownCall)?;
+        c.held = held;
+        c.touched = Some(now);
+        Ok(())
+    }
+
+    /// Calls from whose parties nothing arrived for `timeout`, counted from the latest SDP at
+    /// the earliest (a resumed call gets time to start sending again). A call that never had
+    /// media gets [`RING_GRACE`] more, counted from its start: it may still be ringing. A call
+    /// on hold with nobody sending is never idle.
     pub fn idle(&self, now: Instant, timeout: Duration) -> Vec<CallId> {
         let mut out: Vec<CallId> = (self.calls.iter())
-            .filter(
-                |(_, c)| match c.legs.iter().filter_map(|l| l.last_rx).max() {
-                    Some(last) => now.saturating_duration_since(last) >= timeout,
+            .filter(|(_, c)| {
+                let last = c.legs.iter().filter_map(|l| l.last_rx).max();
+                match last {
+                    _ if c.held => false,
+                    Some(last) => {
+                        let since = c.touched.map_or(last, |t| t.max(last));
+                        now.saturating_duration_since(since) >= timeout
+                    }
                     None => now.saturating_duration_since(c.created) >= timeout + RING_GRACE,
-                },
-            )
+                }
+            })
             .map(|(id, _)| *id)
             .collect();
         out.sort();
@@ -456,6 +478,13 @@ mod tests {
             ringing.idle(t0 + timeout + RING_GRACE, timeout),
             vec![quiet]
         );
+        // Put on hold with nobody sending: never idle; resumed: silence counts from then.
+        r.sdp_seen(id, true, t0 + Duration::from_secs(40)).unwrap();
+        assert!(r.idle(t0 + Duration::from_secs(3600), timeout).is_empty());
+        r.sdp_seen(id, false, t0 + Duration::from_secs(3600))
+            .unwrap();
+        assert!(r.idle(t0 + Duration::from_secs(3620), timeout).is_empty());
+        assert_eq!(r.idle(t0 + Duration::from_secs(3630), timeout), vec![id]);
         let last = r.delete(id).unwrap();
         assert_eq!(last[0].received.packets, 1);
         assert!(last[0].mos > 4.0, "{}", last[0].mos);

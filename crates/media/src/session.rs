@@ -88,6 +88,8 @@ impl Sessions {
         };
         (self.plane.set_peer(id, sender, rtp, audio.rtcp))
             .map_err(|_| SessionError::UnknownCall)?;
+        let held = audio.direction == "inactive";
+        (self.plane.sdp_seen(id, held)).map_err(|_| SessionError::UnknownCall)?;
         let port = (self.plane.port(id, sender.other())).ok_or(SessionError::UnknownCall)?;
         let ip = (self.plane.leg_ip(id, sender.other())).ok_or(SessionError::UnknownCall)?;
         for s in &streams {

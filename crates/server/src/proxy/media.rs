@@ -99,6 +99,10 @@ impl Anchor {
         let session = session_key(key);
         let body = match (self.sessions).rewrite(&session, sender, msg.body(), create) {
             Ok(body) => body,
+            Err(e @ trunkline_media::SessionError::NoPorts(_)) => {
+                tracing::warn!(call_id = key.call_id, error = %e, "media not relayed: widen media.port_min..media.port_max");
+                return None;
+            }
             Err(e) => {
                 debug!(call_id = key.call_id, error = %e, "SDP not anchored at the relay");
                 return None;
