@@ -16,6 +16,6 @@ mod session;
 pub use latch::{Latch, Verdict};
 pub use plane::{Ended, MediaPlane};
 pub use pool::PortPool;
-pub use record::{Recorder, alaw, recording_stem, ulaw};
+pub use record::{RecordFile, Recorder, Recordings, alaw, recording_stem, ulaw};
 pub use relay::{CallId, Forward, Kind, LegQos, RING_GRACE, Relay, RelayError, Side};
 pub use session::{SessionError, Sessions};

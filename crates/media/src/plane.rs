@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 use rustix::event::epoll;
 use tracing::debug;
 
-use crate::{CallId, LegQos, PortPool, Recorder, Relay, RelayError, Side};
+use crate::{CallId, LegQos, PortPool, Recorder, Recordings, Relay, RelayError, Side};
 
 /// Tries of a fresh port pair when a port of the pool is taken by another program.
 const BIND_TRIES: usize = 8;
@@ -38,6 +38,8 @@ struct State {
     sockets: HashMap<u16, Arc<UdpSocket>>,
     /// Which worker serves each call, and the address of each leg ([caller, callee]).
     owner: HashMap<CallId, (usize, [IpAddr; 2])>,
+    /// The recording thread, once a call is recorded.
+    recordings: Option<Recordings>,
 }
 
 #[derive(Debug)]
@@ -80,6 +82,7 @@ impl MediaPlane {
                 relay,
                 sockets: HashMap::new(),
                 owner: HashMap::new(),
+                recordings: None,
             }),
             polls,
         });
@@ -228,9 +231,18 @@ impl MediaPlane {
         self.lock().relay.idle(Instant::now(), timeout)
     }
 
-    /// Records the call from now on, to `stem` plus `.wav` (G.711) or `.pcap`.
+    /// Records the call from now on, to `stem` plus `.wav` (G.711) or `.pcap`; the recording
+    /// thread starts with the first recording.
     pub fn record(&self, call: CallId, stem: std::path::PathBuf) -> Result<(), RelayError> {
-        self.lock().relay.record(call, Recorder::new(stem))
+        let mut state = self.lock();
+        if state.relay.is_recording(call) {
+            return Ok(());
+        }
+        if state.recordings.is_none() {
+            state.recordings = Recordings::start();
+        }
+        let recordings = state.recordings.clone().ok_or(RelayError::UnknownCall)?;
+        state.relay.record(call, recordings.recorder(stem))
     }
 
     /// Ends a call: its sockets leave their worker and close, its ports return to the pool,

@@ -3,12 +3,20 @@
 //! placed by its RTP timestamp from where its stream started (jitter does not smear it, a gap
 //! is silence); any other codec is kept as the RTP packets themselves in a pcap (raw IPv4/UDP,
 //! for Wireshark's RTP player). The format is chosen by the first packet.
+//!
+//! Files are written by a recording thread of their own ([`Recordings`]): the relay hands it
+//! copies of the packets through a bounded queue ([`Recorder`]) and never waits on the disk;
+//! when the queue is full (a stalled disk), packets are left out of the recording, never out
+//! of the call.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use crate::Side;
@@ -43,9 +51,9 @@ struct Wav<W> {
     anchor: [Option<(u64, u32)>; 2],
 }
 
-/// One call's recording.
+/// One call's recording file.
 #[derive(Debug)]
-pub struct Recorder<W = BufWriter<File>> {
+pub struct RecordFile<W = BufWriter<File>> {
     sink: Sink<W>,
     open: fn(&Path) -> io::Result<W>,
 }
@@ -57,22 +65,30 @@ fn open_file(path: &Path) -> io::Result<BufWriter<File>> {
     Ok(BufWriter::with_capacity(64 * 1024, File::create(path)?))
 }
 
-impl Recorder {
+impl RecordFile {
     /// A recording to `stem` plus `.wav` or `.pcap`.
     pub fn new(stem: PathBuf) -> Self {
-        Recorder {
+        RecordFile {
             sink: Sink::Pending(stem),
             open: open_file,
         }
     }
 }
 
-impl<W: Write + Seek> Recorder<W> {
+impl<W: Write + Seek> RecordFile<W> {
     /// A recording whose file `open` makes (tests write to memory).
     pub fn with_opener(stem: PathBuf, open: fn(&Path) -> io::Result<W>) -> Self {
-        Recorder {
+        RecordFile {
             sink: Sink::Pending(stem),
             open,
+        }
+    }
+
+    /// The file, once the first packet chose its format.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.sink {
+            Sink::Wav(_, p) | Sink::Pcap(_, p) => Some(p),
+            Sink::Pending(_) | Sink::Failed => None,
         }
     }
 
@@ -196,6 +212,148 @@ impl<W: Write + Seek> Wav<W> {
         self.out.seek(SeekFrom::Start(0))?;
         wav_header(&mut self.out, self.written * 4)?;
         self.out.flush()
+    }
+}
+
+/// Jobs queued per recording thread before packets are left out.
+const QUEUE: usize = 16_384;
+
+#[derive(Debug)]
+enum Job {
+    Start(u64, PathBuf),
+    Packet(Packet),
+    Finish(u64),
+}
+
+#[derive(Debug)]
+struct Packet {
+    id: u64,
+    side: Side,
+    data: Vec<u8>,
+    addrs: (SocketAddr, SocketAddr),
+    elapsed: Duration,
+    wall: SystemTime,
+}
+
+/// The recording thread of a relay, and what it has decided so far.
+#[derive(Debug, Clone)]
+pub struct Recordings {
+    tx: SyncSender<Job>,
+    /// Recording → its file, once its format is chosen.
+    paths: Arc<Mutex<HashMap<u64, PathBuf>>>,
+    next: Arc<AtomicU64>,
+}
+
+/// One call's recording as the relay holds it: a handle on the recording thread.
+#[derive(Debug)]
+pub struct Recorder {
+    id: u64,
+    recordings: Recordings,
+    /// Packets left out because the queue was full.
+    dropped: u64,
+}
+
+fn paths_of(m: &Mutex<HashMap<u64, PathBuf>>) -> std::sync::MutexGuard<'_, HashMap<u64, PathBuf>> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Recordings {
+    /// Starts the recording thread; `None` when the thread cannot be started.
+    pub fn start() -> Option<Self> {
+        let (tx, rx) = sync_channel(QUEUE);
+        let paths = Arc::new(Mutex::new(HashMap::new()));
+        let shared = Arc::clone(&paths);
+        std::thread::Builder::new()
+            .name("media-rec".to_owned())
+            .spawn(move || write_recordings(rx, &shared))
+            .map_err(|e| tracing::error!(error = %e, "recording thread not started"))
+            .ok()?;
+        Some(Recordings {
+            tx,
+            paths,
+            next: Arc::new(AtomicU64::new(1)),
+        })
+    }
+
+    /// A new recording to `stem` plus `.wav` or `.pcap`.
+    pub fn recorder(&self, stem: PathBuf) -> Recorder {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        // A start must not be lost (its packets would have nowhere to go): wait if full.
+        let _ = self.tx.send(Job::Start(id, stem));
+        Recorder {
+            id,
+            recordings: self.clone(),
+            dropped: 0,
+        }
+    }
+}
+
+impl Recorder {
+    /// Queues an RTP packet from `side`'s party (`from` → the relay's `to`), `elapsed` after
+    /// the call was created, at wall-clock time `wall`. Never blocks.
+    pub fn packet(
+        &mut self,
+        side: Side,
+        data: &[u8],
+        addrs: (SocketAddr, SocketAddr),
+        elapsed: Duration,
+        wall: SystemTime,
+    ) {
+        let job = Job::Packet(Packet {
+            id: self.id,
+            side,
+            data: data.to_vec(),
+            addrs,
+            elapsed,
+            wall,
+        });
+        if let Err(TrySendError::Full(_)) = self.recordings.tx.try_send(job) {
+            self.dropped += 1;
+        }
+    }
+
+    /// Ends the recording (the thread completes the file after the packets queued before);
+    /// the file, if the recording has one by now.
+    pub fn finish(self) -> Option<PathBuf> {
+        let path = paths_of(&self.recordings.paths).get(&self.id).cloned();
+        if self.dropped > 0 {
+            tracing::warn!(
+                dropped = self.dropped,
+                "recording incomplete: the disk did not keep up"
+            );
+        }
+        let _ = self.recordings.tx.send(Job::Finish(self.id));
+        path
+    }
+}
+
+/// The recording thread: writes every recording's packets until the relay is gone.
+fn write_recordings(rx: Receiver<Job>, paths: &Mutex<HashMap<u64, PathBuf>>) {
+    let mut files: HashMap<u64, RecordFile> = HashMap::new();
+    while let Ok(job) = rx.recv() {
+        match job {
+            Job::Start(id, stem) => {
+                files.insert(id, RecordFile::new(stem));
+            }
+            Job::Packet(p) => {
+                let Some(f) = files.get_mut(&p.id) else {
+                    continue;
+                };
+                let chosen = f.path().is_some();
+                f.packet(p.side, &p.data, p.addrs, p.elapsed, p.wall);
+                if !chosen && let Some(path) = f.path() {
+                    paths_of(paths).insert(p.id, path.to_owned());
+                }
+            }
+            Job::Finish(id) => {
+                paths_of(paths).remove(&id);
+                if let Some(f) = files.remove(&id)
+                    && let Some(path) = f.finish()
+                {
+                    tracing::debug!(path = %path.display(), "recording completed");
+                }
+            }
+        }
     }
 }
 
@@ -353,8 +511,8 @@ mod tests {
     }
 
     /// Runs `feed` on a memory recorder and returns the bytes it wrote.
-    fn recorded(feed: impl FnOnce(&mut Recorder<Cursor<Vec<u8>>>)) -> Vec<u8> {
-        let mut r = Recorder::with_opener(PathBuf::from("/x/call"), memory);
+    fn recorded(feed: impl FnOnce(&mut RecordFile<Cursor<Vec<u8>>>)) -> Vec<u8> {
+        let mut r = RecordFile::with_opener(PathBuf::from("/x/call"), memory);
         feed(&mut r);
         let Sink::Wav(mut w, path) = r.sink else {
             panic!("not a WAV recording");
@@ -425,7 +583,7 @@ mod tests {
 
     #[test]
     fn other_codecs_are_kept_as_packets_in_a_pcap() {
-        let mut r = Recorder::with_opener(PathBuf::from("/x/call"), memory);
+        let mut r = RecordFile::with_opener(PathBuf::from("/x/call"), memory);
         let p = packet(18, 1, 0, &[1, 2, 3]);
         r.packet(Side::Caller, &p, addrs(), Duration::ZERO, SystemTime::now());
         r.packet(Side::Callee, &p, addrs(), Duration::ZERO, SystemTime::now());

@@ -199,7 +199,7 @@ impl Relay {
         self.calls.get(&call).is_some_and(|c| c.recorder.is_some())
     }
 
-    /// The call's recorder, to finish (outside any lock: it writes the rest of the file).
+    /// The call's recorder, to finish.
     pub fn take_recorder(&mut self, call: CallId) -> Option<Recorder> {
         self.calls.get_mut(&call)?.recorder.take()
     }

@@ -143,10 +143,19 @@ impl Anchor {
     /// was never relayed) and the recording's file, if it was recorded.
     pub(crate) fn release(&self, key: &CallKey, leg: Leg) -> (Qos, Option<String>) {
         match self.sessions.delete(&session_key(key)) {
-            Some(e) => (
-                cdr_qos(&e.qos, leg),
-                e.recording.map(|p| p.to_string_lossy().into_owned()),
-            ),
+            Some(e) => {
+                // The CDR takes a location of at most 1,024 characters: a longer one (a very
+                // deep data directory) is logged instead, so that the CDR is still valid.
+                let recording =
+                    (e.recording.map(|p| p.to_string_lossy().into_owned())).filter(|p| {
+                        let fits = p.chars().count() <= 1024;
+                        if !fits {
+                            tracing::warn!(path = p, "recording path too long for the CDR");
+                        }
+                        fits
+                    });
+                (cdr_qos(&e.qos, leg), recording)
+            }
             None => (Qos::default(), None),
         }
     }
