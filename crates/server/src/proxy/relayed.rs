@@ -1,0 +1,99 @@
+//! The proxy's side of relayed calls: how a call's end releases its media (figures and
+//! recording into the CDR), the media timeout that ends a call with a BYE to both parties,
+//! and the live view of calls and recording on request that the API and CLI use.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use tracing::debug;
+use trunkline_media::Side;
+use trunkline_store::{Leg, LiveCall, NewCdr, RecordOutcome};
+
+use super::calls::{CallKey, Hangup};
+use super::{Env, MEDIA_TIMEOUT_REASON, Proxy};
+
+impl Proxy {
+    /// The calls in progress with their media figures.
+    pub(crate) fn live_calls(&self) -> Vec<LiveCall> {
+        self.calls.live(|k| self.anchor().and_then(|a| a.qos(k)))
+    }
+
+    /// Records the call with Call-ID `call_id` from now on (the API's per-call recording).
+    pub(crate) fn record_call(&mut self, call_id: &str, now_ms: u64) -> RecordOutcome {
+        let keys = self.calls.keys_of(call_id);
+        if keys.is_empty() {
+            return RecordOutcome::NotFound;
+        }
+        let mut outcome = RecordOutcome::NotRelayed;
+        for key in keys {
+            self.calls.record(&key);
+            if self
+                .anchor()
+                .is_some_and(|a| a.relays(&key) && a.record(&key, now_ms))
+            {
+                outcome = RecordOutcome::Recording;
+            }
+        }
+        outcome
+    }
+
+    /// After `key` ended or failed: its media is released (the figures go into its CDR)
+    /// and its CDR is kept. Nothing happens while the call goes on (a failed branch of an
+    /// answered call).
+    pub(super) fn closed(&mut self, env: &mut Env<'_>, key: &CallKey, cdr: Option<NewCdr>) {
+        if self.calls.contains(key) {
+            return;
+        }
+        let leg = cdr.as_ref().map_or(Leg::A, |c| c.leg);
+        let media = self.anchor().map(|a| a.release(key, leg));
+        if let Some(mut cdr) = cdr {
+            if let Some((qos, recording)) = media {
+                cdr.qos = qos;
+                cdr.recording = recording;
+            }
+            env.cdrs.push(cdr);
+        }
+    }
+
+    /// Ends answered call `key` now, as `how` says: its CDR and its media.
+    pub(super) fn end_call(&mut self, env: &mut Env<'_>, key: &CallKey, how: Hangup) {
+        let cdr = self.calls.ended(key, how, env.now_ms);
+        self.closed(env, key, cdr);
+    }
+
+    /// Relayed calls whose media stopped: each party gets a BYE and the call ends.
+    pub(super) fn media_timeouts(&mut self, env: &mut Env<'_>) {
+        let Some((anchor, timeout)) = self.anchor.clone() else {
+            return;
+        };
+        for key in anchor.idle(timeout) {
+            if !self.calls.contains(&key) {
+                // A relayed call the proxy no longer knows: nothing to end but its media.
+                let _ = anchor.release(&key, Leg::A);
+                continue;
+            }
+            let Some(dialog) = self.calls.dialog(&key).cloned() else {
+                // Still ringing (the relay gives those a grace) or answered in a way the
+                // proxy could not read: Timer C or the maximum duration ends it.
+                continue;
+            };
+            for side in [Side::Caller, Side::Callee] {
+                let peer = dialog.end(side).peer;
+                self.next_branch = self.next_branch.wrapping_add(1);
+                let branch = format!("z9hG4bK-mt{:x}", self.next_branch);
+                let Some(via) = self.ifaces.via(peer.transport, peer.addr.ip(), &branch) else {
+                    continue;
+                };
+                let bye = dialog.bye(side, &via, MEDIA_TIMEOUT_REASON);
+                if let Err(e) = env.engine.request(Bytes::from(bye), peer, Instant::now()) {
+                    debug!(error = %e, "media timeout BYE not sent");
+                }
+            }
+            tracing::info!(
+                call_id = key.call_id,
+                "call ended: no media for media.timeout_secs"
+            );
+            self.end_call(env, &key, Hangup::MediaTimeout);
+        }
+    }
+}
