@@ -7,6 +7,7 @@
 pub mod bencode;
 mod latch;
 pub mod ng;
+mod ng_client;
 mod plane;
 mod pool;
 mod record;
@@ -14,6 +15,7 @@ mod relay;
 mod session;
 
 pub use latch::{Latch, Verdict};
+pub use ng_client::{Client as NgClient, NgError};
 pub use plane::{Ended, MediaPlane};
 pub use pool::PortPool;
 pub use record::{RecordFile, Recorder, Recordings, alaw, recording_stem, ulaw};

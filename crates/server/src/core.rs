@@ -130,6 +130,8 @@ pub(crate) struct Roles {
     pub(crate) control: mpsc::Receiver<control::Command>,
     /// The API's requests about calls in progress.
     pub(crate) live: mpsc::Receiver<LiveRequest>,
+    /// Media nodes' answers to the proxy.
+    pub(crate) media: mpsc::UnboundedReceiver<crate::proxy::remote::MediaReply>,
 }
 
 /// The core's state: the engine and the policy that answers requests.
@@ -229,6 +231,9 @@ pub(crate) async fn run(
             Some(cmd) = core.roles.control.recv() => {
                 let answer = core.command(&cmd.line);
                 let _ = cmd.reply.send(answer);
+            }
+            Some(reply) = core.roles.media.recv() => {
+                core.with_proxy(|proxy, env| proxy.media_reply(env, reply));
             }
             Some(req) = core.roles.live.recv() => match req {
                 LiveRequest::List(reply) => {

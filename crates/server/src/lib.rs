@@ -275,10 +275,23 @@ impl Server {
         let media_timeout = std::time::Duration::from_secs(u64::from(config.media.timeout_secs));
         let mut proxy =
             proxy::Proxy::new(config.proxy.clone(), ifaces, config.guard.trusted_nets());
-        if let Some(plane) = plane
-            .as_ref()
-            .filter(|_| config.media.mode != MediaMode::Off)
-        {
+        let (media_tx, media_rx) = mpsc::unbounded_channel();
+        let nodes = config.media.node_addrs();
+        let local_relay = config.media.mode != MediaMode::Off && nodes.is_empty();
+        if config.media.mode != MediaMode::Off && !nodes.is_empty() {
+            // The ng client talks from the family of the first node.
+            let any = match nodes[0].is_ipv6() {
+                true => SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 0)),
+                false => SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, 0)),
+            };
+            let client = trunkline_media::NgClient::bind(any)
+                .await
+                .map_err(|source| ServerError::MediaBind { addr: any, source })?;
+            info!(nodes = ?nodes, mode = config.media.mode.as_str(), "media nodes for proxied calls");
+            let remote = proxy::remote::Remote::new(config.media.mode, client, nodes, media_tx);
+            proxy = proxy.with_remote(remote);
+        }
+        if let Some(plane) = plane.as_ref().filter(|_| local_relay) {
             let sessions = Arc::new(trunkline_media::Sessions::new(plane.clone()));
             let recordings = state_dir.map(|d| d.join("recordings"));
             let anchor = proxy::media::Anchor::new(config.media.mode, sessions, recordings);
@@ -294,6 +307,7 @@ impl Server {
             cdrs: services.cdrs,
             control: control_rx,
             live: live_rx,
+            media: media_rx,
         };
         let net = core::Network {
             udp,

@@ -15,6 +15,7 @@ mod keepalive;
 pub(crate) mod media;
 mod privacy;
 mod relayed;
+pub(crate) mod remote;
 pub(crate) mod target;
 
 use std::collections::{HashMap, HashSet};
@@ -87,6 +88,8 @@ struct Pending {
     /// The relayed call the request belongs to and who sent it: the SDP of its responses is
     /// anchored too.
     media: Option<(CallKey, Side)>,
+    /// Whether the request carried SDP (an offer): then SDP in its responses answers it.
+    offered: bool,
 }
 
 /// The edits every branch of a request shares.
@@ -119,6 +122,8 @@ pub(crate) struct Proxy {
     next_branch: u64,
     /// The in-process media relay, and how long media may stop before a call is ended.
     anchor: Option<(Anchor, Duration)>,
+    /// Remote media nodes, instead of the in-process relay.
+    remote: Option<remote::Remote>,
 }
 
 /// Methods whose initial request makes a dialog the proxy stays in.
@@ -150,6 +155,58 @@ impl Proxy {
             calls: Calls::default(),
             next_branch: rand::random::<u32>() as u64,
             anchor: None,
+            remote: None,
+        }
+    }
+
+    /// Anchors calls at remote media nodes as their mode says.
+    pub(crate) fn with_remote(mut self, remote: remote::Remote) -> Self {
+        self.remote = Some(remote);
+        self
+    }
+
+    /// A media node answered: the step that waited for it goes on.
+    pub(crate) fn media_reply(&mut self, env: &mut Env<'_>, reply: remote::MediaReply) {
+        let Some((step, sdp)) = self.remote.as_mut().and_then(|r| r.finish(reply)) else {
+            return;
+        };
+        match step {
+            remote::Deferred::Launch { stx, mut pending } => {
+                pending.template.body = sdp;
+                self.launch(env, stx, pending);
+            }
+            remote::Deferred::Respond { stx, bytes, source } => {
+                self.forward_upstream(env, stx, &bytes, None, &[], source, Some(sdp));
+            }
+            remote::Deferred::Ack { bytes, from } => self.forward_ack(env, &bytes, from, Some(sdp)),
+            remote::Deferred::Cdr { cdr, .. } => env.cdrs.push(cdr),
+        }
+    }
+
+    /// Forwards `pending` (the request of `stx`), once its SDP is anchored when a media node
+    /// relays call `key`.
+    fn launch_relayed(
+        &mut self,
+        env: &mut Env<'_>,
+        stx: ServerTxId,
+        msg: &Message<'_>,
+        pending: Pending,
+    ) -> Option<Outcome> {
+        let relayed = (pending.media.clone())
+            .filter(|(k, _)| self.remote.as_ref().is_some_and(|r| r.relays(k)));
+        let Some((key, sender)) = relayed else {
+            return self.launch(env, stx, pending);
+        };
+        // ACK and PRACK carry answers; INVITE and UPDATE offers.
+        let answers = matches!(msg.method(), Some(Method::Ack) | Some(Method::Prack));
+        let then = remote::Deferred::Launch { stx, pending };
+        match self
+            .remote
+            .as_mut()
+            .map(|r| r.anchor(&key, sender, msg, answers, then))
+        {
+            Some(Some(remote::Deferred::Launch { stx, pending })) => self.launch(env, stx, pending),
+            _ => None,
         }
     }
 
@@ -290,7 +347,7 @@ impl Proxy {
                     // The callee's Contact is fixed up when it is behind NAT or on a connection.
                     let source = (self.pending.get(&stx))
                         .and_then(|p| p.branches.get(branch.0)?.as_ref().map(|b| b.peer));
-                    self.forward_upstream(env, stx, &bytes, None, &[], source)
+                    self.forward_upstream(env, stx, &bytes, None, &[], source, None)
                 }
                 Step::Final {
                     code,
@@ -360,6 +417,10 @@ impl Proxy {
         }
     }
 
+    /// Forwards a response upstream. `anchored` is the body a media node gave it (`Some`:
+    /// already asked, `Some(None)`: unchanged); without it, SDP of a relayed call is anchored
+    /// first (in-process at once, at a media node by setting the response aside).
+    #[allow(clippy::too_many_arguments)]
     fn forward_upstream(
         &mut self,
         env: &mut Env<'_>,
@@ -368,6 +429,7 @@ impl Proxy {
         status: Option<(u16, &str)>,
         challenges: &[(HeaderName, String)],
         source: Option<Peer>,
+        anchored: Option<Option<Vec<u8>>>,
     ) {
         let Ok(resp) = Message::parse(bytes) else {
             return;
@@ -381,7 +443,25 @@ impl Proxy {
         .into_iter()
         .collect();
         let media = self.pending.get(&stx).and_then(|p| p.media.clone());
+        let relayed_remotely =
+            (media.as_ref()).filter(|(k, _)| self.remote.as_ref().is_some_and(|r| r.relays(k)));
+        if let (None, Some((key, sender)), 101..=299) = (&anchored, relayed_remotely, code) {
+            let offered = self.pending.get(&stx).is_some_and(|p| p.offered);
+            let then = remote::Deferred::Respond {
+                stx,
+                bytes: Bytes::copy_from_slice(bytes),
+                source,
+            };
+            let (key, sender) = (key.clone(), *sender);
+            if let Some(r) = self.remote.as_mut()
+                && r.anchor(&key, sender.other(), &resp, offered, then)
+                    .is_none()
+            {
+                return;
+            }
+        }
         let body = match (&media, self.anchor()) {
+            _ if anchored.is_some() => anchored.flatten(),
             // The answerer is the party the request went to.
             (Some((key, sender)), Some(a)) if (101..300).contains(&code) => {
                 let record = self.calls.records(key).then_some(env.now_ms);
@@ -435,7 +515,7 @@ impl Proxy {
                 // §16.7 item 6: a 503 is not passed on as such (it would stop the caller's
                 // other servers too).
                 let status = (code == 503).then_some((500, "Server Internal Error"));
-                self.forward_upstream(env, stx, &bytes, status, challenges, None);
+                self.forward_upstream(env, stx, &bytes, status, challenges, None, None);
             }
             None => {
                 let Some(p) = self.pending.get(&stx) else {
@@ -512,6 +592,28 @@ impl Proxy {
 
     /// The caller's CANCEL for the INVITE of `stx` (already answered 200 by the front door).
     pub(crate) fn cancel(&mut self, env: &mut Env<'_>, stx: ServerTxId) {
+        if let Some(pending) = self.remote.as_mut().and_then(|r| r.take_launch(stx)) {
+            // Cancelled while its offer was at a media node: it never went out.
+            if let Ok(msg) = Message::parse(&pending.request)
+                && let Outcome::Reply(r) = env.front.reply(
+                    &msg,
+                    pending.from.addr,
+                    pending.from.transport,
+                    487,
+                    "Request Terminated",
+                    &[],
+                )
+            {
+                let _ = env
+                    .engine
+                    .respond(stx, Bytes::from(r.bytes), Instant::now());
+            }
+            if let Some(key) = pending.call {
+                let cdr = self.calls.failed(&key, 487, env.now_ms);
+                self.closed(env, &key, cdr);
+            }
+            return;
+        }
         let Some(p) = self.pending.get_mut(&stx) else {
             return;
         };

@@ -75,6 +75,7 @@ pub fn to_toml(config: &Config) -> String {
          ng_listen = {}\n\
          timeout_secs = {}\n\
          threads = {}\n\
+         nodes = {}\n\
          \n\
          [http]\n\
          listen = {}\n\
@@ -133,6 +134,7 @@ pub fn to_toml(config: &Config) -> String {
         quote(&config.media.ng_listen),
         config.media.timeout_secs,
         config.media.threads,
+        list(&mut config.media.nodes.iter().cloned()),
         quote(&config.http.listen.to_string()),
         quote(&config.data.dir.to_string_lossy()),
         quote(&config.data.database_url),
@@ -268,6 +270,7 @@ mod tests {
                 ng_listen: "127.0.0.1:2223".into(),
                 timeout_secs: 90,
                 threads: 2,
+                nodes: vec!["10.0.0.5:2223".into()],
             },
             http: HttpConfig {
                 listen: "[::1]:9090".parse().unwrap(),

@@ -330,3 +330,64 @@ fn a_call_whose_media_stops_is_ended_with_a_bye_to_both_parties() {
     let live = common::ok(&s.data, &["calls"]);
     assert!(!live.contains("media-stop-1"), "{live}");
 }
+
+#[test]
+fn a_remote_media_node_relays_the_proxys_calls_over_ng() {
+    // A media node (its own process, the ng listener only) and a SIP node that uses it.
+    let ng = common::free_port();
+    let node = Served::new(
+        "media-node",
+        &format!(
+            "[media]\nmode = \"off\"\nng_listen = \"127.0.0.1:{ng}\"\nport_min = 46600\nport_max = 46699\n"
+        ),
+    );
+    let data = common::data_dir("proxy-media-remote");
+    provision(&data, DOMAIN, 1001..1003);
+    let s = Served::start(data, &format!("[media]\nnodes = [\"127.0.0.1:{ng}\"]\n"));
+    let mut bob = ua(Link::udp(s.port), 1002);
+    bob.register();
+    let mut alice = ua(Link::udp(s.port), 1001);
+    let (alice_rtp, bob_rtp) = (rtp_socket(), rtp_socket());
+    let offer = sdp("192.168.1.20", 4000);
+    let bob_at = bob_rtp.local_addr().unwrap();
+    let call = set_up(&s, &mut alice, &mut bob, "media-remote-1", &offer, bob_at);
+    let (to_bob, to_alice) = (media_of(&call.invite), media_of(&call.ok));
+    for a in [to_bob, to_alice] {
+        assert!(
+            (46600..=46699).contains(&a.port()),
+            "the node's port range: {a}"
+        );
+    }
+    talk(&alice_rtp, to_alice, &bob_rtp, to_bob, 0xa11ff);
+    talk(&bob_rtp, to_bob, &alice_rtp, to_alice, 0xb0bff);
+
+    let target = uri_of(&header(&call.ok, HeaderName::Contact).unwrap());
+    let mut routes = values(&call.ok, HeaderName::RecordRoute);
+    routes.reverse();
+    let to = header(&call.ok, HeaderName::To).unwrap();
+    let bye = alice.dialog_request(
+        "BYE",
+        &target,
+        &routes,
+        &call.from,
+        &to,
+        "media-remote-1",
+        None,
+    );
+    alice.send(&bye);
+    let got = bob
+        .wait_request("BYE", WAIT)
+        .expect("the BYE reaches the callee");
+    bob.respond(&got, 200, "OK", "b-media-remote-1", "");
+    assert_eq!(status(&alice.wait_final(WAIT).unwrap()), 200);
+    // The node's figures reach the SIP node's CDR through the delete reply.
+    let rows = cdrs(&s.data, 1);
+    let q = &rows[0].qos;
+    assert_eq!(
+        (q.rtp_packets_rx, q.rtp_packets_tx, q.rtp_lost),
+        (Some(20), Some(20), Some(0)),
+        "{q:?}\n{}",
+        node.log()
+    );
+    assert!(q.mos_x100.is_some_and(|m| m > 400), "{q:?}");
+}

@@ -32,6 +32,10 @@ pub struct MediaConfig {
     pub timeout_secs: u32,
     /// Worker threads of the relay's data plane (each relays the packets of its calls).
     pub threads: u32,
+    /// ng addresses (`IP:PORT`) of remote media nodes (Trunkline's or rtpengine) that relay
+    /// the proxy's calls instead of this process; a call's node is chosen by its Call-ID.
+    /// Empty: the in-process relay.
+    pub nodes: Vec<String>,
 }
 
 /// `media.mode`.
@@ -68,6 +72,7 @@ impl Default for MediaConfig {
             ng_listen: String::new(),
             timeout_secs: 60,
             threads: 1,
+            nodes: Vec::new(),
         }
     }
 }
@@ -81,6 +86,11 @@ impl MediaConfig {
     /// `bridge_address`, parsed; `None` when empty.
     pub fn bridge_ip(&self) -> Option<IpAddr> {
         self.bridge_address.parse().ok()
+    }
+
+    /// `nodes`, parsed (`validate` has checked them).
+    pub fn node_addrs(&self) -> Vec<SocketAddr> {
+        self.nodes.iter().filter_map(|n| n.parse().ok()).collect()
     }
 
     /// `ng_listen`, parsed; `None` when off.
@@ -138,6 +148,15 @@ impl MediaConfig {
                 "is outside 1..=86400",
             ));
         }
+        for (i, n) in self.nodes.iter().enumerate() {
+            if n.parse::<SocketAddr>().is_err() {
+                return Err(invalid(
+                    &format!("media.nodes[{i}]"),
+                    n.clone(),
+                    "is not IP:PORT",
+                ));
+            }
+        }
         if !(1..=64).contains(&self.threads) {
             return Err(invalid(
                 "media.threads",
@@ -182,5 +201,6 @@ mod tests {
         assert!(bad(|c| c.ng_listen = "2223".into()).contains("media.ng_listen"));
         assert!(bad(|c| c.timeout_secs = 0).contains("media.timeout_secs"));
         assert!(bad(|c| c.threads = 0).contains("media.threads"));
+        assert!(bad(|c| c.nodes = vec!["10.0.0.5".into()]).contains("media.nodes[0]"));
     }
 }

@@ -58,7 +58,10 @@ impl Proxy {
         }
         // A new offer or answer in a relayed call (re-INVITE, UPDATE, PRACK) is anchored too,
         // and so is the SDP of the responses to it.
-        let media = sent.filter(|(k, _)| self.anchor().is_some_and(|a| a.relays(k)));
+        let media = sent.filter(|(k, _)| {
+            self.anchor().is_some_and(|a| a.relays(k))
+                || self.remote.as_ref().is_some_and(|r| r.relays(k))
+        });
         if let (Some((k, side)), Some(a)) = (&media, self.anchor()) {
             template.body = a.rewrite(k, *side, msg, None, None);
         }
@@ -71,8 +74,9 @@ impl Proxy {
             ring_deadline: None,
             template,
             media,
+            offered: super::media::has_sdp(msg),
         };
-        self.launch(env, tx, pending)
+        self.launch_relayed(env, tx, msg, pending)
     }
 
     /// Where an in-dialog request or an ACK goes after route preprocessing, and the edits.
@@ -160,6 +164,18 @@ impl Proxy {
         if tx.is_some_and(|t| !self.accepted.contains(&t)) {
             return;
         }
+        self.forward_ack(env, bytes, from, None);
+    }
+
+    /// Forwards an ACK for a 2xx; `anchored` as for responses: the body a media node gave
+    /// its SDP (the answer to a late offer), or `None` to anchor it first.
+    pub(super) fn forward_ack(
+        &mut self,
+        env: &mut Env<'_>,
+        bytes: &Bytes,
+        from: Peer,
+        anchored: Option<Option<Vec<u8>>>,
+    ) {
         let Ok(msg) = Message::parse(bytes) else {
             return;
         };
@@ -173,10 +189,23 @@ impl Proxy {
             return;
         };
         // The answer to an offer in a 2xx (a call set up with a late offer).
-        if let Some((k, side)) = self.sender(&msg)
-            && let Some(a) = self.anchor().filter(|a| a.relays(&k))
-        {
-            template.body = a.rewrite(&k, side, &msg, None, None);
+        let sent = self.sender(&msg);
+        match (anchored, &sent) {
+            (Some(body), _) => template.body = body,
+            (None, Some((k, side))) => {
+                if let Some(a) = self.anchor().filter(|a| a.relays(k)) {
+                    template.body = a.rewrite(k, *side, &msg, None, None);
+                } else if let Some(r) = self.remote.as_mut().filter(|r| r.relays(k)) {
+                    let then = super::remote::Deferred::Ack {
+                        bytes: bytes.clone(),
+                        from,
+                    };
+                    if r.anchor(k, *side, &msg, true, then).is_none() {
+                        return;
+                    }
+                }
+            }
+            (None, None) => {}
         }
         let Some(t) = groups.into_iter().flatten().next() else {
             return;

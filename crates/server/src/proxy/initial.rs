@@ -389,6 +389,14 @@ impl Proxy {
             }
             _ => None,
         };
+        // Or at a media node.
+        let media = match (&call, &mut self.remote) {
+            (Some(key), Some(r)) if super::media::needs_relay(r.mode, msg, from, &groups) => {
+                r.relay(key.clone());
+                Some((key.clone(), Side::Caller))
+            }
+            _ => media,
+        };
         let ring_deadline = invite.then(|| env.now_ms + self.config.ring_timeout_secs * 1000);
         let pending = Pending {
             request: bytes.clone(),
@@ -399,7 +407,8 @@ impl Proxy {
             ring_deadline,
             template,
             media,
+            offered: super::media::has_sdp(msg),
         };
-        self.launch(env, tx, pending)
+        self.launch_relayed(env, tx, msg, pending)
     }
 }

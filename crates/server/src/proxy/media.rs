@@ -56,28 +56,9 @@ impl Anchor {
         }
     }
 
-    /// Whether a new call from `from` (its INVITE `msg`) to `targets` goes through the relay:
-    /// always, never, or (`nat`) when the caller's SDP or Contact names another address than
-    /// the one it signals from, a callee's binding is behind NAT, or caller and callee are on
-    /// different address families.
+    /// Whether a new call from `from` (its INVITE `msg`) to `targets` goes through the relay.
     pub(super) fn needed(&self, msg: &Message<'_>, from: Peer, targets: &[Vec<Target>]) -> bool {
-        match self.mode {
-            MediaMode::Off => false,
-            MediaMode::Always => true,
-            MediaMode::Nat => {
-                let source = from.addr.ip();
-                let sdp_elsewhere = sdp_address(msg).is_some_and(|ip| ip != source);
-                let contact_elsewhere = contact_host(msg).is_some_and(|h| h != Some(source));
-                let callee_natted = (targets.iter().flatten()).any(|t| {
-                    let family = t.peer.addr.is_ipv4() != source.is_ipv4();
-                    let contact = (t.request_uri.as_deref())
-                        .and_then(|u| uri_host(u.as_bytes()))
-                        .is_some_and(|h| h != Some(t.peer.addr.ip()));
-                    family || contact
-                });
-                sdp_elsewhere || contact_elsewhere || callee_natted
-            }
-        }
+        needs_relay(self.mode, msg, from, targets)
     }
 
     /// `msg`'s SDP sent by `sender` in relayed call `key`, anchored at the relay; `None` when
@@ -173,6 +154,35 @@ impl Anchor {
     }
 }
 
+/// Whether a new call from `from` (its INVITE `msg`) to `targets` goes through the relay:
+/// always, never, or (`nat`) when the caller's SDP or Contact names another address than
+/// the one it signals from, a callee's binding is behind NAT, or caller and callee are on
+/// different address families.
+pub(super) fn needs_relay(
+    mode: MediaMode,
+    msg: &Message<'_>,
+    from: Peer,
+    targets: &[Vec<Target>],
+) -> bool {
+    match mode {
+        MediaMode::Off => false,
+        MediaMode::Always => true,
+        MediaMode::Nat => {
+            let source = from.addr.ip();
+            let sdp_elsewhere = sdp_address(msg).is_some_and(|ip| ip != source);
+            let contact_elsewhere = contact_host(msg).is_some_and(|h| h != Some(source));
+            let callee_natted = (targets.iter().flatten()).any(|t| {
+                let family = t.peer.addr.is_ipv4() != source.is_ipv4();
+                let contact = (t.request_uri.as_deref())
+                    .and_then(|u| uri_host(u.as_bytes()))
+                    .is_some_and(|h| h != Some(t.peer.addr.ip()));
+                family || contact
+            });
+            sdp_elsewhere || contact_elsewhere || callee_natted
+        }
+    }
+}
+
 /// A CDR leg's figures: what its endpoint sent (A: the caller, B: the callee) and what was
 /// sent to it; the MOS is the worse of the two directions.
 pub(crate) fn cdr_qos(q: &[LegQos; 2], leg: Leg) -> Qos {
@@ -195,7 +205,7 @@ pub(crate) fn cdr_qos(q: &[LegQos; 2], leg: Leg) -> Qos {
 }
 
 /// Whether the body is SDP (Content-Type application/sdp, or no type and an SDP start).
-fn has_sdp(msg: &Message<'_>) -> bool {
+pub(super) fn has_sdp(msg: &Message<'_>) -> bool {
     let body = msg.body();
     if body.is_empty() {
         return false;

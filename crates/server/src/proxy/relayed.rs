@@ -44,6 +44,14 @@ impl Proxy {
         if self.calls.contains(key) {
             return;
         }
+        if let Some(r) = self.remote.as_mut()
+            && r.relays(key)
+        {
+            if let Some(cdr) = r.release(key, cdr) {
+                env.cdrs.push(cdr);
+            }
+            return;
+        }
         let leg = cdr.as_ref().map_or(Leg::A, |c| c.leg);
         let media = self.anchor().map(|a| a.release(key, leg));
         if let Some(mut cdr) = cdr {

@@ -1,0 +1,267 @@
+//! Media anchored at remote media nodes (`media.nodes`: Trunkline media nodes or rtpengine)
+//! over the ng protocol. An ng exchange takes a network round trip, so the proxy never waits
+//! for one: what needs the node's answer (the forwarded INVITE or re-INVITE, a response, an
+//! ACK, the CDR with the node's figures) is set aside as a [`Deferred`] step, the request goes
+//! out from a task, and the reply comes back to the SIP core as a [`MediaReply`] that finishes
+//! the step. A node that does not answer leaves the SDP unchanged (logged); a CDR is never
+//! held back by it.
+//!
+//! The node's call is named by the Call-ID; the party that sent the first offer is the
+//! node's "caller" (the callee for a late offer), the ng `from-tag` of each offer is its
+//! sender's tag and of each answer the offerer's.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tracing::warn;
+use trunkline_media::bencode::Value;
+use trunkline_media::{NgClient, NgError, Side};
+use trunkline_proto::ServerTxId;
+use trunkline_sip::Message;
+use trunkline_store::{Leg, NewCdr, Qos};
+
+use super::calls::CallKey;
+use super::{Peer, Pending};
+use crate::config::MediaMode;
+
+/// What waits for a node's answer.
+#[derive(Debug)]
+pub(super) enum Deferred {
+    /// A request to forward once its SDP is anchored.
+    Launch { stx: ServerTxId, pending: Pending },
+    /// A response to forward once its SDP is anchored.
+    Respond {
+        stx: ServerTxId,
+        bytes: Bytes,
+        source: Option<Peer>,
+    },
+    /// An ACK (with the answer to a late offer) to forward.
+    Ack { bytes: Bytes, from: Peer },
+    /// A CDR that gets the node's figures from its `delete` reply.
+    Cdr { cdr: NewCdr, swapped: bool },
+}
+
+/// A node's answer to one request of the proxy.
+#[derive(Debug)]
+pub(crate) struct MediaReply {
+    pub(crate) token: u64,
+    pub(crate) result: Result<Value, NgError>,
+}
+
+/// The proxy's remote media nodes.
+#[derive(Debug)]
+pub(crate) struct Remote {
+    pub(super) mode: MediaMode,
+    client: NgClient,
+    nodes: Vec<SocketAddr>,
+    /// Relayed calls; once the first offer went out, whether the node's "caller" is our
+    /// callee (a late offer).
+    relayed: HashMap<CallKey, Option<bool>>,
+    deferred: HashMap<u64, Deferred>,
+    replies: mpsc::UnboundedSender<MediaReply>,
+    next: u64,
+}
+
+/// Whether the body is SDP, and its text.
+fn sdp_of<'a>(msg: &Message<'a>) -> Option<&'a str> {
+    if !super::media::has_sdp(msg) {
+        return None;
+    }
+    std::str::from_utf8(msg.body()).ok()
+}
+
+impl Remote {
+    pub(crate) fn new(
+        mode: MediaMode,
+        client: NgClient,
+        nodes: Vec<SocketAddr>,
+        replies: mpsc::UnboundedSender<MediaReply>,
+    ) -> Self {
+        Remote {
+            mode,
+            client,
+            nodes,
+            relayed: HashMap::new(),
+            deferred: HashMap::new(),
+            replies,
+            next: 0,
+        }
+    }
+
+    /// The node of a call (by its Call-ID, so every message of it goes to the same node).
+    fn node(&self, call_id: &str) -> Option<SocketAddr> {
+        let hash = (call_id.bytes()).fold(0xcbf2_9ce4_8422_2325_u64, |h, c| {
+            (h ^ u64::from(c)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let n = self.nodes.len() as u64;
+        self.nodes
+            .get(usize::try_from(hash % n.max(1)).ok()?)
+            .copied()
+    }
+
+    /// Whether call `key` is relayed by a node.
+    pub(super) fn relays(&self, key: &CallKey) -> bool {
+        self.relayed.contains_key(key)
+    }
+
+    /// Call `key` is relayed from now on.
+    pub(super) fn relay(&mut self, key: CallKey) {
+        self.relayed.entry(key).or_insert(None);
+    }
+
+    /// Sends the ng command for `msg`'s SDP (sent by `sender` in call `key`) and sets `then`
+    /// aside until the node answers. `then` comes back when `msg` has no SDP or the call has
+    /// no node: go on without waiting. `answers_offer`: whether the SDP answers one
+    /// (a response to a request with SDP, an ACK), else it is an offer.
+    pub(super) fn anchor(
+        &mut self,
+        key: &CallKey,
+        sender: Side,
+        msg: &Message<'_>,
+        answers_offer: bool,
+        then: Deferred,
+    ) -> Option<Deferred> {
+        let (Some(sdp), Some(node)) = (sdp_of(msg), self.node(&key.call_id)) else {
+            return Some(then);
+        };
+        let tag = |t: Option<&[u8]>| t.map(|t| String::from_utf8_lossy(t).into_owned());
+        let (from, to) = (msg.from().ok(), msg.to().ok());
+        let (from_tag, to_tag) = (
+            tag(from.and_then(|f| f.tag())),
+            tag(to.and_then(|t| t.tag())),
+        );
+        // Who sent this SDP, by tag: a request's sender is its From, a response's its To.
+        let (sender_tag, other_tag) = match msg.method() {
+            Some(_) => (from_tag, to_tag),
+            None => (to_tag, from_tag),
+        };
+        let (command, ng_from, ng_to) = match answers_offer {
+            false => ("offer", sender_tag, other_tag),
+            true => ("answer", other_tag, sender_tag),
+        };
+        if let Some(roles) = self.relayed.get_mut(key)
+            && roles.is_none()
+            && !answers_offer
+        {
+            // The node's caller is whoever offers first: our callee for a late offer.
+            *roles = Some(sender == Side::Callee);
+        }
+        let mut pairs = vec![
+            ("command", command.to_owned()),
+            ("call-id", key.call_id.clone()),
+            ("sdp", sdp.to_owned()),
+        ];
+        pairs.extend(ng_from.map(|t| ("from-tag", t)));
+        pairs.extend(ng_to.map(|t| ("to-tag", t)));
+        self.send(node, pairs, then);
+        None
+    }
+
+    /// Ends the relaying of `key`: `delete` at its node; `cdr`, if any, waits for the node's
+    /// figures. The CDR comes back when the call was not relayed (keep it as it is).
+    pub(super) fn release(&mut self, key: &CallKey, cdr: Option<NewCdr>) -> Option<NewCdr> {
+        let (Some(roles), Some(node)) = (self.relayed.remove(key), self.node(&key.call_id)) else {
+            return cdr;
+        };
+        let swapped = roles.unwrap_or(false);
+        let pairs = vec![
+            ("command", "delete".to_owned()),
+            ("call-id", key.call_id.clone()),
+        ];
+        match cdr {
+            Some(cdr) => self.send(node, pairs, Deferred::Cdr { cdr, swapped }),
+            None => self.fire(node, pairs),
+        }
+        None
+    }
+
+    fn send(&mut self, node: SocketAddr, pairs: Vec<(&'static str, String)>, then: Deferred) {
+        self.next = self.next.wrapping_add(1);
+        let token = self.next;
+        self.deferred.insert(token, then);
+        let (client, replies) = (self.client.clone(), self.replies.clone());
+        tokio::spawn(async move {
+            let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let result = client.request(node, &borrowed).await;
+            let _ = replies.send(MediaReply { token, result });
+        });
+    }
+
+    fn fire(&self, node: SocketAddr, pairs: Vec<(&'static str, String)>) {
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            if let Err(e) = client.request(node, &borrowed).await {
+                warn!(error = %e, "media node: delete failed");
+            }
+        });
+    }
+
+    /// The step a reply finishes, with the anchored SDP (`None`: unchanged).
+    pub(super) fn finish(&mut self, reply: MediaReply) -> Option<(Deferred, Option<Vec<u8>>)> {
+        let step = self.deferred.remove(&reply.token)?;
+        let value = match reply.result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                warn!(error = %e, "media node: SDP not anchored, media goes end to end");
+                None
+            }
+        };
+        let sdp =
+            (value.as_ref()).and_then(|v| v.get("sdp")?.as_str().map(|s| s.as_bytes().to_vec()));
+        let step = match (step, &value) {
+            (Deferred::Cdr { mut cdr, swapped }, Some(v)) => {
+                cdr.qos = cdr_qos(v, cdr.leg, swapped);
+                Deferred::Cdr { cdr, swapped }
+            }
+            (step, _) => step,
+        };
+        Some((step, sdp))
+    }
+
+    /// A Launch waiting for `stx`, taken back (a CANCEL came first).
+    pub(super) fn take_launch(&mut self, stx: ServerTxId) -> Option<Pending> {
+        let token = (self.deferred.iter())
+            .find(|(_, d)| matches!(d, Deferred::Launch { stx: s, .. } if *s == stx))
+            .map(|(t, _)| *t)?;
+        match self.deferred.remove(&token)? {
+            Deferred::Launch { pending, .. } => Some(pending),
+            other => {
+                self.deferred.insert(token, other);
+                None
+            }
+        }
+    }
+}
+
+/// A CDR leg's figures from a Trunkline node's per-party totals (`caller`, `callee`: what
+/// arrived from each); a node without them (rtpengine) gives none.
+fn cdr_qos(reply: &Value, leg: Leg, swapped: bool) -> Qos {
+    let party = |name: &str| reply.get("totals")?.get(name).cloned();
+    let (ours, theirs) = match (leg, swapped) {
+        (Leg::A, false) | (Leg::B, true) => ("caller", "callee"),
+        (Leg::B, false) | (Leg::A, true) => ("callee", "caller"),
+    };
+    let (Some(mine), Some(other)) = (party(ours), party(theirs)) else {
+        return Qos::default();
+    };
+    let int = |v: &Value, k: &str| match v.get(k) {
+        Some(Value::Int(n)) => Some(*n),
+        _ => None,
+    };
+    let clamp = |n: Option<i64>| n.map(|n| u32::try_from(n.max(0)).unwrap_or(u32::MAX));
+    let mos = match (int(&mine, "mos"), int(&other, "mos")) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    Qos {
+        rtp_packets_rx: clamp(int(&mine, "packets")),
+        rtp_packets_tx: clamp(int(&other, "packets")),
+        rtp_lost: clamp(int(&mine, "lost")),
+        jitter_us: None,
+        rtt_us: None,
+        mos_x100: (mos.filter(|m| *m > 0)).map(|m| (m * 10).clamp(100, 500) as u16),
+    }
+}
