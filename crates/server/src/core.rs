@@ -182,6 +182,10 @@ fn calls_report(calls: &[trunkline_store::LiveCall], now_ms: u64) -> String {
                 let rec = if c.recording { "; recording" } else { "" };
                 format!("relayed: caller {}; callee {}{rec}", leg(&m[0]), leg(&m[1]))
             }
+            None if c.relayed => {
+                let rec = if c.recording { "; recording" } else { "" };
+                format!("relayed by a media node{rec}")
+            }
             None => "direct".to_owned(),
         };
         out.push_str(&format!(

@@ -172,6 +172,12 @@ impl Proxy {
         };
         match step {
             remote::Deferred::Launch { stx, mut pending } => {
+                // The node has the call now: a recorded user's call is recorded from here.
+                if let (Some(key), Some(r)) = (&pending.call, &self.remote)
+                    && self.calls.records(key)
+                {
+                    r.record(key);
+                }
                 pending.template.body = sdp;
                 self.launch(env, stx, pending);
             }

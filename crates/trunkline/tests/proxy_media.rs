@@ -359,6 +359,17 @@ fn a_remote_media_node_relays_the_proxys_calls_over_ng() {
         );
     }
     talk(&alice_rtp, to_alice, &bob_rtp, to_bob, 0xa11ff);
+    // Recording asked of the SIP node happens at the media node.
+    let key = common::ok(&s.data, &["apikey", "create", "--role", "admin"]);
+    let path = "/api/v1/calls/media-remote-1/recording";
+    let (code, body) = common::http(s.http, "POST", path, key.trim()).unwrap();
+    assert_eq!(code, 200, "{body}");
+    let live = common::ok(&s.data, &["calls"]);
+    assert!(
+        live.contains("relayed by a media node; recording"),
+        "{live}"
+    );
+    std::thread::sleep(Duration::from_millis(200)); // the node gets the request
     talk(&bob_rtp, to_bob, &alice_rtp, to_alice, 0xb0bff);
 
     let target = uri_of(&header(&call.ok, HeaderName::Contact).unwrap());
@@ -390,4 +401,14 @@ fn a_remote_media_node_relays_the_proxys_calls_over_ng() {
         node.log()
     );
     assert!(q.mos_x100.is_some_and(|m| m > 400), "{q:?}");
+    assert_eq!(
+        rows[0].recording, None,
+        "the node keeps the file; its log names it"
+    );
+    let day = std::fs::read_dir(node.data.join("recordings"))
+        .ok()
+        .and_then(|mut d| d.next()?.ok())
+        .unwrap_or_else(|| panic!("no recording at the node:\n{}", node.log()));
+    let files: Vec<_> = std::fs::read_dir(day.path()).unwrap().flatten().collect();
+    assert_eq!(files.len(), 1, "{files:?}");
 }

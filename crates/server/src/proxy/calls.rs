@@ -150,8 +150,12 @@ impl Calls {
         self.calls.get(key)?.dialog.as_ref()
     }
 
-    /// The calls in progress, oldest first; `qos` gives a relayed call's figures.
-    pub(crate) fn live(&self, qos: impl Fn(&CallKey) -> Option<[LegQos; 2]>) -> Vec<LiveCall> {
+    /// The calls in progress, oldest first; `qos` says whether a call is relayed (`Some`)
+    /// and its figures when known (a remote node's are not).
+    pub(crate) fn live(
+        &self,
+        qos: impl Fn(&CallKey) -> Option<Option<[LegQos; 2]>>,
+    ) -> Vec<LiveCall> {
         let mut calls: Vec<(&CallKey, &Call)> = self.calls.iter().collect();
         calls.sort_by_key(|(k, c)| (c.started_ms, &k.call_id));
         let media = |l: &LegQos| LiveMedia {
@@ -175,7 +179,7 @@ impl Calls {
                     answered_at: c.answered_ms.map(|a| a as i64),
                     relayed: q.is_some(),
                     recording: c.record && q.is_some(),
-                    media: q.map(|q| [media(&q[0]), media(&q[1])]),
+                    media: q.flatten().map(|q| [media(&q[0]), media(&q[1])]),
                 }
             })
             .collect()

@@ -15,7 +15,11 @@ use super::{Env, MEDIA_TIMEOUT_REASON, Proxy};
 impl Proxy {
     /// The calls in progress with their media figures.
     pub(crate) fn live_calls(&self) -> Vec<LiveCall> {
-        self.calls.live(|k| self.anchor().and_then(|a| a.qos(k)))
+        self.calls.live(|k| match (self.anchor(), &self.remote) {
+            (Some(a), _) if a.relays(k) => Some(a.qos(k)),
+            (_, Some(r)) if r.relays(k) => Some(None),
+            _ => None,
+        })
     }
 
     /// Records the call with Call-ID `call_id` from now on (the API's per-call recording).
@@ -30,6 +34,7 @@ impl Proxy {
             if self
                 .anchor()
                 .is_some_and(|a| a.relays(&key) && a.record(&key, now_ms))
+                || self.remote.as_ref().is_some_and(|r| r.record(&key))
             {
                 outcome = RecordOutcome::Recording;
             }

@@ -189,12 +189,26 @@ impl Remote {
         });
     }
 
+    /// Has the node of relayed call `key` record it (ng `start recording`); false when the
+    /// call is not relayed by a node.
+    pub(super) fn record(&self, key: &CallKey) -> bool {
+        let (true, Some(node)) = (self.relays(key), self.node(&key.call_id)) else {
+            return false;
+        };
+        let pairs = vec![
+            ("command", "start recording".to_owned()),
+            ("call-id", key.call_id.clone()),
+        ];
+        self.fire(node, pairs);
+        true
+    }
+
     fn fire(&self, node: SocketAddr, pairs: Vec<(&'static str, String)>) {
         let client = self.client.clone();
         tokio::spawn(async move {
             let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
             if let Err(e) = client.request(node, &borrowed).await {
-                warn!(error = %e, "media node: delete failed");
+                warn!(error = %e, "media node: request failed");
             }
         });
     }
