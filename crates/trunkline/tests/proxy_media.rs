@@ -120,6 +120,21 @@ fn set_up(
     Call { from, invite, ok }
 }
 
+/// Alice ends `call` (Call-ID `call_id`) with a BYE along its route set; Bob answers it.
+fn hang_up(alice: &mut Ua, bob: &mut Ua, call: &Call, call_id: &str) {
+    let target = uri_of(&header(&call.ok, HeaderName::Contact).unwrap());
+    let mut routes = values(&call.ok, HeaderName::RecordRoute);
+    routes.reverse();
+    let to = header(&call.ok, HeaderName::To).unwrap();
+    let bye = alice.dialog_request("BYE", &target, &routes, &call.from, &to, call_id, None);
+    alice.send(&bye);
+    let got = bob
+        .wait_request("BYE", WAIT)
+        .expect("the BYE reaches the callee");
+    bob.respond(&got, 200, "OK", &format!("b-{call_id}"), "");
+    assert_eq!(status(&alice.wait_final(WAIT).unwrap()), 200);
+}
+
 const MEDIA: &str = "[media]\nport_min = 46000\nport_max = 46099\n";
 
 #[test]
@@ -207,25 +222,7 @@ fn a_caller_behind_nat_is_anchored_latched_and_its_call_measured() {
     let (code, _) = common::http(s.http, "POST", path, reader.trim()).unwrap();
     assert_eq!(code, 403, "read-only");
 
-    let target = uri_of(&header(&call.ok, HeaderName::Contact).unwrap());
-    let mut routes = values(&call.ok, HeaderName::RecordRoute);
-    routes.reverse();
-    let to = header(&call.ok, HeaderName::To).unwrap();
-    let bye = alice.dialog_request(
-        "BYE",
-        &target,
-        &routes,
-        &call.from,
-        &to,
-        "media-nat-1",
-        None,
-    );
-    alice.send(&bye);
-    let got = bob
-        .wait_request("BYE", WAIT)
-        .expect("the BYE reaches the callee");
-    bob.respond(&got, 200, "OK", "b-media-nat-1", "");
-    assert_eq!(status(&alice.wait_final(WAIT).unwrap()), 200);
+    hang_up(&mut alice, &mut bob, &call, "media-nat-1");
 
     let rows = cdrs(&s.data, 1);
     assert_eq!(rows[0].disposition, Disposition::Answered, "{rows:?}");
@@ -372,25 +369,7 @@ fn a_remote_media_node_relays_the_proxys_calls_over_ng() {
     std::thread::sleep(Duration::from_millis(200)); // the node gets the request
     talk(&bob_rtp, to_bob, &alice_rtp, to_alice, 0xb0bff);
 
-    let target = uri_of(&header(&call.ok, HeaderName::Contact).unwrap());
-    let mut routes = values(&call.ok, HeaderName::RecordRoute);
-    routes.reverse();
-    let to = header(&call.ok, HeaderName::To).unwrap();
-    let bye = alice.dialog_request(
-        "BYE",
-        &target,
-        &routes,
-        &call.from,
-        &to,
-        "media-remote-1",
-        None,
-    );
-    alice.send(&bye);
-    let got = bob
-        .wait_request("BYE", WAIT)
-        .expect("the BYE reaches the callee");
-    bob.respond(&got, 200, "OK", "b-media-remote-1", "");
-    assert_eq!(status(&alice.wait_final(WAIT).unwrap()), 200);
+    hang_up(&mut alice, &mut bob, &call, "media-remote-1");
     // The node's figures reach the SIP node's CDR through the delete reply.
     let rows = cdrs(&s.data, 1);
     let q = &rows[0].qos;
