@@ -113,6 +113,75 @@ fn nonce_key(dir: Option<&std::path::Path>) -> Result<[u8; 32], ServerError> {
     }
 }
 
+/// Serves the ng control protocol on `ng` over `plane` (recordings in `state_dir`), and
+/// deletes calls without media for `timeout`.
+async fn serve_ng(
+    ng: SocketAddr,
+    plane: trunkline_media::MediaPlane,
+    state_dir: Option<&std::path::Path>,
+    timeout: std::time::Duration,
+    tasks: &mut JoinSet<()>,
+) -> Result<(), ServerError> {
+    let socket = tokio::net::UdpSocket::bind(ng)
+        .await
+        .map_err(|source| ServerError::MediaBind { addr: ng, source })?;
+    info!(addr = %ng, relay = %plane.ip(), "media relay: ng control listening");
+    let mut control = trunkline_media::ng::Control::new(plane);
+    if let Some(dir) = state_dir {
+        control = control.with_recordings(dir.join("recordings"));
+    }
+    let control = Arc::new(control);
+    tasks.spawn(Arc::clone(&control).serve(socket));
+    tasks.spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            for call_id in control.sweep(timeout) {
+                info!(call_id, "media relay: call deleted after media timeout");
+            }
+        }
+    });
+    Ok(())
+}
+
+/// A media node on its own (`trunkline media`): the relay and its ng control listener, no
+/// SIP, API or database; for Trunkline SIP nodes (`media.nodes`) or Kamailio/OpenSIPS.
+#[derive(Debug)]
+pub struct MediaNode {
+    tasks: JoinSet<()>,
+}
+
+impl MediaNode {
+    /// Starts the relay of `config.media` with its ng listener (`media.ng_listen`, which must
+    /// be set); recordings go to `state_dir`.
+    pub async fn start(
+        config: &Config,
+        state_dir: Option<&std::path::Path>,
+    ) -> Result<MediaNode, ServerError> {
+        let (Some(ng), Some(ip)) = (config.media.ng_addr(), config.media.ip()) else {
+            return Err(ServerError::State(
+                "media.ng_listen: a media node needs its ng control address".to_owned(),
+            ));
+        };
+        let ports = config.media.port_min..=config.media.port_max;
+        let mut plane =
+            trunkline_media::MediaPlane::with_threads(ip, ports, config.media.threads as usize);
+        if let Some(b) = config.media.bridge_ip() {
+            plane = plane.with_bridge(b);
+        }
+        let timeout = std::time::Duration::from_secs(u64::from(config.media.timeout_secs));
+        let mut tasks = JoinSet::new();
+        serve_ng(ng, plane, state_dir, timeout, &mut tasks).await?;
+        Ok(MediaNode { tasks })
+    }
+
+    /// Stops the node.
+    pub async fn shutdown(mut self) {
+        self.tasks.shutdown().await;
+        info!("media node stopped");
+    }
+}
+
 /// A running server: its bound addresses and its tasks.
 #[derive(Debug)]
 pub struct Server {
@@ -317,25 +386,7 @@ impl Server {
         };
         tasks.spawn(core::run(core_rx, front, net, roles));
         if let (Some(ng), Some(plane)) = (config.media.ng_addr(), plane) {
-            let socket = tokio::net::UdpSocket::bind(ng)
-                .await
-                .map_err(|source| ServerError::MediaBind { addr: ng, source })?;
-            info!(addr = %ng, relay = %plane.ip(), "media relay: ng control listening");
-            let mut control = trunkline_media::ng::Control::new(plane);
-            if let Some(dir) = state_dir {
-                control = control.with_recordings(dir.join("recordings"));
-            }
-            let control = Arc::new(control);
-            tasks.spawn(Arc::clone(&control).serve(socket));
-            tasks.spawn(async move {
-                let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-                loop {
-                    tick.tick().await;
-                    for call_id in control.sweep(media_timeout) {
-                        info!(call_id, "media relay: call deleted after media timeout");
-                    }
-                }
-            });
+            serve_ng(ng, plane, state_dir, media_timeout, &mut tasks).await?;
         }
         if let Some((listener, path)) = control {
             info!(path = %path.display(), "control socket listening");

@@ -26,6 +26,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the server until SIGINT or SIGTERM.
     Serve(ConfigArgs),
+    /// Run only a media node (the relay and its ng listener, `media.ng_listen`; no SIP, API
+    /// or database) until SIGINT or SIGTERM.
+    Media(ConfigArgs),
     /// Check or print the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),

@@ -31,6 +31,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(&args).map(|()| ExitCode::SUCCESS),
+        Command::Media(args) => media(&args).map(|()| ExitCode::SUCCESS),
         Command::Config(ConfigCommand::Check { file }) => {
             Ok(match load::load(Some(&file), &load::Overrides::default()) {
                 Ok(_) => {
@@ -105,6 +106,32 @@ fn serve(args: &ConfigArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(run(config))
+}
+
+/// `trunkline media`: a media node on its own, until SIGINT or SIGTERM.
+fn media(args: &ConfigArgs) -> anyhow::Result<()> {
+    let config = load::load(args.config.as_deref(), &args.overrides())?;
+    logging::init(&config.log)?;
+    let dir = &config.data.dir;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("data.dir: cannot create {}", dir.display()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let shutdown = shutdown_signal().context("cannot install signal handlers")?;
+        tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            ng = %config.media.ng_listen,
+            relay = %config.media.address,
+            "trunkline media node starting"
+        );
+        let node = trunkline_server::MediaNode::start(&config, Some(dir)).await?;
+        shutdown.await;
+        node.shutdown().await;
+        anyhow::Ok(())
+    })
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {

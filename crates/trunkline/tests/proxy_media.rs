@@ -135,6 +135,69 @@ fn hang_up(alice: &mut Ua, bob: &mut Ua, call: &Call, call_id: &str) {
     assert_eq!(status(&alice.wait_final(WAIT).unwrap()), 200);
 }
 
+/// `trunkline media` as our child (ended by PID on drop), ng on 127.0.0.1:`ng`.
+struct MediaNode {
+    child: std::process::Child,
+    data: std::path::PathBuf,
+}
+
+impl MediaNode {
+    fn start(ng: u16) -> MediaNode {
+        let data = common::data_dir("media-node");
+        let config = data.join("media.toml");
+        let text = format!(
+            "[media]\nng_listen = \"127.0.0.1:{ng}\"\nport_min = 46600\nport_max = 46699\n"
+        );
+        std::fs::write(&config, text).unwrap();
+        let log = std::fs::File::create(data.join("media.log")).unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_trunkline"))
+            .args(["media", "--config"])
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(&data)
+            .env_remove("TRUNKLINE_CONFIG")
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let node = MediaNode { child, data };
+        // Ready when it answers an ng ping.
+        let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
+        probe
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut buf = [0u8; 64];
+        loop {
+            probe
+                .send_to(b"p1 d7:command4:pinge", ("127.0.0.1", ng))
+                .unwrap();
+            if probe
+                .recv(&mut buf)
+                .is_ok_and(|n| buf[..n].windows(4).any(|w| w == b"pong"))
+            {
+                return node;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no media node:\n{}",
+                node.log()
+            );
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.data.join("media.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for MediaNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
+
 const MEDIA: &str = "[media]\nport_min = 46000\nport_max = 46099\n";
 
 #[test]
@@ -330,14 +393,10 @@ fn a_call_whose_media_stops_is_ended_with_a_bye_to_both_parties() {
 
 #[test]
 fn a_remote_media_node_relays_the_proxys_calls_over_ng() {
-    // A media node (its own process, the ng listener only) and a SIP node that uses it.
+    // A media node (`trunkline media`: the relay and its ng listener only) and a SIP node
+    // that uses it.
     let ng = common::free_port();
-    let node = Served::new(
-        "media-node",
-        &format!(
-            "[media]\nmode = \"off\"\nng_listen = \"127.0.0.1:{ng}\"\nport_min = 46600\nport_max = 46699\n"
-        ),
-    );
+    let node = MediaNode::start(ng);
     let data = common::data_dir("proxy-media-remote");
     provision(&data, DOMAIN, 1001..1003);
     let s = Served::start(data, &format!("[media]\nnodes = [\"127.0.0.1:{ng}\"]\n"));
