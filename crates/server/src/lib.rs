@@ -158,7 +158,7 @@ impl MediaNode {
         config: &Config,
         state_dir: Option<&std::path::Path>,
     ) -> Result<MediaNode, ServerError> {
-        let (Some(ng), Some(ip)) = (config.media.ng_addr(), config.media.ip()) else {
+        let (Some(ng), ip) = (config.media.ng_addr(), config.media_ip()) else {
             return Err(ServerError::State(
                 "media.ng_listen: a media node needs its ng control address".to_owned(),
             ));
@@ -327,7 +327,16 @@ impl Server {
             }
         }
         // One relay for the proxy's calls and the ng control's: they share its port range.
-        let plane = (config.media.ip())
+        let media_ip = config.media_ip();
+        let wildcard = (config.sip.listen.iter()).any(|l| l.addr.ip().is_unspecified());
+        let unset = config.media.address.is_empty();
+        if config.media.mode != MediaMode::Off && media_ip.is_loopback() && wildcard && unset {
+            tracing::warn!(
+                relay = %media_ip,
+                "media.address is not set: relayed calls name {media_ip} in their SDP, which only phones on this host reach; set media.address (or proxy.advertise) to this host's public address"
+            );
+        }
+        let plane = Some(media_ip)
             .filter(|_| config.media.mode != MediaMode::Off || config.media.ng_addr().is_some())
             .map(|ip| {
                 let ports = config.media.port_min..=config.media.port_max;

@@ -124,7 +124,7 @@ fn media(args: &ConfigArgs) -> anyhow::Result<()> {
         tracing::info!(
             version = env!("CARGO_PKG_VERSION"),
             ng = %config.media.ng_listen,
-            relay = %config.media.address,
+            relay = %config.media_ip(),
             "trunkline media node starting"
         );
         let node = trunkline_server::MediaNode::start(&config, Some(dir)).await?;

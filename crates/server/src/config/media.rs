@@ -17,6 +17,8 @@ pub struct MediaConfig {
     /// address families), `"always"`, or `"off"`.
     pub mode: MediaMode,
     /// The address relay sockets bind to and SDP names (the host's public or LAN address).
+    /// Empty: `proxy.advertise`, else the first SIP listener's own address, else 127.0.0.1
+    /// ([`crate::Config::media_ip`]).
     pub address: String,
     /// An address of the other IP family, for the legs towards parties on it: calls between
     /// IPv4 and IPv6 parties are bridged. Empty: every leg on `address`.
@@ -65,7 +67,7 @@ impl Default for MediaConfig {
     fn default() -> Self {
         Self {
             mode: MediaMode::Nat,
-            address: "127.0.0.1".to_owned(),
+            address: String::new(),
             bridge_address: String::new(),
             port_min: 30000,
             port_max: 39999,
@@ -106,6 +108,7 @@ impl MediaConfig {
         };
         match self.address.parse::<IpAddr>() {
             Ok(ip) if !ip.is_unspecified() => {}
+            _ if self.address.is_empty() => {}
             _ => {
                 return Err(invalid(
                     "media.address",
