@@ -282,19 +282,6 @@ impl ConfigError {
 }
 
 impl Config {
-    /// The media relay's address: `media.address`, else `proxy.advertise`, else the address of
-    /// the first SIP listener bound to a specific one, else 127.0.0.1 (which only phones on
-    /// this host can reach).
-    pub fn media_ip(&self) -> IpAddr {
-        let listener = (self.sip.listen.iter())
-            .map(|l| l.addr.ip())
-            .find(|ip| !ip.is_unspecified());
-        (self.media.ip())
-            .or(self.proxy.advertise_ip())
-            .or(listener)
-            .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
-    }
-
     /// Checks ranges and cross-field rules that deserialization cannot express; returns the
     /// first problem found, in file order.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -515,22 +502,6 @@ mod tests {
 
     fn spec(s: &str) -> ListenSpec {
         s.parse().unwrap()
-    }
-
-    #[test]
-    fn the_relay_address_falls_back_to_advertise_then_a_listener_then_loopback() {
-        let mut c = Config::default();
-        assert_eq!(
-            c.media_ip(),
-            IpAddr::V4(Ipv4Addr::LOCALHOST),
-            "wildcard listeners"
-        );
-        c.sip.listen = vec![spec("udp:0.0.0.0:5060"), spec("udp:198.51.100.7:5060")];
-        assert_eq!(c.media_ip().to_string(), "198.51.100.7");
-        c.proxy.advertise = "203.0.113.1".into();
-        assert_eq!(c.media_ip().to_string(), "203.0.113.1");
-        c.media.address = "192.0.2.5".into();
-        assert_eq!(c.media_ip().to_string(), "192.0.2.5");
     }
 
     #[test]

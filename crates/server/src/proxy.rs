@@ -165,57 +165,6 @@ impl Proxy {
         self
     }
 
-    /// A media node answered: the step that waited for it goes on.
-    pub(crate) fn media_reply(&mut self, env: &mut Env<'_>, reply: remote::MediaReply) {
-        let Some((step, sdp)) = self.remote.as_mut().and_then(|r| r.finish(reply)) else {
-            return;
-        };
-        match step {
-            remote::Deferred::Launch { stx, mut pending } => {
-                // The node has the call now: a recorded user's call is recorded from here.
-                if let (Some(key), Some(r)) = (&pending.call, &self.remote)
-                    && self.calls.records(key)
-                {
-                    r.record(key);
-                }
-                pending.template.body = sdp;
-                self.launch(env, stx, pending);
-            }
-            remote::Deferred::Respond { stx, bytes, source } => {
-                self.forward_upstream(env, stx, &bytes, None, &[], source, Some(sdp));
-            }
-            remote::Deferred::Ack { bytes, from } => self.forward_ack(env, &bytes, from, Some(sdp)),
-            remote::Deferred::Cdr { cdr, .. } => env.cdrs.push(cdr),
-        }
-    }
-
-    /// Forwards `pending` (the request of `stx`), once its SDP is anchored when a media node
-    /// relays call `key`.
-    fn launch_relayed(
-        &mut self,
-        env: &mut Env<'_>,
-        stx: ServerTxId,
-        msg: &Message<'_>,
-        pending: Pending,
-    ) -> Option<Outcome> {
-        let relayed = (pending.media.clone())
-            .filter(|(k, _)| self.remote.as_ref().is_some_and(|r| r.relays(k)));
-        let Some((key, sender)) = relayed else {
-            return self.launch(env, stx, pending);
-        };
-        // ACK and PRACK carry answers; INVITE and UPDATE offers.
-        let answers = matches!(msg.method(), Some(Method::Ack) | Some(Method::Prack));
-        let then = remote::Deferred::Launch { stx, pending };
-        match self
-            .remote
-            .as_mut()
-            .map(|r| r.anchor(&key, sender, msg, answers, then))
-        {
-            Some(Some(remote::Deferred::Launch { stx, pending })) => self.launch(env, stx, pending),
-            _ => None,
-        }
-    }
-
     /// Anchors calls at `anchor` as its mode says; a relayed call without media for
     /// `timeout` is ended with a BYE to both parties.
     pub(crate) fn with_media(mut self, anchor: Anchor, timeout: Duration) -> Self {

@@ -94,8 +94,9 @@ fn invalid_config(e: &load::LoadError) -> ExitCode {
     ExitCode::from(EXIT_INVALID_CONFIG)
 }
 
-/// `trunkline serve`: returns once the server has shut down after SIGINT or SIGTERM.
-fn serve(args: &ConfigArgs) -> anyhow::Result<()> {
+/// What a long-running command starts from: the loaded config with logging on, its data
+/// directory created, and the async runtime.
+fn start(args: &ConfigArgs) -> anyhow::Result<(Config, tokio::runtime::Runtime)> {
     let config = load::load(args.config.as_deref(), &args.overrides())?;
     logging::init(&config.log)?;
     let dir = &config.data.dir;
@@ -105,20 +106,19 @@ fn serve(args: &ConfigArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    Ok((config, runtime))
+}
+
+/// `trunkline serve`: returns once the server has shut down after SIGINT or SIGTERM.
+fn serve(args: &ConfigArgs) -> anyhow::Result<()> {
+    let (config, runtime) = start(args)?;
     runtime.block_on(run(config))
 }
 
 /// `trunkline media`: a media node on its own, until SIGINT or SIGTERM.
 fn media(args: &ConfigArgs) -> anyhow::Result<()> {
-    let config = load::load(args.config.as_deref(), &args.overrides())?;
-    logging::init(&config.log)?;
+    let (config, runtime) = start(args)?;
     let dir = &config.data.dir;
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("data.dir: cannot create {}", dir.display()))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
     runtime.block_on(async {
         let shutdown = shutdown_signal().context("cannot install signal handlers")?;
         tracing::info!(

@@ -2,7 +2,7 @@
 //! listener through which a signalling server (Trunkline's proxy on another node, or a
 //! Kamailio/OpenSIPS with its rtpengine module) drives it.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use serde::Deserialize;
 
@@ -76,6 +76,21 @@ impl Default for MediaConfig {
             threads: 1,
             nodes: Vec::new(),
         }
+    }
+}
+
+impl super::Config {
+    /// The media relay's address: `media.address`, else `proxy.advertise`, else the address of
+    /// the first SIP listener bound to a specific one, else 127.0.0.1 (which only phones on
+    /// this host can reach).
+    pub fn media_ip(&self) -> IpAddr {
+        let listener = (self.sip.listen.iter())
+            .map(|l| l.addr.ip())
+            .find(|ip| !ip.is_unspecified());
+        (self.media.ip())
+            .or(self.proxy.advertise_ip())
+            .or(listener)
+            .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
     }
 }
 
@@ -205,5 +220,24 @@ mod tests {
         assert!(bad(|c| c.timeout_secs = 0).contains("media.timeout_secs"));
         assert!(bad(|c| c.threads = 0).contains("media.threads"));
         assert!(bad(|c| c.nodes = vec!["10.0.0.5".into()]).contains("media.nodes[0]"));
+    }
+
+    #[test]
+    fn the_relay_address_falls_back_to_advertise_then_a_listener_then_loopback() {
+        let mut c = super::super::Config::default();
+        assert_eq!(
+            c.media_ip(),
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            "wildcard listeners"
+        );
+        c.sip.listen = vec![
+            "udp:0.0.0.0:5060".parse().unwrap(),
+            "udp:198.51.100.7:5060".parse().unwrap(),
+        ];
+        assert_eq!(c.media_ip().to_string(), "198.51.100.7");
+        c.proxy.advertise = "203.0.113.1".into();
+        assert_eq!(c.media_ip().to_string(), "203.0.113.1");
+        c.media.address = "192.0.2.5".into();
+        assert_eq!(c.media_ip().to_string(), "192.0.2.5");
     }
 }

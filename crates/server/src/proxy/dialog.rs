@@ -32,8 +32,8 @@ impl Proxy {
             // Not a dialog we record-routed.
             return Self::reply(env, msg, from, 404, "Not Here", &[]);
         }
-        let key = call_key(msg);
-        if method == Method::Invite && !key.iter().any(|k| self.calls.contains(k)) {
+        let sent = self.sender(msg);
+        if method == Method::Invite && sent.is_none() {
             // A re-INVITE needs a call we know: a forged Route must not make a new call.
             return Self::reply(env, msg, from, 481, "Call/Transaction Does Not Exist", &[]);
         }
@@ -41,7 +41,6 @@ impl Proxy {
             Ok(x) => x,
             Err(why) => return self.unreachable(env, msg, from, why),
         };
-        let sent = self.sender(msg);
         if let Some((k, side)) = &sent
             && let Ok(cseq) = msg.cseq()
         {

@@ -377,7 +377,7 @@ impl Proxy {
         // The relay, when the call needs it: the offer is anchored now (or, for a late offer,
         // in the 2xx), the answer in the responses.
         let media = match (&call, self.anchor()) {
-            (Some(key), Some(a)) if a.needed(msg, from, &groups) => {
+            (Some(key), Some(a)) if super::media::needs_relay(a.mode, msg, from, &groups) => {
                 let record = self.calls.records(key).then_some(env.now_ms);
                 // The callee's leg on the family of the first place it is looked for.
                 let caller_v6 = from.addr.is_ipv6();

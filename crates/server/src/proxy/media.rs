@@ -21,7 +21,7 @@ use crate::core::Peer;
 /// The proxy's hold on the in-process relay.
 #[derive(Debug, Clone)]
 pub(crate) struct Anchor {
-    mode: MediaMode,
+    pub(super) mode: MediaMode,
     sessions: Arc<Sessions>,
     /// Where recordings go (`recordings/` in the data directory); `None`: nowhere, calls
     /// are not recorded.
@@ -54,11 +54,6 @@ impl Anchor {
             sessions,
             recordings,
         }
-    }
-
-    /// Whether a new call from `from` (its INVITE `msg`) to `targets` goes through the relay.
-    pub(super) fn needed(&self, msg: &Message<'_>, from: Peer, targets: &[Vec<Target>]) -> bool {
-        needs_relay(self.mode, msg, from, targets)
     }
 
     /// `msg`'s SDP sent by `sender` in relayed call `key`, anchored at the relay; `None` when

@@ -1,6 +1,7 @@
 //! The proxy's side of relayed calls: how a call's end releases its media (figures and
 //! recording into the CDR), the media timeout that ends a call with a BYE to both parties,
-//! and the live view of calls and recording on request that the API and CLI use.
+//! the live view of calls and recording on request that the API and CLI use, and the steps
+//! that wait for a remote media node's answer.
 
 use std::time::Instant;
 
@@ -9,8 +10,12 @@ use tracing::debug;
 use trunkline_media::Side;
 use trunkline_store::{Leg, LiveCall, NewCdr, RecordOutcome};
 
+use trunkline_proto::ServerTxId;
+use trunkline_sip::{Message, Method};
+
 use super::calls::{CallKey, Hangup};
-use super::{Env, MEDIA_TIMEOUT_REASON, Proxy};
+use super::{Env, MEDIA_TIMEOUT_REASON, Pending, Proxy, remote};
+use crate::front::Outcome;
 
 impl Proxy {
     /// The calls in progress with their media figures.
@@ -107,6 +112,57 @@ impl Proxy {
                 "call ended: no media for media.timeout_secs"
             );
             self.end_call(env, &key, Hangup::MediaTimeout);
+        }
+    }
+
+    /// A media node answered: the step that waited for it goes on.
+    pub(crate) fn media_reply(&mut self, env: &mut Env<'_>, reply: remote::MediaReply) {
+        let Some((step, sdp)) = self.remote.as_mut().and_then(|r| r.finish(reply)) else {
+            return;
+        };
+        match step {
+            remote::Deferred::Launch { stx, mut pending } => {
+                // The node has the call now: a recorded user's call is recorded from here.
+                if let (Some(key), Some(r)) = (&pending.call, &self.remote)
+                    && self.calls.records(key)
+                {
+                    r.record(key);
+                }
+                pending.template.body = sdp;
+                self.launch(env, stx, pending);
+            }
+            remote::Deferred::Respond { stx, bytes, source } => {
+                self.forward_upstream(env, stx, &bytes, None, &[], source, Some(sdp));
+            }
+            remote::Deferred::Ack { bytes, from } => self.forward_ack(env, &bytes, from, Some(sdp)),
+            remote::Deferred::Cdr { cdr, .. } => env.cdrs.push(cdr),
+        }
+    }
+
+    /// Forwards `pending` (the request of `stx`), once its SDP is anchored when a media node
+    /// relays call `key`.
+    pub(super) fn launch_relayed(
+        &mut self,
+        env: &mut Env<'_>,
+        stx: ServerTxId,
+        msg: &Message<'_>,
+        pending: Pending,
+    ) -> Option<Outcome> {
+        let relayed = (pending.media.clone())
+            .filter(|(k, _)| self.remote.as_ref().is_some_and(|r| r.relays(k)));
+        let Some((key, sender)) = relayed else {
+            return self.launch(env, stx, pending);
+        };
+        // ACK and PRACK carry answers; INVITE and UPDATE offers.
+        let answers = matches!(msg.method(), Some(Method::Ack) | Some(Method::Prack));
+        let then = remote::Deferred::Launch { stx, pending };
+        match self
+            .remote
+            .as_mut()
+            .map(|r| r.anchor(&key, sender, msg, answers, then))
+        {
+            Some(Some(remote::Deferred::Launch { stx, pending })) => self.launch(env, stx, pending),
+            _ => None,
         }
     }
 }
