@@ -19,5 +19,5 @@ pub use ng_client::{Client as NgClient, NgError};
 pub use plane::{Ended, MediaPlane};
 pub use pool::PortPool;
 pub use record::{RecordFile, Recorder, Recordings, alaw, recording_stem, ulaw};
-pub use relay::{CallId, Forward, Kind, LegQos, RING_GRACE, Relay, RelayError, Side};
+pub use relay::{Branch, CallId, Forward, Kind, LegQos, RING_GRACE, Relay, RelayError, Side};
 pub use session::{SessionError, Sessions};

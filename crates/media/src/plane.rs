@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 use rustix::event::epoll;
 use tracing::debug;
 
-use crate::{CallId, LegQos, PortPool, Recorder, Recordings, Relay, RelayError, Side};
+use crate::{Branch, CallId, LegQos, PortPool, Recorder, Recordings, Relay, RelayError, Side};
 
 /// Tries of a fresh port pair when a port of the pool is taken by another program.
 const BIND_TRIES: usize = 8;
@@ -36,8 +36,8 @@ struct State {
     relay: Relay,
     /// Local port → its socket, for every relay port (RTP and RTCP).
     sockets: HashMap<u16, Arc<UdpSocket>>,
-    /// Which worker serves each call, and the address of each leg ([caller, callee]).
-    owner: HashMap<CallId, (usize, [IpAddr; 2])>,
+    /// Which worker serves each call.
+    owner: HashMap<CallId, usize>,
     /// The recording thread, once a call is recorded.
     recordings: Option<Recordings>,
 }
@@ -56,6 +56,10 @@ pub struct MediaPlane {
     /// An address of the other family, for legs towards parties on it (IPv4 ↔ IPv6).
     bridge: Option<IpAddr>,
     shared: Arc<Shared>,
+}
+
+fn unknown() -> io::Error {
+    io::Error::other(RelayError::UnknownCall.to_string())
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -122,11 +126,9 @@ impl MediaPlane {
 
     /// The address of a call's leg.
     pub fn leg_ip(&self, call: CallId, side: Side) -> Option<IpAddr> {
-        let index = match side {
-            Side::Caller => 0,
-            Side::Callee => 1,
-        };
-        Some(self.lock().owner.get(&call)?.1[index])
+        let state = self.lock();
+        let port = state.relay.port(call, side)?;
+        Some(state.sockets.get(&port)?.local_addr().ok()?.ip())
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -160,11 +162,11 @@ impl MediaPlane {
                 .create(Instant::now())
                 .map_err(|e| io::Error::other(e.to_string()))?;
             let worker = (id.0 as usize) % workers;
-            match self.bind_all([(ips[0], a), (ips[1], b)], worker) {
+            match self.bind_all(&[(ips[0], a), (ips[1], b)], worker) {
                 Ok(sockets) => {
                     let mut state = self.lock();
                     state.sockets.extend(sockets);
-                    state.owner.insert(id, (worker, ips));
+                    state.owner.insert(id, worker);
                     return Ok((id, a, b));
                 }
                 Err(e) => {
@@ -179,16 +181,80 @@ impl MediaPlane {
         ))
     }
 
-    /// Binds the sockets of one call (each leg's RTP port and the RTCP port above it, on the
+    /// Selects callee-side `branch` of a forked call (see [`Relay::select`]); a new branch
+    /// gets its sockets, on the relay address of its party's family.
+    pub fn select(&self, call: CallId, branch: Branch, v6: bool) -> io::Result<()> {
+        let ip = self.ip_for(v6);
+        for _ in 0..BIND_TRIES {
+            let (port, worker) = {
+                let mut state = self.lock();
+                let worker = *state.owner.get(&call).ok_or_else(unknown)?;
+                match state.relay.select(call, branch) {
+                    Ok((_, false)) => return Ok(()),
+                    Ok((port, true)) => (port, worker),
+                    Err(e) => return Err(io::Error::other(e.to_string())),
+                }
+            };
+            match self.bind_all(&[(ip, port)], worker) {
+                Ok(sockets) => {
+                    self.lock().sockets.extend(sockets);
+                    return Ok(());
+                }
+                Err(e) => {
+                    debug!(error = %e, port, "relay port taken; trying another");
+                    self.lock().relay.drop_branch(call, branch);
+                }
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            "no free relay port pair after several tries",
+        ))
+    }
+
+    /// Keeps callee-side `branch` of a call, the one that answered: the other branches'
+    /// sockets close.
+    pub fn keep(&self, call: CallId, branch: Branch) {
+        let freed = self.lock().relay.keep(call, branch);
+        self.close(call, &freed);
+    }
+
+    /// Frees callee-side `branch` of a forked call (its phone declined).
+    pub fn drop_branch(&self, call: CallId, branch: Branch) {
+        let freed = self.lock().relay.drop_branch(call, branch);
+        self.close(call, freed.as_slice());
+    }
+
+    /// Closes the sockets of RTP `ports` (and the RTCP ports above) of a call.
+    fn close(&self, call: CallId, ports: &[u16]) {
+        if ports.is_empty() {
+            return;
+        }
+        let (sockets, worker) = {
+            let mut state = self.lock();
+            let sockets: Vec<Arc<UdpSocket>> = (ports.iter())
+                .flat_map(|p| [*p, p + 1])
+                .filter_map(|p| state.sockets.remove(&p))
+                .collect();
+            (sockets, state.owner.get(&call).copied())
+        };
+        if let Some(poll) = worker.and_then(|w| self.shared.polls.get(w)) {
+            for s in &sockets {
+                let _ = epoll::delete(poll, s.as_ref());
+            }
+        }
+    }
+
+    /// Binds the sockets of legs (each leg's RTP port and the RTCP port above it, on the
     /// leg's address) and adds them to `worker`'s set.
     fn bind_all(
         &self,
-        legs: [(IpAddr, u16); 2],
+        legs: &[(IpAddr, u16)],
         worker: usize,
     ) -> io::Result<Vec<(u16, Arc<UdpSocket>)>> {
-        let poll = &self.shared.polls[worker];
+        let poll = self.shared.polls.get(worker).ok_or_else(unknown)?;
         let mut out = Vec::with_capacity(4);
-        for (ip, port) in legs.into_iter().flat_map(|(ip, p)| [(ip, p), (ip, p + 1)]) {
+        for (ip, port) in legs.iter().flat_map(|&(ip, p)| [(ip, p), (ip, p + 1)]) {
             let socket = UdpSocket::bind(SocketAddr::new(ip, port))?;
             socket.set_nonblocking(true)?;
             out.push((port, Arc::new(socket)));
@@ -248,24 +314,14 @@ impl MediaPlane {
     /// Ends a call: its sockets leave their worker and close, its ports return to the pool,
     /// its recording is completed.
     pub fn delete(&self, call: CallId) -> Option<Ended> {
-        let (qos, recorder, sockets, worker) = {
+        let ports = self.lock().relay.ports(call);
+        self.close(call, &ports);
+        let (qos, recorder) = {
             let mut state = self.lock();
-            let mut sockets = Vec::new();
-            for side in [Side::Caller, Side::Callee] {
-                if let Some(port) = state.relay.port(call, side) {
-                    sockets.extend(state.sockets.remove(&port));
-                    sockets.extend(state.sockets.remove(&(port + 1)));
-                }
-            }
-            let worker = state.owner.remove(&call).map(|(w, _)| w);
+            state.owner.remove(&call);
             let recorder = state.relay.take_recorder(call);
-            (state.relay.delete(call)?, recorder, sockets, worker)
+            (state.relay.delete(call)?, recorder)
         };
-        if let Some(poll) = worker.and_then(|w| self.shared.polls.get(w)) {
-            for s in &sockets {
-                let _ = epoll::delete(poll, s.as_ref());
-            }
-        }
         let recording = recorder.and_then(Recorder::finish);
         Some(Ended { qos, recording })
     }

@@ -1,8 +1,14 @@
-//! Calls of two legs (caller side and callee side), each leg a local RTP port with its RTCP
+//! Calls of two sides (caller and callee), each side a leg: a local RTP port with its RTCP
 //! port above it. A packet from a leg's peer arrives on that leg's port and leaves from the
-//! other leg's port towards the other peer, where the other leg's latch says it is. Per leg:
+//! other side's port towards the other peer, where the other leg's latch says it is. Per leg:
 //! receive statistics of what its peer sends, what its peer's RTCP reports, packets dropped
 //! as strangers', and when something last arrived (for the media timeout).
+//!
+//! A forked call has a callee leg per branch (each branch's phone is offered its own port,
+//! so that two ringing phones' early media cannot collide on one latch). One branch is
+//! selected at a time, the one whose SDP came last: media flows between the caller and it,
+//! what the other branches send is counted but goes nowhere. The answering branch is kept
+//! and the others' ports are freed.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -22,6 +28,10 @@ pub const RING_GRACE: Duration = Duration::from_secs(180);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CallId(pub u64);
 
+/// A callee-side branch of a forked call, named by the signalling (the proxy's fork
+/// branch); a call starts with branch 0.
+pub type Branch = u32;
+
 /// Which party a leg faces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Side {
@@ -35,13 +45,6 @@ impl Side {
         match self {
             Side::Caller => Side::Callee,
             Side::Callee => Side::Caller,
-        }
-    }
-
-    fn index(self) -> usize {
-        match self {
-            Side::Caller => 0,
-            Side::Callee => 1,
         }
     }
 }
@@ -129,7 +132,11 @@ impl Leg {
 
 #[derive(Debug)]
 struct Call {
-    legs: [Leg; 2],
+    caller: Leg,
+    /// The callee leg of each branch, in the order they were added.
+    callees: Vec<(Branch, Leg)>,
+    /// Which of `callees` media flows with.
+    selected: usize,
     created: Instant,
     recorder: Option<Recorder>,
     /// On hold with nobody sending (`a=inactive`): exempt from the media timeout.
@@ -143,12 +150,33 @@ struct Call {
 pub struct Relay {
     pool: PortPool,
     calls: HashMap<CallId, Call>,
-    /// RTP port → its call and leg.
-    ports: HashMap<u16, (CallId, Side)>,
+    /// RTP port → its call, side and (callee side) branch.
+    ports: HashMap<u16, (CallId, Side, Branch)>,
     next: u64,
     epoch: Instant,
     /// The wall clock at `epoch`, for the NTP times RTCP round trips are measured in.
     epoch_wall: SystemTime,
+}
+
+impl Call {
+    fn callee(&self) -> Option<&Leg> {
+        self.callees.get(self.selected).map(|(_, l)| l)
+    }
+
+    fn leg_mut(&mut self, side: Side) -> Option<&mut Leg> {
+        match side {
+            Side::Caller => Some(&mut self.caller),
+            Side::Callee => self.callees.get_mut(self.selected).map(|(_, l)| l),
+        }
+    }
+
+    fn legs(&self) -> impl Iterator<Item = &Leg> {
+        std::iter::once(&self.caller).chain(self.callees.iter().map(|(_, l)| l))
+    }
+
+    fn qos(&self) -> Option<[LegQos; 2]> {
+        Some([self.caller.qos(), self.callee()?.qos()])
+    }
 }
 
 impl Relay {
@@ -174,10 +202,12 @@ impl Relay {
         };
         self.next += 1;
         let id = CallId(self.next);
-        self.ports.insert(a, (id, Side::Caller));
-        self.ports.insert(b, (id, Side::Callee));
+        self.ports.insert(a, (id, Side::Caller, 0));
+        self.ports.insert(b, (id, Side::Callee, 0));
         let call = Call {
-            legs: [Leg::new(a), Leg::new(b)],
+            caller: Leg::new(a),
+            callees: vec![(0, Leg::new(b))],
+            selected: 0,
             created: now,
             recorder: None,
             held: false,
@@ -185,6 +215,63 @@ impl Relay {
         };
         self.calls.insert(id, call);
         Ok((id, a, b))
+    }
+
+    /// Selects callee-side `branch` of the call, with a port of its own if it is new: (its
+    /// RTP port, whether it is new).
+    pub fn select(&mut self, call: CallId, branch: Branch) -> Result<(u16, bool), RelayError> {
+        let c = self.calls.get_mut(&call).ok_or(RelayError::UnknownCall)?;
+        if let Some(i) = c.callees.iter().position(|(b, _)| *b == branch) {
+            c.selected = i;
+            return Ok((c.callees[i].1.port, false));
+        }
+        let port = self.pool.take().ok_or(RelayError::NoPorts)?;
+        c.callees.push((branch, Leg::new(port)));
+        c.selected = c.callees.len() - 1;
+        self.ports.insert(port, (call, Side::Callee, branch));
+        Ok((port, true))
+    }
+
+    /// Keeps callee-side `branch` (the one that answered) and frees the others: their RTP
+    /// ports. A branch the call does not have changes nothing (the relaying started with
+    /// the answer, a late offer, so the call has one branch only).
+    pub fn keep(&mut self, call: CallId, branch: Branch) -> Vec<u16> {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return Vec::new();
+        };
+        if !c.callees.iter().any(|(b, _)| *b == branch) {
+            return Vec::new();
+        }
+        let mut freed = Vec::new();
+        c.callees.retain(|(b, leg)| {
+            let keep = *b == branch;
+            if !keep {
+                freed.push(leg.port);
+            }
+            keep
+        });
+        c.selected = 0;
+        for port in &freed {
+            self.ports.remove(port);
+            self.pool.give(*port);
+        }
+        freed
+    }
+
+    /// Frees callee-side `branch` of the call (its phone declined, or its port could not be
+    /// bound): its RTP port. The latest remaining branch is selected. The call's last
+    /// branch stays.
+    pub fn drop_branch(&mut self, call: CallId, branch: Branch) -> Option<u16> {
+        let c = self.calls.get_mut(&call)?;
+        let i = c.callees.iter().position(|(b, _)| *b == branch)?;
+        if c.callees.len() == 1 {
+            return None;
+        }
+        let (_, leg) = c.callees.remove(i);
+        c.selected = c.callees.len() - 1;
+        self.ports.remove(&leg.port);
+        self.pool.give(leg.port);
+        Some(leg.port)
     }
 
     /// Records the call's RTP (both directions) with `recorder` from now on.
@@ -204,9 +291,20 @@ impl Relay {
         self.calls.get_mut(&call)?.recorder.take()
     }
 
-    /// The local RTP port of a call's leg.
+    /// The local RTP port of a call's leg (callee side: the selected branch's).
     pub fn port(&self, call: CallId, side: Side) -> Option<u16> {
-        Some(self.calls.get(&call)?.legs[side.index()].port)
+        let c = self.calls.get(&call)?;
+        match side {
+            Side::Caller => Some(c.caller.port),
+            Side::Callee => c.callee().map(|l| l.port),
+        }
+    }
+
+    /// Every local RTP port of a call, all branches'.
+    pub fn ports(&self, call: CallId) -> Vec<u16> {
+        (self.calls.get(&call).into_iter())
+            .flat_map(|c| c.legs().map(|l| l.port))
+            .collect()
     }
 
     /// Where `side`'s SDP says its media is (RTCP on the next port unless given).
@@ -217,11 +315,9 @@ impl Relay {
         rtp: SocketAddr,
         rtcp: Option<SocketAddr>,
     ) -> Result<(), RelayError> {
-        let leg = &mut self
-            .calls
-            .get_mut(&call)
-            .ok_or(RelayError::UnknownCall)?
-            .legs[side.index()];
+        let leg = (self.calls.get_mut(&call))
+            .and_then(|c| c.leg_mut(side))
+            .ok_or(RelayError::UnknownCall)?;
         leg.rtp.expect(rtp);
         let rtcp = rtcp.unwrap_or_else(|| SocketAddr::new(rtp.ip(), rtp.port().wrapping_add(1)));
         leg.rtcp.expect(rtcp);
@@ -240,14 +336,19 @@ impl Relay {
             0 => (port, false),
             _ => (port.wrapping_sub(1), true),
         };
-        let &(id, side) = self.ports.get(&rtp_port)?;
+        let &(id, side, branch) = self.ports.get(&rtp_port)?;
         let arrival = now.saturating_duration_since(self.epoch);
         let epoch_wall = self.epoch_wall;
         let call = self.calls.get_mut(&id)?;
-        let [caller, callee] = &mut call.legs;
+        let selected = call.selected;
         let (leg, other) = match side {
-            Side::Caller => (caller, &*callee),
-            Side::Callee => (callee, &*caller),
+            Side::Caller => (&mut call.caller, call.callees.get(selected).map(|(_, l)| l)),
+            Side::Callee => {
+                let i = call.callees.iter().position(|(b, _)| *b == branch)?;
+                // Only the selected branch is heard; another one's media is counted.
+                let heard = (i == selected).then_some(&call.caller);
+                (&mut call.callees[i].1, heard)
+            }
         };
         let kind = match on_rtcp_port || is_rtcp(data) {
             true => Kind::Rtcp,
@@ -262,7 +363,7 @@ impl Relay {
                 }
                 leg.stats
                     .on_packet(h.ssrc, h.sequence, h.timestamp, data.len(), arrival);
-                if let Some(r) = &mut call.recorder {
+                if let (Some(r), Some(_)) = (&mut call.recorder, other) {
                     let since = now.saturating_duration_since(call.created);
                     let local = SocketAddr::new(from.ip(), leg.port);
                     r.packet(side, data, (from, local), since, epoch_wall + arrival);
@@ -292,6 +393,7 @@ impl Relay {
             }
         }
         leg.last_rx = Some(now);
+        let other = other?;
         let (from_port, to) = match (kind, on_rtcp_port) {
             (Kind::Rtcp, true) => (other.port.wrapping_add(1), other.rtcp.destination()?),
             _ => (other.port, other.rtp.destination()?),
@@ -319,7 +421,7 @@ impl Relay {
     pub fn idle(&self, now: Instant, timeout: Duration) -> Vec<CallId> {
         let mut out: Vec<CallId> = (self.calls.iter())
             .filter(|(_, c)| {
-                let last = c.legs.iter().filter_map(|l| l.last_rx).max();
+                let last = c.legs().filter_map(|l| l.last_rx).max();
                 match last {
                     _ if c.held => false,
                     Some(last) => {
@@ -337,18 +439,17 @@ impl Relay {
 
     /// Both legs' figures: [caller side, callee side].
     pub fn qos(&self, call: CallId) -> Option<[LegQos; 2]> {
-        let c = self.calls.get(&call)?;
-        Some([c.legs[0].qos(), c.legs[1].qos()])
+        self.calls.get(&call)?.qos()
     }
 
     /// Ends a call, frees its ports and returns its final figures.
     pub fn delete(&mut self, call: CallId) -> Option<[LegQos; 2]> {
         let c = self.calls.remove(&call)?;
-        for leg in &c.legs {
+        for leg in c.legs() {
             self.ports.remove(&leg.port);
             self.pool.give(leg.port);
         }
-        Some([c.legs[0].qos(), c.legs[1].qos()])
+        c.qos()
     }
 
     /// Calls in the relay.
@@ -447,6 +548,55 @@ mod tests {
         assert_eq!((report.cumulative_lost, report.jitter), (3, 40));
         assert_eq!(r.qos(id).unwrap()[1].rtcp, (1, rr.len() as u64));
         assert_eq!(report.fraction_lost, 0.25);
+    }
+
+    #[test]
+    fn a_forked_call_talks_with_the_branch_that_sent_sdp_last_and_keeps_the_answerer() {
+        let t0 = Instant::now();
+        let (mut r, id, a, b0) = natted_call(t0);
+        let (b1, new) = r.select(id, 1).unwrap();
+        assert!(new && b1 != b0, "the second phone gets a port of its own");
+        assert_eq!(r.select(id, 1).unwrap(), (b1, false));
+        r.set_peer(id, Side::Callee, addr("198.51.100.3:7000"), None)
+            .unwrap();
+        // Both phones ring with early media; branch 1's SDP came last: it is heard.
+        let first = addr("198.51.100.2:5004");
+        let second = addr("198.51.100.3:7000");
+        assert_eq!(r.receive(b0, first, &rtp(2, 1), t0), None);
+        let f = r.receive(b1, second, &rtp(3, 1), t0).unwrap();
+        assert_eq!((f.from_port, f.to), (a, addr("192.168.1.20:4000")));
+        let f = r
+            .receive(a, addr("203.0.113.7:61000"), &rtp(1, 1), t0)
+            .unwrap();
+        assert_eq!((f.from_port, f.to), (b1, second));
+        // Branch 0 sends a new SDP (its 183, then its 200): selected, then kept.
+        assert_eq!(r.select(id, 0).unwrap(), (b0, false));
+        assert_eq!(r.port(id, Side::Callee), Some(b0));
+        assert!(r.receive(b0, first, &rtp(2, 2), t0).is_some());
+        assert_eq!(
+            r.keep(id, 7),
+            Vec::<u16>::new(),
+            "no such branch: nothing changes"
+        );
+        let (b2, _) = r.select(id, 2).unwrap();
+        assert_eq!(r.drop_branch(id, 2), Some(b2), "declined: freed");
+        assert_eq!(
+            r.port(id, Side::Callee),
+            Some(b1),
+            "the latest remaining is selected"
+        );
+        r.select(id, 0).unwrap();
+        assert_eq!(r.keep(id, 0), vec![b1]);
+        assert_eq!(r.ports(id), vec![a, b0]);
+        assert_eq!(r.receive(b1, second, &rtp(3, 2), t0), None);
+        let f = r
+            .receive(a, addr("203.0.113.7:61000"), &rtp(1, 2), t0)
+            .unwrap();
+        assert_eq!((f.from_port, f.to), (b0, first));
+        let q = r.qos(id).unwrap();
+        assert_eq!((q[0].received.packets, q[1].received.packets), (2, 2));
+        r.delete(id).unwrap();
+        assert!(r.ports.is_empty());
     }
 
     #[test]

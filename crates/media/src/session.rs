@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use trunkline_sdp::Sdp;
 
-use crate::{CallId, Ended, LegQos, MediaPlane, Side};
+use crate::{Branch, CallId, Ended, LegQos, MediaPlane, Side};
 
 /// Why an SDP could not be anchored.
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +100,33 @@ impl Sessions {
             .map_err(|e| SessionError::Sdp(e.to_string()))?;
         }
         Ok(body.to_bytes())
+    }
+
+    /// Selects callee-side `branch` of call `key`, a branch of a forked call, with ports of
+    /// its own when it is new (on the relay address of the family of its party: IPv6 with
+    /// `v6`): the next SDP of the callee side is that branch's, the next one of the caller
+    /// is offered to it, and media flows with it. Nothing happens to an unknown call.
+    pub fn select(&self, key: &str, branch: Branch, v6: bool) -> Result<(), SessionError> {
+        let Some(id) = self.calls().get(key).copied() else {
+            return Ok(());
+        };
+        self.plane
+            .select(id, branch, v6)
+            .map_err(SessionError::NoPorts)
+    }
+
+    /// Keeps callee-side `branch` of call `key` (it answered); the other branches end.
+    pub fn keep(&self, key: &str, branch: Branch) {
+        if let Some(id) = self.calls().get(key).copied() {
+            self.plane.keep(id, branch);
+        }
+    }
+
+    /// Ends callee-side `branch` of call `key` (its phone declined).
+    pub fn drop_branch(&self, key: &str, branch: Branch) {
+        if let Some(id) = self.calls().get(key).copied() {
+            self.plane.drop_branch(id, branch);
+        }
     }
 
     /// Both legs' figures so far: [caller side, callee side].

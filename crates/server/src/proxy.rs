@@ -9,6 +9,7 @@
 pub(crate) mod calls;
 pub(crate) mod contact;
 mod dialog;
+mod forked;
 mod hangup;
 mod initial;
 mod keepalive;
@@ -302,7 +303,7 @@ impl Proxy {
                     // The callee's Contact is fixed up when it is behind NAT or on a connection.
                     let source = (self.pending.get(&stx))
                         .and_then(|p| p.branches.get(branch.0)?.as_ref().map(|b| b.peer));
-                    self.forward_upstream(env, stx, &bytes, None, &[], source, None)
+                    self.forward_branch(env, stx, branch, &bytes, source)
                 }
                 Step::Final {
                     code,
@@ -318,10 +319,13 @@ impl Proxy {
         let Some(p) = self.pending.get(&stx) else {
             return;
         };
-        let (request, from, tpl) = (p.request.clone(), p.from, p.template.clone());
+        let (request, from, mut tpl) = (p.request.clone(), p.from, p.template.clone());
         let Ok(msg) = Message::parse(&request) else {
             return;
         };
+        if let Some(body) = self.branch_offer(p, &msg, b, &t) {
+            tpl.body = Some(body);
+        }
         let out = self.forwarded(&msg, &tpl, &t, from);
         let started = out.and_then(|out| {
             let out = Bytes::from(out);
@@ -506,6 +510,9 @@ impl Proxy {
 
     /// A response on one of our client transactions.
     pub(crate) fn response(&mut self, env: &mut Env<'_>, ctx: ClientTxId, code: u16, bytes: Bytes) {
+        if code >= 300 {
+            self.declined(ctx);
+        }
         if (300..400).contains(&code) && self.config.follow_redirects {
             let targets = redirect_targets(&bytes, &self.ifaces, env.flows);
             self.feed(env, ctx, |fork, b, steps| {
@@ -520,7 +527,17 @@ impl Proxy {
 
     /// A client transaction failed without a final response (408 timeout, 503 transport).
     pub(crate) fn client_failed(&mut self, env: &mut Env<'_>, ctx: ClientTxId, code: u16) {
+        self.declined(ctx);
         self.feed(env, ctx, |fork, b, steps| fork.failed(b, code, steps));
+    }
+
+    /// Client transaction `ctx` (a branch of a request) ended without an answer.
+    fn declined(&self, ctx: ClientTxId) {
+        if let Some(&(stx, b)) = self.clients.get(&ctx)
+            && !self.cancels.contains(&ctx)
+        {
+            self.branch_declined(stx, b);
+        }
     }
 
     /// Gives what happened on client transaction `ctx` to its request's response context and

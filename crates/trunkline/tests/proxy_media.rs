@@ -333,6 +333,116 @@ fn a_caller_behind_nat_is_anchored_latched_and_its_call_measured() {
     );
 }
 
+/// Nothing comes to `peer` from `from` through the relay at `to` for a short while.
+fn unheard(from: &UdpSocket, to: SocketAddr, peer: &UdpSocket) {
+    from.send_to(&trunkline_rtp::Header::pcmu(0x5117, 1), to)
+        .unwrap();
+    peer.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut buf = [0u8; 512];
+    assert!(
+        peer.recv_from(&mut buf).is_err(),
+        "relayed, and should not be"
+    );
+    peer.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+}
+
+#[test]
+fn a_forked_call_gives_each_phone_its_own_ports_and_keeps_the_answerer() {
+    let data = common::data_dir("proxy-media-fork");
+    provision(&data, DOMAIN, 1001..1003);
+    let s = Served::start(
+        data,
+        "[media]\nmode = \"always\"\nport_min = 46700\nport_max = 46799\n",
+    );
+    // Bob has two phones: the INVITE forks to both.
+    let (mut desk, mut mobile) = (ua(Link::udp(s.port), 1002), ua(Link::udp(s.port), 1002));
+    desk.register();
+    mobile.register();
+    let mut alice = ua(Link::udp(s.port), 1001);
+    let (alice_rtp, desk_rtp, mobile_rtp) = (rtp_socket(), rtp_socket(), rtp_socket());
+    let call_id = "media-fork-1";
+    let from = format!("<sip:1001@{DOMAIN}>;tag=a-{call_id}");
+    let offer = sdp("127.0.0.1", alice_rtp.local_addr().unwrap().port());
+    let inv = alice.request(
+        "INVITE",
+        &format!("sip:1002@{DOMAIN}"),
+        &from,
+        &format!("<sip:1002@{DOMAIN}>"),
+        call_id,
+        &[],
+        &offer,
+    );
+    alice.send_with_auth(&inv, "1001").unwrap();
+    let mut invites = Vec::new();
+    for phone in [&mut desk, &mut mobile] {
+        let got = (phone.wait_request("INVITE", WAIT))
+            .unwrap_or_else(|| panic!("no INVITE for a phone; log:\n{}", s.log()));
+        invites.push(got);
+    }
+    let (to_desk, to_mobile) = (media_of(&invites[0]), media_of(&invites[1]));
+    assert_ne!(to_desk, to_mobile, "each phone is offered ports of its own");
+
+    // Both ring with early media; the mobile's 183 comes last, so it is the one heard.
+    let early = |phone: &mut Ua, invite: &str, tag: &str, rtp: &UdpSocket| {
+        let answer = sdp("127.0.0.1", rtp.local_addr().unwrap().port());
+        phone.respond(invite, 183, "Session Progress", tag, &answer);
+    };
+    early(&mut desk, &invites[0], "desk", &desk_rtp);
+    let progress = |alice: &mut Ua| {
+        let got = alice.wait_for(WAIT, |m| status(m) == 183).expect("a 183");
+        media_of(&got)
+    };
+    let to_alice = progress(&mut alice);
+    early(&mut mobile, &invites[1], "mobile", &mobile_rtp);
+    assert_eq!(
+        progress(&mut alice),
+        to_alice,
+        "one port towards the caller"
+    );
+    talk(&mobile_rtp, to_mobile, &alice_rtp, to_alice, 0x3001);
+    talk(&alice_rtp, to_alice, &mobile_rtp, to_mobile, 0xa1);
+    unheard(&desk_rtp, to_desk, &alice_rtp);
+
+    // The desk phone answers: it is heard from now on, the mobile's ports close.
+    let answer = sdp("127.0.0.1", desk_rtp.local_addr().unwrap().port());
+    desk.respond(&invites[0], 200, "OK", "desk", &answer);
+    let ok = alice.wait_final(WAIT).expect("the 200");
+    assert_eq!((status(&ok), media_of(&ok)), (200, to_alice), "{ok}");
+    let cancel = (mobile.wait_request("CANCEL", WAIT)).expect("the mobile stops ringing");
+    mobile.respond(&cancel, 200, "OK", "mobile", "");
+    mobile.respond(&invites[1], 487, "Request Terminated", "mobile", "");
+    let mut routes = values(&ok, HeaderName::RecordRoute);
+    routes.reverse();
+    let target = uri_of(&header(&ok, HeaderName::Contact).unwrap());
+    let to = header(&ok, HeaderName::To).unwrap();
+    let cseq = (trunkline_sip::Message::parse(ok.as_bytes()).unwrap().cseq())
+        .unwrap()
+        .seq;
+    let ack = alice.dialog_request("ACK", &target, &routes, &from, &to, call_id, Some(cseq));
+    alice.send(&ack);
+    desk.wait_request("ACK", WAIT)
+        .expect("the desk gets the ACK");
+    talk(&desk_rtp, to_desk, &alice_rtp, to_alice, 0xde5c);
+    talk(&alice_rtp, to_alice, &desk_rtp, to_desk, 0xa2);
+    unheard(&mobile_rtp, to_mobile, &alice_rtp);
+
+    let call = Call {
+        from,
+        invite: invites.remove(0),
+        ok,
+    };
+    hang_up(&mut alice, &mut desk, &call, call_id);
+    let rows = cdrs(&s.data, 1);
+    assert_eq!(rows[0].disposition, Disposition::Answered, "{rows:?}");
+    let q = &rows[0].qos;
+    assert_eq!(
+        (q.rtp_packets_rx, q.rtp_packets_tx),
+        (Some(20), Some(20)),
+        "each side's latest stream (SSRC): the caller's second, the answering phone's: {q:?}"
+    );
+}
+
 #[test]
 fn a_call_whose_media_stops_is_ended_with_a_bye_to_both_parties() {
     let data = common::data_dir("proxy-media-timeout");

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tracing::debug;
-use trunkline_media::{LegQos, Sessions, Side};
+use trunkline_media::{Branch, LegQos, Sessions, Side};
 use trunkline_sdp::Sdp;
 use trunkline_sip::{Host, Message, Uri};
 use trunkline_store::{Leg, Qos};
@@ -108,6 +108,29 @@ impl Anchor {
                 false
             }
         }
+    }
+
+    /// Selects callee-side `branch` of relayed call `key` (a fork branch towards a party on
+    /// IPv6 with `v6`); false, logged, when its ports cannot be had (the branch then shares
+    /// the selected one's).
+    pub(crate) fn select(&self, key: &CallKey, branch: Branch, v6: bool) -> bool {
+        match self.sessions.select(&session_key(key), branch, v6) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(call_id = key.call_id, error = %e, "fork branch not given its own media ports");
+                false
+            }
+        }
+    }
+
+    /// Keeps callee-side `branch` of `key` (it answered); the other branches' ports close.
+    pub(crate) fn keep(&self, key: &CallKey, branch: Branch) {
+        self.sessions.keep(&session_key(key), branch);
+    }
+
+    /// Frees callee-side `branch` of `key` (it declined).
+    pub(crate) fn drop_branch(&self, key: &CallKey, branch: Branch) {
+        self.sessions.drop_branch(&session_key(key), branch);
     }
 
     /// Whether call `key` is relayed.
