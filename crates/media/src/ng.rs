@@ -243,6 +243,8 @@ fn totals(q: &[LegQos; 2]) -> Value {
         d.insert(b"bytes".to_vec(), Value::Int(l.received.bytes as i64));
         d.insert(b"errors".to_vec(), Value::Int(l.dropped as i64));
         d.insert(b"lost".to_vec(), Value::Int(l.received.lost.max(0)));
+        let jitter = i64::try_from(l.received.jitter.as_micros()).unwrap_or(i64::MAX);
+        d.insert(b"jitter".to_vec(), Value::Int(jitter));
         d.insert(b"mos".to_vec(), Value::Int((l.mos * 10.0).round() as i64));
         Value::Dict(d)
     };

@@ -366,7 +366,9 @@ impl Server {
                 .await
                 .map_err(|source| ServerError::MediaBind { addr: any, source })?;
             info!(nodes = ?nodes, mode = config.media.mode.as_str(), "media nodes for proxied calls");
-            let remote = proxy::remote::Remote::new(config.media.mode, client, nodes, media_tx);
+            let timeout = std::time::Duration::from_secs(u64::from(config.media.timeout_secs));
+            let remote =
+                proxy::remote::Remote::new(config.media.mode, client, nodes, media_tx, timeout);
             proxy = proxy.with_remote(remote);
         }
         if let Some(plane) = plane.as_ref().filter(|_| local_relay) {

@@ -611,11 +611,11 @@ impl Proxy {
     /// that is answered but still has branches (an INVITE's client transactions wait 32 s in
     /// Accepted for late 2xx) keeps only what routes those: the request and the forwarded
     /// copies, needed to start and cancel branches, are let go.
-    fn reap(&mut self, stx: ServerTxId) {
+    pub(super) fn reap(&mut self, stx: ServerTxId) {
         let Some(p) = self.pending.get_mut(&stx) else {
             return;
         };
-        if !p.fork.answered() {
+        if !p.fork.answered() || self.remote.as_ref().is_some_and(|r| r.holds_response(stx)) {
             return;
         }
         let live = (p.branches.iter().flatten()).any(|b| self.clients.contains_key(&b.tx));
@@ -656,6 +656,9 @@ impl Proxy {
             self.end_call(env, &key, Hangup::Timeout);
         }
         self.media_timeouts(env);
+        if let Some(r) = self.remote.as_mut() {
+            r.poll(env.now_ms);
+        }
         self.keepalive(env);
     }
 }

@@ -146,7 +146,8 @@ impl MediaNode {
         let data = common::data_dir("media-node");
         let config = data.join("media.toml");
         let text = format!(
-            "[media]\nng_listen = \"127.0.0.1:{ng}\"\nport_min = 46600\nport_max = 46699\n"
+            "[media]\nng_listen = \"127.0.0.1:{ng}\"\nport_min = 46600\nport_max = 46699\n\
+             timeout_secs = 3\n"
         );
         std::fs::write(&config, text).unwrap();
         let log = std::fs::File::create(data.join("media.log")).unwrap();
@@ -509,7 +510,10 @@ fn a_remote_media_node_relays_the_proxys_calls_over_ng() {
     let node = MediaNode::start(ng);
     let data = common::data_dir("proxy-media-remote");
     provision(&data, DOMAIN, 1001..1003);
-    let s = Served::start(data, &format!("[media]\nnodes = [\"127.0.0.1:{ng}\"]\n"));
+    let s = Served::start(
+        data,
+        &format!("[media]\nnodes = [\"127.0.0.1:{ng}\"]\ntimeout_secs = 3\n"),
+    );
     let mut bob = ua(Link::udp(s.port), 1002);
     bob.register();
     let mut alice = ua(Link::udp(s.port), 1001);
@@ -532,7 +536,7 @@ fn a_remote_media_node_relays_the_proxys_calls_over_ng() {
     assert_eq!(code, 200, "{body}");
     let live = common::ok(&s.data, &["calls"]);
     assert!(
-        live.contains("relayed by a media node; recording"),
+        live.contains("media-remote-1") && live.contains("; recording"),
         "{live}"
     );
     std::thread::sleep(Duration::from_millis(200)); // the node gets the request
@@ -559,4 +563,45 @@ fn a_remote_media_node_relays_the_proxys_calls_over_ng() {
         .unwrap_or_else(|| panic!("no recording at the node:\n{}", node.log()));
     let files: Vec<_> = std::fs::read_dir(day.path()).unwrap().flatten().collect();
     assert_eq!(files.len(), 1, "{files:?}");
+
+    // A second call whose media stops: the proxy's queries show the node's figures live,
+    // then the node drops the silent call (its timeout, 3 s) and the proxy ends it with a
+    // BYE to both parties.
+    let offer = sdp("192.168.1.20", 4002);
+    let call = set_up(&s, &mut alice, &mut bob, "media-remote-2", &offer, bob_at);
+    let (to_bob, to_alice) = (media_of(&call.invite), media_of(&call.ok));
+    talk(&alice_rtp, to_alice, &bob_rtp, to_bob, 0xa12);
+    let figures = "relayed: caller 20 pkts 0 lost";
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let live = loop {
+        let live = common::ok(&s.data, &["calls"]);
+        if live.contains(figures) || std::time::Instant::now() > deadline {
+            break live;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(live.contains(figures), "{live}");
+    for (party, tag) in [
+        (&mut alice, "a-media-remote-2"),
+        (&mut bob, "b-media-remote-2"),
+    ] {
+        let bye = (party.wait_request("BYE", Duration::from_secs(10))).unwrap_or_else(|| {
+            panic!(
+                "no BYE for {}; log:\n{}\nnode:\n{}",
+                party.user,
+                s.log(),
+                node.log()
+            )
+        });
+        assert!(bye.contains("media timeout"), "{bye}");
+        party.respond(&bye, 200, "OK", tag, "");
+    }
+    let rows = cdrs(&s.data, 2);
+    let row = (rows.iter().find(|r| r.call_id == "media-remote-2")).expect("its CDR");
+    assert_eq!(row.hangup_reason, "media_timeout", "{rows:?}");
+    assert_eq!(
+        row.qos.rtp_packets_rx,
+        Some(20),
+        "the node's last figures: {rows:?}"
+    );
 }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use trunkline_media::{LegQos, Side};
+use trunkline_media::Side;
 use trunkline_store::{
     CdrUuid, Direction, Disposition, Leg, LiveCall, LiveMedia, NewCdr, Qos, TenantId, UserId,
 };
@@ -154,16 +154,10 @@ impl Calls {
     /// and its figures when known (a remote node's are not).
     pub(crate) fn live(
         &self,
-        qos: impl Fn(&CallKey) -> Option<Option<[LegQos; 2]>>,
+        qos: impl Fn(&CallKey) -> Option<Option<[LiveMedia; 2]>>,
     ) -> Vec<LiveCall> {
         let mut calls: Vec<(&CallKey, &Call)> = self.calls.iter().collect();
         calls.sort_by_key(|(k, c)| (c.started_ms, &k.call_id));
-        let media = |l: &LegQos| LiveMedia {
-            packets: l.received.packets,
-            lost: l.received.lost.max(0),
-            jitter_us: u32::try_from(l.received.jitter.as_micros()).unwrap_or(u32::MAX),
-            mos_x100: (l.mos * 100.0).round().clamp(100.0, 500.0) as u16,
-        };
         (calls.into_iter())
             .map(|(key, c)| {
                 let q = qos(key);
@@ -179,7 +173,7 @@ impl Calls {
                     answered_at: c.answered_ms.map(|a| a as i64),
                     relayed: q.is_some(),
                     recording: c.record && q.is_some(),
-                    media: q.flatten().map(|q| [media(&q[0]), media(&q[1])]),
+                    media: q.flatten(),
                 }
             })
             .collect()

@@ -11,7 +11,7 @@ use tracing::debug;
 use trunkline_media::{Branch, LegQos, Sessions, Side};
 use trunkline_sdp::Sdp;
 use trunkline_sip::{Host, Message, Uri};
-use trunkline_store::{Leg, Qos};
+use trunkline_store::{Leg, LiveMedia, Qos};
 
 use super::Target;
 use super::calls::CallKey;
@@ -166,9 +166,16 @@ impl Anchor {
             .collect()
     }
 
-    /// Live figures of relayed call `key`.
-    pub(crate) fn qos(&self, key: &CallKey) -> Option<[LegQos; 2]> {
-        self.sessions.qos(&session_key(key))
+    /// Live figures of relayed call `key`: [caller, callee].
+    pub(crate) fn live(&self, key: &CallKey) -> Option<[LiveMedia; 2]> {
+        let q = self.sessions.qos(&session_key(key))?;
+        let media = |l: &LegQos| LiveMedia {
+            packets: l.received.packets,
+            lost: l.received.lost.max(0),
+            jitter_us: u32::try_from(l.received.jitter.as_micros()).unwrap_or(u32::MAX),
+            mos_x100: (l.mos * 100.0).round().clamp(100.0, 500.0) as u16,
+        };
+        Some([media(&q[0]), media(&q[1])])
     }
 }
 

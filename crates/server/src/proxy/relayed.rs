@@ -21,8 +21,8 @@ impl Proxy {
     /// The calls in progress with their media figures.
     pub(crate) fn live_calls(&self) -> Vec<LiveCall> {
         self.calls.live(|k| match (self.anchor(), &self.remote) {
-            (Some(a), _) if a.relays(k) => Some(a.qos(k)),
-            (_, Some(r)) if r.relays(k) => Some(None),
+            (Some(a), _) if a.relays(k) => Some(a.live(k)),
+            (_, Some(r)) if r.relays(k) => Some(r.live(k)),
             _ => None,
         })
     }
@@ -85,34 +85,40 @@ impl Proxy {
             return;
         };
         for key in anchor.idle(timeout) {
-            if !self.calls.contains(&key) {
-                // A relayed call the proxy no longer knows: nothing to end but its media.
-                let _ = anchor.release(&key, Leg::A);
-                continue;
-            }
-            let Some(dialog) = self.calls.dialog(&key).cloned() else {
-                // Still ringing (the relay gives those a grace) or answered in a way the
-                // proxy could not read: Timer C or the maximum duration ends it.
+            self.media_stopped(env, key);
+        }
+    }
+
+    /// Relayed call `key`'s media stopped (found by the in-process relay, or a media node
+    /// dropped the call for its timeout): each party gets a BYE and the call ends.
+    fn media_stopped(&mut self, env: &mut Env<'_>, key: CallKey) {
+        if !self.calls.contains(&key) {
+            // A relayed call the proxy no longer knows: nothing to end but its media.
+            self.closed(env, &key, None);
+            return;
+        }
+        let Some(dialog) = self.calls.dialog(&key).cloned() else {
+            // Still ringing (the relay gives those a grace) or answered in a way the
+            // proxy could not read: Timer C or the maximum duration ends it.
+            return;
+        };
+        for side in [Side::Caller, Side::Callee] {
+            let peer = dialog.end(side).peer;
+            self.next_branch = self.next_branch.wrapping_add(1);
+            let branch = format!("z9hG4bK-mt{:x}", self.next_branch);
+            let Some(via) = self.ifaces.via(peer.transport, peer.addr.ip(), &branch) else {
                 continue;
             };
-            for side in [Side::Caller, Side::Callee] {
-                let peer = dialog.end(side).peer;
-                self.next_branch = self.next_branch.wrapping_add(1);
-                let branch = format!("z9hG4bK-mt{:x}", self.next_branch);
-                let Some(via) = self.ifaces.via(peer.transport, peer.addr.ip(), &branch) else {
-                    continue;
-                };
-                let bye = dialog.bye(side, &via, MEDIA_TIMEOUT_REASON);
-                if let Err(e) = env.engine.request(Bytes::from(bye), peer, Instant::now()) {
-                    debug!(error = %e, "media timeout BYE not sent");
-                }
+            let bye = dialog.bye(side, &via, MEDIA_TIMEOUT_REASON);
+            if let Err(e) = env.engine.request(Bytes::from(bye), peer, Instant::now()) {
+                debug!(error = %e, "media timeout BYE not sent");
             }
-            tracing::info!(
-                call_id = key.call_id,
-                "call ended: no media for media.timeout_secs"
-            );
-            self.end_call(env, &key, Hangup::MediaTimeout);
         }
+        tracing::info!(
+            call_id = key.call_id,
+            "call ended: no media for media.timeout_secs"
+        );
+        self.end_call(env, &key, Hangup::MediaTimeout);
     }
 
     /// A media node answered: the step that waited for it goes on.
@@ -133,9 +139,15 @@ impl Proxy {
             }
             remote::Deferred::Respond { stx, bytes, source } => {
                 self.forward_upstream(env, stx, &bytes, None, &[], source, Some(sdp));
+                self.reap(stx);
             }
             remote::Deferred::Ack { bytes, from } => self.forward_ack(env, &bytes, from, Some(sdp)),
             remote::Deferred::Cdr { cdr, .. } => env.cdrs.push(cdr),
+            remote::Deferred::Poll { key, gone } => {
+                if gone {
+                    self.media_stopped(env, key);
+                }
+            }
         }
     }
 

@@ -6,21 +6,27 @@
 //! the step. A node that does not answer leaves the SDP unchanged (logged); a CDR is never
 //! held back by it.
 //!
+//! The proxy asks the nodes after their calls (ng `query`) every half media timeout: the
+//! figures feed the live view, and a call the node no longer knows ("Unknown call-id": it
+//! dropped it when its media stopped for the node's timeout, as rtpengine does too) is ended
+//! with a BYE to both parties, like a media timeout of the in-process relay.
+//!
 //! The node's call is named by the Call-ID; the party that sent the first offer is the
 //! node's "caller" (the callee for a late offer), the ng `from-tag` of each offer is its
 //! sender's tag and of each answer the offerer's.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
-use tracing::warn;
+use tracing::{debug, warn};
 use trunkline_media::bencode::Value;
 use trunkline_media::{NgClient, NgError, Side};
 use trunkline_proto::ServerTxId;
 use trunkline_sip::Message;
-use trunkline_store::{Leg, NewCdr, Qos};
+use trunkline_store::{Leg, LiveMedia, NewCdr, Qos};
 
 use super::calls::CallKey;
 use super::{Peer, Pending};
@@ -39,8 +45,15 @@ pub(super) enum Deferred {
     },
     /// An ACK (with the answer to a late offer) to forward.
     Ack { bytes: Bytes, from: Peer },
-    /// A CDR that gets the node's figures from its `delete` reply.
-    Cdr { cdr: NewCdr, swapped: bool },
+    /// A CDR that gets the node's figures from its `delete` reply (else from the latest
+    /// `query`, `last`).
+    Cdr {
+        cdr: NewCdr,
+        swapped: bool,
+        last: Option<Value>,
+    },
+    /// A `query` of call `key`; `gone` once the node said it does not know the call.
+    Poll { key: CallKey, gone: bool },
 }
 
 /// A node's answer to one request of the proxy.
@@ -62,7 +75,17 @@ pub(crate) struct Remote {
     deferred: HashMap<u64, Deferred>,
     replies: mpsc::UnboundedSender<MediaReply>,
     next: u64,
+    /// How often calls are asked after, and when next (ms since the epoch).
+    poll_every_ms: u64,
+    next_poll_ms: u64,
+    /// Calls asked after and not answered yet: one `query` at a time per call.
+    polling: HashSet<CallKey>,
+    /// Each call's latest `query` reply.
+    figures: HashMap<CallKey, Value>,
 }
+
+/// The ng error reason for a call a node does not have (rtpengine's words, and ours).
+const UNKNOWN_CALL: &str = "Unknown call-id";
 
 /// Whether the body is SDP, and its text.
 fn sdp_of<'a>(msg: &Message<'a>) -> Option<&'a str> {
@@ -78,7 +101,9 @@ impl Remote {
         client: NgClient,
         nodes: Vec<SocketAddr>,
         replies: mpsc::UnboundedSender<MediaReply>,
+        timeout: Duration,
     ) -> Self {
+        let poll_every = (timeout / 2).clamp(Duration::from_secs(1), Duration::from_secs(10));
         Remote {
             mode,
             client,
@@ -87,7 +112,59 @@ impl Remote {
             deferred: HashMap::new(),
             replies,
             next: 0,
+            poll_every_ms: u64::try_from(poll_every.as_millis()).unwrap_or(10_000),
+            next_poll_ms: 0,
+            polling: HashSet::new(),
+            figures: HashMap::new(),
         }
+    }
+
+    /// Asks the nodes after their calls (those with an offer out), when it is time to.
+    pub(super) fn poll(&mut self, now_ms: u64) {
+        if now_ms < self.next_poll_ms {
+            return;
+        }
+        self.next_poll_ms = now_ms + self.poll_every_ms;
+        let due: Vec<CallKey> = (self.relayed.iter())
+            .filter(|(k, roles)| roles.is_some() && !self.polling.contains(*k))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in due {
+            let Some(node) = self.node(&key.call_id) else {
+                continue;
+            };
+            let pairs = vec![
+                ("command", "query".to_owned()),
+                ("call-id", key.call_id.clone()),
+            ];
+            self.polling.insert(key.clone());
+            self.send(node, pairs, Deferred::Poll { key, gone: false });
+        }
+    }
+
+    /// The latest figures of call `key` from its node: [caller, callee]; `None` before the
+    /// first `query` or from a node that gives no per-party figures (rtpengine).
+    pub(super) fn live(&self, key: &CallKey) -> Option<[LiveMedia; 2]> {
+        let reply = self.figures.get(key)?;
+        let swapped = self.relayed.get(key).copied().flatten().unwrap_or(false);
+        let party = |name: &str| -> Option<LiveMedia> {
+            let p = reply.get("totals")?.get(name)?;
+            let int = |k: &str| match p.get(k) {
+                Some(Value::Int(n)) => *n,
+                _ => 0,
+            };
+            Some(LiveMedia {
+                packets: u64::try_from(int("packets")).unwrap_or(0),
+                lost: int("lost").max(0),
+                jitter_us: u32::try_from(int("jitter")).unwrap_or(0),
+                mos_x100: u16::try_from((int("mos") * 10).clamp(100, 500)).unwrap_or(100),
+            })
+        };
+        let (caller, callee) = (party("caller")?, party("callee")?);
+        Some(match swapped {
+            false => [caller, callee],
+            true => [callee, caller],
+        })
     }
 
     /// The node of a call (by its Call-ID, so every message of it goes to the same node).
@@ -162,6 +239,7 @@ impl Remote {
     /// Ends the relaying of `key`: `delete` at its node; `cdr`, if any, waits for the node's
     /// figures. The CDR comes back when the call was not relayed (keep it as it is).
     pub(super) fn release(&mut self, key: &CallKey, cdr: Option<NewCdr>) -> Option<NewCdr> {
+        let last = self.figures.remove(key);
         let (Some(roles), Some(node)) = (self.relayed.remove(key), self.node(&key.call_id)) else {
             return cdr;
         };
@@ -171,7 +249,7 @@ impl Remote {
             ("call-id", key.call_id.clone()),
         ];
         match cdr {
-            Some(cdr) => self.send(node, pairs, Deferred::Cdr { cdr, swapped }),
+            Some(cdr) => self.send(node, pairs, Deferred::Cdr { cdr, swapped, last }),
             None => self.fire(node, pairs),
         }
         None
@@ -216,23 +294,58 @@ impl Remote {
     /// The step a reply finishes, with the anchored SDP (`None`: unchanged).
     pub(super) fn finish(&mut self, reply: MediaReply) -> Option<(Deferred, Option<Vec<u8>>)> {
         let step = self.deferred.remove(&reply.token)?;
+        if let Deferred::Poll { key, .. } = step {
+            self.polling.remove(&key);
+            let relayed = self.relayed.contains_key(&key);
+            let gone = match reply.result {
+                Ok(v) if relayed => {
+                    self.figures.insert(key.clone(), v);
+                    false
+                }
+                Err(NgError::Refused { reason, .. }) => relayed && reason == UNKNOWN_CALL,
+                Err(e) => {
+                    debug!(error = %e, call_id = key.call_id, "media node: query failed");
+                    false
+                }
+                Ok(_) => false,
+            };
+            return Some((Deferred::Poll { key, gone }, None));
+        }
         let value = match reply.result {
             Ok(v) => Some(v),
             Err(e) => {
-                warn!(error = %e, "media node: SDP not anchored, media goes end to end");
+                if !matches!(step, Deferred::Cdr { .. }) {
+                    warn!(error = %e, "media node: SDP not anchored, media goes end to end");
+                }
                 None
             }
         };
         let sdp =
             (value.as_ref()).and_then(|v| v.get("sdp")?.as_str().map(|s| s.as_bytes().to_vec()));
-        let step = match (step, &value) {
-            (Deferred::Cdr { mut cdr, swapped }, Some(v)) => {
-                cdr.qos = cdr_qos(v, cdr.leg, swapped);
-                Deferred::Cdr { cdr, swapped }
+        let step = match step {
+            Deferred::Cdr {
+                mut cdr,
+                swapped,
+                last,
+            } => {
+                if let Some(v) = value.as_ref().or(last.as_ref()) {
+                    cdr.qos = cdr_qos(v, cdr.leg, swapped);
+                }
+                Deferred::Cdr {
+                    cdr,
+                    swapped,
+                    last: None,
+                }
             }
-            (step, _) => step,
+            step => step,
         };
         Some((step, sdp))
+    }
+
+    /// Whether a response of `stx` waits for its node (its request is still needed: the
+    /// dialog of a 2xx is read from it).
+    pub(super) fn holds_response(&self, stx: ServerTxId) -> bool {
+        (self.deferred.values()).any(|d| matches!(d, Deferred::Respond { stx: s, .. } if *s == stx))
     }
 
     /// A Launch waiting for `stx`, taken back (a CANCEL came first).
