@@ -2,8 +2,10 @@
 //! local ports belong to which call and leg, where a packet arriving on one leg goes, how a
 //! leg learns its peer's real address behind NAT (latching) without letting a stranger take
 //! the stream over, and what each stream's quality is. A UDP data plane feeds it packets and
-//! sends what it says ([`MediaPlane`] is the data plane: worker threads on epoll).
+//! sends what it says ([`MediaPlane`] is the data plane: worker threads on epoll, batching
+//! their socket I/O through io_uring).
 
+mod batch;
 pub mod bencode;
 mod latch;
 pub mod ng;

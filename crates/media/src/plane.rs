@@ -4,19 +4,22 @@
 //! takes the core's lock once: it reads one datagram from each, asks the core where each goes,
 //! then sends them all after letting go of the lock. A call's sockets belong to one worker.
 //!
-//! Per relayed packet that is one `recvfrom` and one `sendto`, with the `epoll_wait` and the
-//! lock shared by the whole batch: no task wake-ups, no per-packet locking.
+//! The receives of a batch go to the kernel in one io_uring submission and its sends in
+//! another ([`crate::batch`]); without io_uring, one `recvfrom` and one `sendto` per packet.
+//! Either way the `epoll_wait` and the lock are shared by the whole batch: no task wake-ups,
+//! no per-packet locking.
 
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use rustix::event::epoll;
 use tracing::debug;
 
+use crate::batch::{Batch, MTU};
 use crate::{Branch, CallId, LegQos, PortPool, Recorder, Recordings, Relay, RelayError, Side};
 
 /// Tries of a fresh port pair when a port of the pool is taken by another program.
@@ -27,9 +30,6 @@ const EVENTS: usize = 256;
 
 /// How often an idle worker checks whether its plane still exists.
 const WAKE: Duration = Duration::from_millis(200);
-
-/// Largest datagram relayed.
-const MTU: usize = 2048;
 
 #[derive(Debug)]
 struct State {
@@ -336,13 +336,112 @@ pub struct Ended {
     pub recording: Option<std::path::PathBuf>,
 }
 
+/// A worker's way of moving datagrams: batched through io_uring, or a system call each.
+enum Io {
+    Ring(Box<Batch>),
+    Plain(Box<[[u8; MTU]]>),
+}
+
+impl Io {
+    fn new(worker: usize) -> Io {
+        match Batch::new(EVENTS) {
+            Ok(b) => Io::Ring(Box::new(b)),
+            Err(e) => {
+                tracing::warn!(worker, error = %e, "media worker without io_uring: one system call per packet");
+                Io::plain()
+            }
+        }
+    }
+
+    fn plain() -> Io {
+        Io::Plain(vec![[0u8; MTU]; EVENTS].into_boxed_slice())
+    }
+
+    /// After a failed wait on the ring: plain system calls from now on.
+    fn fall_back(&mut self, e: &io::Error) {
+        tracing::error!(error = %e, "media worker: io_uring failed; one system call per packet from now on");
+        if let Io::Ring(b) = std::mem::replace(self, Io::plain()) {
+            (*b).abandon();
+        }
+    }
+
+    /// One datagram from each socket, slot `i` from `sockets[i]`, into `got[i]`.
+    fn receive(
+        &mut self,
+        sockets: &[(Arc<UdpSocket>, u16)],
+        fds: &mut Vec<RawFd>,
+        got: &mut Vec<Option<(usize, SocketAddr)>>,
+    ) {
+        match self {
+            Io::Ring(b) => {
+                fds.clear();
+                fds.extend(sockets.iter().map(|(s, _)| s.as_raw_fd()));
+                if let Err(e) = b.receive(fds, got) {
+                    self.fall_back(&e);
+                }
+            }
+            Io::Plain(bufs) => {
+                got.clear();
+                for ((socket, port), buf) in sockets.iter().zip(bufs.iter_mut()) {
+                    got.push(match socket.recv_from(buf) {
+                        Ok(x) => Some(x),
+                        Err(e) => {
+                            // Spurious readiness, or ICMP unreachable from a peer that left.
+                            if e.kind() != io::ErrorKind::WouldBlock {
+                                debug!(port, error = %e, "relay receive error");
+                            }
+                            None
+                        }
+                    });
+                }
+            }
+        }
+    }
+
+    fn datagram(&self, slot: usize, len: usize) -> &[u8] {
+        match self {
+            Io::Ring(b) => b.datagram(slot, len),
+            Io::Plain(bufs) => (bufs.get(slot)).map_or(&[], |b| &b[..len.min(MTU)]),
+        }
+    }
+
+    /// Each `(slot, len, socket, to)`: the slot's datagram from the socket to `to`.
+    fn send(
+        &mut self,
+        sends: &[(usize, usize, Arc<UdpSocket>, SocketAddr)],
+        ring_sends: &mut Vec<(usize, usize, RawFd, SocketAddr)>,
+    ) {
+        match self {
+            Io::Ring(b) => {
+                ring_sends.clear();
+                ring_sends.extend(
+                    (sends.iter()).map(|(slot, len, s, to)| (*slot, *len, s.as_raw_fd(), *to)),
+                );
+                if let Err(e) = b.send(ring_sends) {
+                    self.fall_back(&e);
+                }
+            }
+            Io::Plain(_) => {
+                for (slot, len, socket, to) in sends {
+                    if let Err(e) = socket.send_to(self.datagram(*slot, *len), to) {
+                        debug!(%to, error = %e, "relay send error");
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// One worker: waits for ready sockets and relays a datagram from each, until the plane is
 /// dropped.
 fn serve(shared: Weak<Shared>, worker: usize) {
     let mut events: Vec<epoll::Event> = Vec::with_capacity(EVENTS);
-    let mut bufs: Vec<[u8; MTU]> = vec![[0u8; MTU]; EVENTS];
+    let mut io = Io::new(worker);
     let mut inbound: Vec<(Arc<UdpSocket>, u16)> = Vec::with_capacity(EVENTS);
+    let mut got: Vec<Option<(usize, SocketAddr)>> = Vec::with_capacity(EVENTS);
+    let mut fds: Vec<RawFd> = Vec::with_capacity(EVENTS);
     let mut outbound: Vec<(usize, usize, Arc<UdpSocket>, SocketAddr)> = Vec::with_capacity(EVENTS);
+    let mut ring_sends = Vec::with_capacity(EVENTS);
     let wake = rustix::event::Timespec {
         tv_sec: 0,
         tv_nsec: WAKE.as_nanos() as _,
@@ -370,43 +469,36 @@ fn serve(shared: Weak<Shared>, worker: usize) {
         if events.is_empty() {
             continue;
         }
-        let now = Instant::now();
-        let mut state = lock(&shared.state);
         inbound.clear();
-        for ev in &events {
-            let port = ev.data.u64() as u16;
-            if let Some(s) = state.sockets.get(&port) {
-                inbound.push((Arc::clone(s), port));
-            }
-        }
-        // Read one datagram from each ready socket (level-triggered: one with more waiting is
-        // ready again at the next wait) and route it, under one lock.
-        outbound.clear();
-        for (i, (socket, port)) in inbound.iter().enumerate() {
-            let buf = &mut bufs[i];
-            let (n, from) = match socket.recv_from(buf) {
-                Ok(x) => x,
-                Err(e) => {
-                    // Spurious readiness, or ICMP unreachable from a peer that went away.
-                    if e.kind() != io::ErrorKind::WouldBlock {
-                        debug!(port, error = %e, "relay receive error");
-                    }
-                    continue;
+        {
+            let state = lock(&shared.state);
+            for ev in &events {
+                let port = ev.data.u64() as u16;
+                if let Some(s) = state.sockets.get(&port) {
+                    inbound.push((Arc::clone(s), port));
                 }
-            };
-            let Some(f) = state.relay.receive(*port, from, &buf[..n], now) else {
-                continue;
-            };
-            if let Some(out) = state.sockets.get(&f.from_port) {
-                outbound.push((i, n, Arc::clone(out), f.to));
             }
         }
-        drop(state);
-        for (i, n, socket, to) in outbound.drain(..) {
-            if let Err(e) = socket.send_to(&bufs[i][..n], to) {
-                debug!(%to, error = %e, "relay send error");
+        // One datagram from each ready socket (level-triggered: one with more waiting is
+        // ready again at the next wait), then each routed under one lock.
+        io.receive(&inbound, &mut fds, &mut got);
+        let now = Instant::now();
+        outbound.clear();
+        {
+            let mut state = lock(&shared.state);
+            for (i, ((_, port), got)) in inbound.iter().zip(&got).enumerate() {
+                let Some((n, from)) = *got else {
+                    continue;
+                };
+                let Some(f) = state.relay.receive(*port, from, io.datagram(i, n), now) else {
+                    continue;
+                };
+                if let Some(out) = state.sockets.get(&f.from_port) {
+                    outbound.push((i, n, Arc::clone(out), f.to));
+                }
             }
         }
+        io.send(&outbound, &mut ring_sends);
     }
 }
 
@@ -417,6 +509,33 @@ mod tests {
 
     fn rtp(ssrc: u32, seq: u16) -> Vec<u8> {
         trunkline_rtp::Header::pcmu(ssrc, seq)
+    }
+
+    /// Both ways of moving datagrams (io_uring where it works, plain calls where not) do
+    /// the same: one datagram per ready socket in, each sent on from another socket.
+    #[test]
+    fn batched_and_plain_io_relay_the_same() {
+        let mut ways = vec![Io::plain()];
+        ways.extend(Batch::new(EVENTS).ok().map(|b| Io::Ring(Box::new(b))));
+        for mut io in ways {
+            let bind = || Arc::new(std::net::UdpSocket::bind("127.0.0.1:0").unwrap());
+            let (a, b, peer) = (bind(), bind(), bind());
+            peer.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            a.set_nonblocking(true).unwrap();
+            b.set_nonblocking(true).unwrap();
+            peer.send_to(&rtp(1, 1), a.local_addr().unwrap()).unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+            let sockets = vec![(Arc::clone(&a), 0), (Arc::clone(&b), 1)];
+            let (mut fds, mut got) = (Vec::new(), Vec::new());
+            io.receive(&sockets, &mut fds, &mut got);
+            let from = peer.local_addr().unwrap();
+            assert_eq!(got, vec![Some((172, from)), None]);
+            assert_eq!(io.datagram(0, 172), &rtp(1, 1)[..]);
+            io.send(&[(0, 172, Arc::clone(&b), from)], &mut Vec::new());
+            let mut buf = [0u8; 256];
+            let (n, src) = peer.recv_from(&mut buf).unwrap();
+            assert_eq!((&buf[..n], src), (&rtp(1, 1)[..], b.local_addr().unwrap()));
+        }
     }
 
     async fn recv(s: &UdpSocket) -> Option<(Vec<u8>, SocketAddr)> {
