@@ -9,11 +9,18 @@
 //! own core; the relay still has its own ports per call and leg and latches each of them.
 //!
 //! `rtp_load NG_ADDR CALLS SECONDS [WARM] [PID]`; ends its calls with `delete`.
+//!
+//! `RTP_LOAD_IP` is the address its parties send from and name in their SDP (default
+//! 127.0.0.1; another one when the generator runs in a network namespace of its own).
+//! `RTP_LOAD_CORE=N` also reports how busy CPU N was over the measurement (every kind of
+//! time but idle and I/O wait, from `/proc/stat`), per relayed packet: with the relay and
+//! the receive processing of its packets on that core, this counts what a relay costs
+//! wherever it does its work (in its threads, or in the kernel's softirqs).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a load tool may stop on its own setup
 
 use std::io::{IoSlice, IoSliceMut};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use quinn_udp::{RecvMeta, UdpSockRef, UdpSocketState};
@@ -47,9 +54,9 @@ fn ng(sock: &UdpSocket, relay: SocketAddr, n: &mut u64, pairs: &[(&str, String)]
     panic!("the relay does not answer ng at {relay}");
 }
 
-fn sdp(port: u16) -> String {
+fn sdp(ip: IpAddr, port: u16) -> String {
     format!(
-        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=load\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+        "v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=load\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
          m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n"
     )
 }
@@ -68,6 +75,19 @@ fn cpu_ticks(pid: Option<u32>) -> Option<u64> {
     let rest = &stat[stat.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split(' ').collect();
     Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+/// CPU `core`'s busy and total time so far, in clock ticks (USER_HZ).
+fn core_ticks(core: Option<usize>) -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let name = format!("cpu{} ", core?);
+    let line = stat.lines().find(|l| l.starts_with(&name))?;
+    let f: Vec<u64> = (line.split_whitespace().skip(1))
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let total: u64 = f.iter().take(8).sum();
+    let idle = f.get(3)? + f.get(4)?;
+    Some((total - idle, total))
 }
 
 /// Latency histogram in 10 µs buckets up to 1 s.
@@ -169,7 +189,14 @@ fn main() {
         .map_or(5, |s| s.parse().expect("WARM is a number"));
     let pid: Option<u32> = args.get(5).and_then(|s| s.parse().ok());
 
-    let control = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let local: IpAddr = std::env::var("RTP_LOAD_IP")
+        .map_or(Ok([127, 0, 0, 1].into()), |s| s.parse())
+        .expect("RTP_LOAD_IP is an IP address");
+    let core: Option<usize> = std::env::var("RTP_LOAD_CORE")
+        .ok()
+        .map(|s| s.parse().expect("RTP_LOAD_CORE is a CPU number"));
+
+    let control = UdpSocket::bind((local, 0)).unwrap();
     control
         .set_read_timeout(Some(Duration::from_secs(2)))
         .unwrap();
@@ -177,8 +204,7 @@ fn main() {
         let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
         let _ = s.set_recv_buffer_size(32 << 20);
         let _ = s.set_send_buffer_size(32 << 20);
-        s.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
-            .unwrap();
+        s.bind(&SocketAddr::from((local, 0)).into()).unwrap();
         let s: UdpSocket = s.into();
         s.set_nonblocking(true).unwrap();
         s
@@ -199,7 +225,7 @@ fn main() {
                 ("command", "offer".into()),
                 ("call-id", id.clone()),
                 ("from-tag", format!("a{i}")),
-                ("sdp", sdp(ca.port())),
+                ("sdp", sdp(local, ca.port())),
             ],
         );
         let to_callee_port = relay_addr(&offer);
@@ -212,7 +238,7 @@ fn main() {
                 ("call-id", id.clone()),
                 ("from-tag", format!("a{i}")),
                 ("to-tag", format!("b{i}")),
-                ("sdp", sdp(cb.port())),
+                ("sdp", sdp(local, cb.port())),
             ],
         );
         targets.push((id, relay_addr(&answer), to_callee_port));
@@ -236,12 +262,14 @@ fn main() {
     let mut seq = vec![0u16; calls * 2];
     let mut tick = 0usize;
     let mut cpu = (None, None);
+    let mut busy = (None, None);
     let mut out_a = Vec::with_capacity(calls);
     let mut out_b = Vec::with_capacity(calls);
     while t0.elapsed() < stop + Duration::from_millis(500) {
         let elapsed = t0.elapsed();
         if cpu.0.is_none() && elapsed.as_secs() >= warm {
             cpu.0 = Some((cpu_ticks(pid), Instant::now()));
+            busy.0 = core_ticks(core);
         }
         // Every millisecond, the streams of this slot send one packet each.
         while elapsed < stop && Duration::from_millis(tick as u64) <= elapsed {
@@ -272,6 +300,7 @@ fn main() {
         }
         if elapsed >= stop && cpu.1.is_none() {
             cpu.1 = Some((cpu_ticks(pid), Instant::now()));
+            busy.1 = core_ticks(core);
         }
         let got = receive(&callers, &qa, &mut storage, &mut meta, t0, window, &mut c)
             + receive(&callees, &qb, &mut storage, &mut meta, t0, window, &mut c);
@@ -301,8 +330,19 @@ fn main() {
         }
         _ => String::new(),
     };
+    let core_line = match (core, busy) {
+        (Some(n), (Some((b0, t0)), Some((b1, t1)))) => {
+            let busy_s = (b1 - b0) as f64 / 100.0; // clock ticks (USER_HZ 100)
+            format!(
+                " cpu{n}={:.1}% cpu{n}_us_per_pkt={:.2}",
+                100.0 * (b1 - b0) as f64 / (t1 - t0).max(1) as f64,
+                busy_s * 1e6 / c.received.max(1) as f64
+            )
+        }
+        _ => String::new(),
+    };
     println!(
-        "calls={calls} pps={pps} sent={sent} relayed={} lost={lost} loss={:.3}% p50_us={} p99_us={} max_us={}{cpu_line}",
+        "calls={calls} pps={pps} sent={sent} relayed={} lost={lost} loss={:.3}% p50_us={} p99_us={} max_us={}{cpu_line}{core_line}",
         c.received,
         100.0 * lost as f64 / sent.max(1) as f64,
         c.hist.quantile(0.5),

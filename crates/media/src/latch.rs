@@ -47,6 +47,11 @@ impl Latch {
         self.learnt.or(self.expected)
     }
 
+    /// Where packets have been coming from, once something arrived.
+    pub fn source(&self) -> Option<SocketAddr> {
+        self.learnt
+    }
+
     /// Whether the source can no longer move to a different stream.
     pub fn is_locked(&self) -> bool {
         self.seen >= LOCK_AFTER

@@ -7,6 +7,7 @@
 
 mod batch;
 pub mod bencode;
+mod kernel;
 mod latch;
 pub mod ng;
 mod ng_client;
@@ -21,5 +22,7 @@ pub use ng_client::{Client as NgClient, NgError};
 pub use plane::{Ended, MediaPlane};
 pub use pool::PortPool;
 pub use record::{RecordFile, Recorder, Recordings, alaw, recording_stem, ulaw};
-pub use relay::{Branch, CallId, Forward, Kind, LegQos, RING_GRACE, Relay, RelayError, Side};
+pub use relay::{
+    Branch, CallId, Forward, Handover, Kind, LegQos, RING_GRACE, Relay, RelayError, Side,
+};
 pub use session::{SessionError, Sessions};

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant, SystemTime};
@@ -20,7 +20,10 @@ use rustix::event::epoll;
 use tracing::debug;
 
 use crate::batch::{Batch, MTU};
-use crate::{Branch, CallId, LegQos, PortPool, Recorder, Recordings, Relay, RelayError, Side};
+use crate::kernel::{FastPath, Route, interfaces_for, monotonic_ns};
+use crate::{
+    Branch, CallId, Kind, LegQos, PortPool, Recorder, Recordings, Relay, RelayError, Side,
+};
 
 /// Tries of a fresh port pair when a port of the pool is taken by another program.
 const BIND_TRIES: usize = 8;
@@ -40,6 +43,114 @@ struct State {
     owner: HashMap<CallId, usize>,
     /// The recording thread, once a call is recorded.
     recordings: Option<Recordings>,
+    /// The in-kernel fast path, when it could be loaded.
+    fast: Option<FastPath>,
+    /// RTP port → the stream the fast path forwards there.
+    handed: HashMap<u16, Handed>,
+}
+
+/// A stream handed to the fast path, or refused by it.
+#[derive(Debug)]
+struct Handed {
+    at: SocketAddrV4,
+    /// The kernel's packets and bytes already taken back into the core.
+    taken: (u64, u64),
+    /// Whether the kernel has it. A stream it refused (its table full, no interface towards
+    /// the peer) stays in the core until the call changes, rather than being offered again
+    /// with every packet.
+    in_kernel: bool,
+}
+
+impl State {
+    fn v4_local(&self, port: u16) -> Option<SocketAddrV4> {
+        match self.sockets.get(&port)?.local_addr().ok()? {
+            SocketAddr::V4(a) => Some(a),
+            SocketAddr::V6(_) => None,
+        }
+    }
+
+    /// Hands the stream arriving on RTP `port` to the fast path, if it has settled.
+    fn hand_over(&mut self, port: u16) {
+        if self.fast.is_none() || self.handed.contains_key(&port) {
+            return;
+        }
+        let Some(h) = self.relay.handover(port) else {
+            return;
+        };
+        let (Some(at), Some(out)) = (self.v4_local(h.port), self.v4_local(h.out_port)) else {
+            return;
+        };
+        let (SocketAddr::V4(from), SocketAddr::V4(to)) = (h.from, h.to) else {
+            return;
+        };
+        let route = Route {
+            at,
+            from,
+            out,
+            to,
+            carry: h.carry,
+        };
+        let Some(fast) = self.fast.as_mut() else {
+            return;
+        };
+        let in_kernel = match fast.insert(&route) {
+            Ok(()) => true,
+            Err(e) => {
+                debug!(port, error = %e, "stream not handed to the fast path");
+                false
+            }
+        };
+        let handed = Handed {
+            at,
+            taken: (0, 0),
+            in_kernel,
+        };
+        self.handed.insert(port, handed);
+    }
+
+    /// Takes what the fast path forwarded on RTP `port` into the core; with `remove`, the
+    /// stream comes back to the core entirely.
+    fn take_back(&mut self, port: u16, remove: bool, now: Instant, mono: u64) {
+        let (Some(fast), Some(handed)) = (self.fast.as_mut(), self.handed.get_mut(&port)) else {
+            return;
+        };
+        let figures = match (handed.in_kernel, remove) {
+            (false, _) => None,
+            (true, true) => fast.remove(handed.at),
+            (true, false) => fast.figures(handed.at),
+        };
+        if let Some(f) = figures {
+            let more = f.packets.saturating_sub(handed.taken.0);
+            let more_bytes = f.bytes.saturating_sub(handed.taken.1);
+            handed.taken = (f.packets, f.bytes);
+            self.relay
+                .take_back(port, (more, more_bytes), f.carry, f.last(now, mono));
+        }
+        if remove {
+            self.handed.remove(&port);
+        }
+    }
+
+    /// Brings the core's figures of a call's handed-over streams up to date; with `remove`,
+    /// its streams come back to the core (before anything about the call changes).
+    fn take_back_call(&mut self, call: CallId, remove: bool) {
+        if self.handed.is_empty() {
+            return;
+        }
+        let (now, mono) = (Instant::now(), monotonic_ns());
+        for port in self.relay.ports(call) {
+            self.take_back(port, remove, now, mono);
+        }
+    }
+
+    /// Brings the core's figures of every handed-over stream up to date.
+    fn take_back_all(&mut self) {
+        let (now, mono) = (Instant::now(), monotonic_ns());
+        let ports: Vec<u16> = self.handed.keys().copied().collect();
+        for port in ports {
+            self.take_back(port, false, now, mono);
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -87,6 +198,8 @@ impl MediaPlane {
                 sockets: HashMap::new(),
                 owner: HashMap::new(),
                 recordings: None,
+                fast: None,
+                handed: HashMap::new(),
             }),
             polls,
         });
@@ -113,6 +226,27 @@ impl MediaPlane {
             self.bridge = Some(bridge);
         }
         self
+    }
+
+    /// Forwards settled RTP streams in the kernel (see [`crate::kernel`]), on the ingress of
+    /// loopback and of the interfaces holding the relay's addresses; when the program cannot
+    /// be loaded (no privilege, an old kernel, built without clang) every packet stays in
+    /// userspace, and the error says why.
+    pub fn with_fast_path(self) -> io::Result<Self> {
+        let addrs: Vec<IpAddr> = std::iter::once(self.ip).chain(self.bridge).collect();
+        let fast = FastPath::load(interfaces_for(&addrs))?;
+        self.lock().fast = Some(fast);
+        Ok(self)
+    }
+
+    /// The interfaces the fast path is attached to, if it is.
+    pub fn fast_path(&self) -> Option<Vec<String>> {
+        self.lock().fast.as_ref().map(|f| f.interfaces().to_vec())
+    }
+
+    /// How many streams the fast path forwards now.
+    pub fn handed_over(&self) -> usize {
+        self.lock().handed.values().filter(|h| h.in_kernel).count()
     }
 
     /// The relay's address for parties on IPv6 (`true`) or IPv4: the bridge address when the
@@ -189,6 +323,7 @@ impl MediaPlane {
             let (port, worker) = {
                 let mut state = self.lock();
                 let worker = *state.owner.get(&call).ok_or_else(unknown)?;
+                state.take_back_call(call, true);
                 match state.relay.select(call, branch) {
                     Ok((_, false)) => return Ok(()),
                     Ok((port, true)) => (port, worker),
@@ -215,13 +350,21 @@ impl MediaPlane {
     /// Keeps callee-side `branch` of a call, the one that answered: the other branches'
     /// sockets close.
     pub fn keep(&self, call: CallId, branch: Branch) {
-        let freed = self.lock().relay.keep(call, branch);
+        let freed = {
+            let mut state = self.lock();
+            state.take_back_call(call, true);
+            state.relay.keep(call, branch)
+        };
         self.close(call, &freed);
     }
 
     /// Frees callee-side `branch` of a forked call (its phone declined).
     pub fn drop_branch(&self, call: CallId, branch: Branch) {
-        let freed = self.lock().relay.drop_branch(call, branch);
+        let freed = {
+            let mut state = self.lock();
+            state.take_back_call(call, true);
+            state.relay.drop_branch(call, branch)
+        };
         self.close(call, freed.as_slice());
     }
 
@@ -274,12 +417,16 @@ impl MediaPlane {
         rtp: SocketAddr,
         rtcp: Option<SocketAddr>,
     ) -> Result<(), RelayError> {
-        self.lock().relay.set_peer(call, side, rtp, rtcp)
+        let mut state = self.lock();
+        state.take_back_call(call, true);
+        state.relay.set_peer(call, side, rtp, rtcp)
     }
 
     /// A new SDP for the call arrived; `held` when nobody sends any more (`a=inactive`).
     pub fn sdp_seen(&self, call: CallId, held: bool) -> Result<(), RelayError> {
-        self.lock().relay.sdp_seen(call, held, Instant::now())
+        let mut state = self.lock();
+        state.take_back_call(call, true);
+        state.relay.sdp_seen(call, held, Instant::now())
     }
 
     /// The local RTP port of a call's leg.
@@ -289,12 +436,16 @@ impl MediaPlane {
 
     /// Both legs' figures so far.
     pub fn qos(&self, call: CallId) -> Option<[LegQos; 2]> {
-        self.lock().relay.qos(call)
+        let mut state = self.lock();
+        state.take_back_call(call, false);
+        state.relay.qos(call)
     }
 
     /// Calls silent for `timeout`.
     pub fn idle(&self, timeout: Duration) -> Vec<CallId> {
-        self.lock().relay.idle(Instant::now(), timeout)
+        let mut state = self.lock();
+        state.take_back_all();
+        state.relay.idle(Instant::now(), timeout)
     }
 
     /// Records the call from now on, to `stem` plus `.wav` (G.711) or `.pcap`; the recording
@@ -308,13 +459,18 @@ impl MediaPlane {
             state.recordings = Recordings::start();
         }
         let recordings = state.recordings.clone().ok_or(RelayError::UnknownCall)?;
+        state.take_back_call(call, true);
         state.relay.record(call, recordings.recorder(stem))
     }
 
     /// Ends a call: its sockets leave their worker and close, its ports return to the pool,
     /// its recording is completed.
     pub fn delete(&self, call: CallId) -> Option<Ended> {
-        let ports = self.lock().relay.ports(call);
+        let ports = {
+            let mut state = self.lock();
+            state.take_back_call(call, true);
+            state.relay.ports(call)
+        };
         self.close(call, &ports);
         let (qos, recorder) = {
             let mut state = self.lock();
@@ -490,9 +646,18 @@ fn serve(shared: Weak<Shared>, worker: usize) {
                 let Some((n, from)) = *got else {
                     continue;
                 };
+                if state.handed.get(port).is_some_and(|h| h.in_kernel)
+                    && let Some(call) = state.relay.call_at(*port)
+                {
+                    // The fast path passed it up: the core decides, with the figures so far.
+                    state.take_back_call(call, true);
+                }
                 let Some(f) = state.relay.receive(*port, from, io.datagram(i, n), now) else {
                     continue;
                 };
+                if f.kind == Kind::Rtp && port & 1 == 0 {
+                    state.hand_over(*port);
+                }
                 if let Some(out) = state.sockets.get(&f.from_port) {
                     outbound.push((i, n, Arc::clone(out), f.to));
                 }
@@ -576,5 +741,68 @@ mod tests {
         // The sockets are closed: nothing comes back any more.
         caller.send_to(&rtp(1, 9), relay_a).await.unwrap();
         assert!(recv(&callee).await.is_none());
+    }
+
+    /// Packets the kernel forwarded, as the core last took them back.
+    fn kernel_packets(plane: &MediaPlane) -> u64 {
+        plane.lock().handed.values().map(|h| h.taken.0).sum()
+    }
+
+    #[tokio::test]
+    async fn settled_streams_go_through_the_kernel_and_their_figures_come_back() {
+        let plane = MediaPlane::new("127.0.0.1".parse().unwrap(), 42000..=42999);
+        let plane = match plane.with_fast_path() {
+            Ok(p) => p,
+            Err(e) if std::env::var_os("TRUNKLINE_TEST_BPF").is_none() => {
+                eprintln!("skipped: no in-kernel fast path here ({e})");
+                return;
+            }
+            Err(e) => panic!("TRUNKLINE_TEST_BPF is set but the fast path fails: {e}"),
+        };
+        let (id, a, b) = plane.create().unwrap();
+        let caller = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let callee = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let stranger = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let nat: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        plane.set_peer(id, Side::Caller, nat, None).unwrap();
+        (plane.set_peer(id, Side::Callee, callee.local_addr().unwrap(), None)).unwrap();
+        let relay_a: SocketAddr = format!("127.0.0.1:{a}").parse().unwrap();
+        let relay_b: SocketAddr = format!("127.0.0.1:{b}").parse().unwrap();
+        let talk = |seqs: std::ops::Range<u16>| {
+            let (caller, callee) = (&caller, &callee);
+            async move {
+                for seq in seqs {
+                    caller.send_to(&rtp(1, seq), relay_a).await.unwrap();
+                    let heard = recv(callee).await.expect("the callee hears the caller");
+                    assert_eq!(heard, (rtp(1, seq), relay_b));
+                    callee.send_to(&rtp(2, seq), relay_b).await.unwrap();
+                    let heard = recv(caller).await.expect("the caller hears the callee");
+                    assert_eq!(heard, (rtp(2, seq), relay_a));
+                }
+            }
+        };
+        talk(0..30).await;
+        assert_eq!(
+            plane.handed_over(),
+            2,
+            "both latched streams are in the kernel"
+        );
+        let q = plane.qos(id).unwrap();
+        assert_eq!((q[0].received.packets, q[1].received.packets), (30, 30));
+        assert_eq!((q[0].received.lost, q[1].received.lost), (0, 0));
+        assert!(kernel_packets(&plane) >= 30, "most went through the kernel");
+
+        // A stranger's packet is passed up, and the core drops it as before.
+        stranger.send_to(&rtp(99, 30), relay_a).await.unwrap();
+        assert!(recv(&callee).await.is_none());
+        assert_eq!(plane.handed_over(), 0, "the call came back to the core");
+        // The caller carries on, with two packets lost on the way; the streams go back.
+        talk(32..50).await;
+        assert_eq!(plane.handed_over(), 2);
+        let q = plane.delete(id).unwrap().qos;
+        assert_eq!((q[0].received.packets, q[0].received.lost), (48, 2));
+        assert_eq!((q[1].received.packets, q[1].received.lost), (48, 2));
+        assert_eq!(q[0].dropped, 1);
+        assert_eq!(plane.handed_over(), 0);
     }
 }

@@ -11,4 +11,4 @@ pub mod stream;
 pub use mos::{Codec, mos};
 pub use packet::{Header, is_rtcp, payload};
 pub use rtcp::{ReportSummary, RtcpError, ntp_mid32, reports};
-pub use stream::{Qos, ReceiveStats};
+pub use stream::{Carry, Qos, ReceiveStats};

@@ -31,6 +31,18 @@ pub struct ReceiveStats {
     jitter: f64,
 }
 
+/// The tracking state of a stream handed to someone else to carry on (RFC 3550 A.1's
+/// `max_seq` and `cycles`, A.8's jitter in timestamp units times 16, as its integer form
+/// keeps it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Carry {
+    pub ssrc: u32,
+    pub clock_rate: u32,
+    pub max_seq: u16,
+    pub cycles: u32,
+    pub jitter16: u32,
+}
+
 /// A stream's figures at one moment.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Qos {
@@ -154,6 +166,34 @@ impl ReceiveStats {
         u64::from(self.extended_max().wrapping_sub(self.base_seq)) + 1
     }
 
+    /// Where the sequence and jitter tracking stand, for someone else (the kernel fast path)
+    /// to carry on with the same stream; `None` before the first packet.
+    pub fn handover(&self) -> Option<Carry> {
+        Some(Carry {
+            ssrc: self.ssrc?,
+            clock_rate: self.clock_rate,
+            max_seq: self.max_seq,
+            cycles: self.cycles,
+            jitter16: (self.jitter * 16.0) as u32,
+        })
+    }
+
+    /// Takes back what was carried on elsewhere: `packets` and `bytes` more arrived, and the
+    /// tracking stands at `carry` (of the same SSRC; another SSRC's figures are ignored). The
+    /// next packet's transit time starts afresh, as the other side's clock origin differs.
+    pub fn take_back(&mut self, packets: u64, bytes: u64, carry: Carry) {
+        if self.ssrc != Some(carry.ssrc) {
+            return;
+        }
+        self.packets += packets;
+        self.bytes += bytes;
+        self.max_seq = carry.max_seq;
+        self.cycles = carry.cycles;
+        self.jitter = f64::from(carry.jitter16) / 16.0;
+        self.bad_seq = None;
+        self.transit = None;
+    }
+
     /// The figures so far.
     pub fn qos(&self) -> Qos {
         let expected = match self.ssrc {
@@ -194,6 +234,25 @@ mod tests {
                 Duration::from_millis(n * 20),
             );
         }
+    }
+
+    #[test]
+    fn a_stream_carried_on_elsewhere_and_taken_back_counts_as_one() {
+        let mut whole = ReceiveStats::new(8000);
+        feed(&mut whole, 0..40);
+        let mut split = ReceiveStats::new(8000);
+        feed(&mut split, 0..20);
+        let carry = split.handover().map(|c| Carry { max_seq: 39, ..c });
+        split.take_back(20, 20 * 172, carry.unwrap());
+        assert_eq!(split.qos(), whole.qos());
+        assert_eq!(split.extended_max(), 39);
+        // Another stream's figures do not count.
+        let other = Carry {
+            ssrc: 1,
+            ..carry.unwrap()
+        };
+        split.take_back(5, 5, other);
+        assert_eq!(split.qos().packets, 40);
     }
 
     #[test]

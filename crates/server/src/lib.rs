@@ -163,12 +163,7 @@ impl MediaNode {
                 "media.ng_listen: a media node needs its ng control address".to_owned(),
             ));
         };
-        let ports = config.media.port_min..=config.media.port_max;
-        let mut plane =
-            trunkline_media::MediaPlane::with_threads(ip, ports, config.media.threads as usize);
-        if let Some(b) = config.media.bridge_ip() {
-            plane = plane.with_bridge(b);
-        }
+        let plane = media_plane(config, ip);
         let timeout = std::time::Duration::from_secs(u64::from(config.media.timeout_secs));
         let mut tasks = JoinSet::new();
         serve_ng(ng, plane, state_dir, timeout, &mut tasks).await?;
@@ -179,6 +174,31 @@ impl MediaNode {
     pub async fn shutdown(mut self) {
         self.tasks.shutdown().await;
         info!("media node stopped");
+    }
+}
+
+/// The relay of `config.media` on `ip`: its worker threads, its bridge address and, when
+/// `media.kernel` is on and the kernel lets it, the in-kernel fast path.
+fn media_plane(config: &Config, ip: std::net::IpAddr) -> trunkline_media::MediaPlane {
+    let ports = config.media.port_min..=config.media.port_max;
+    let mut plane =
+        trunkline_media::MediaPlane::with_threads(ip, ports, config.media.threads as usize);
+    if let Some(b) = config.media.bridge_ip() {
+        plane = plane.with_bridge(b);
+    }
+    if !config.media.kernel {
+        return plane;
+    }
+    match plane.clone().with_fast_path() {
+        Ok(p) => {
+            let on = p.fast_path().unwrap_or_default().join(", ");
+            info!(interfaces = %on, "media: settled RTP streams are forwarded in the kernel");
+            p
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "media: no in-kernel fast path (media.kernel); every packet is relayed in userspace");
+            plane
+        }
     }
 }
 
@@ -338,18 +358,7 @@ impl Server {
         }
         let plane = Some(media_ip)
             .filter(|_| config.media.mode != MediaMode::Off || config.media.ng_addr().is_some())
-            .map(|ip| {
-                let ports = config.media.port_min..=config.media.port_max;
-                let plane = trunkline_media::MediaPlane::with_threads(
-                    ip,
-                    ports,
-                    config.media.threads as usize,
-                );
-                match config.media.bridge_ip() {
-                    Some(b) => plane.with_bridge(b),
-                    None => plane,
-                }
-            });
+            .map(|ip| media_plane(config, ip));
         let media_timeout = std::time::Duration::from_secs(u64::from(config.media.timeout_secs));
         let mut proxy =
             proxy::Proxy::new(config.proxy.clone(), ifaces, config.guard.trusted_nets());

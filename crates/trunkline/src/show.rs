@@ -75,6 +75,7 @@ pub fn to_toml(config: &Config) -> String {
          ng_listen = {}\n\
          timeout_secs = {}\n\
          threads = {}\n\
+         kernel = {}\n\
          nodes = {}\n\
          \n\
          [http]\n\
@@ -134,6 +135,7 @@ pub fn to_toml(config: &Config) -> String {
         quote(&config.media.ng_listen),
         config.media.timeout_secs,
         config.media.threads,
+        config.media.kernel,
         list(&mut config.media.nodes.iter().cloned()),
         quote(&config.http.listen.to_string()),
         quote(&config.data.dir.to_string_lossy()),
@@ -270,6 +272,7 @@ mod tests {
                 ng_listen: "127.0.0.1:2223".into(),
                 timeout_secs: 90,
                 threads: 2,
+                kernel: false,
                 nodes: vec!["10.0.0.5:2223".into()],
             },
             http: HttpConfig {

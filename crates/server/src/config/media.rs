@@ -34,6 +34,11 @@ pub struct MediaConfig {
     pub timeout_secs: u32,
     /// Worker threads of the relay's data plane (each relays the packets of its calls).
     pub threads: u32,
+    /// Forward settled RTP streams in the kernel (an eBPF traffic-control program on the
+    /// interfaces of the relay's addresses and loopback) instead of in the worker threads:
+    /// needs Linux 6.6 or newer and CAP_BPF with CAP_NET_ADMIN (or root); without them the
+    /// relay says why at start and forwards in userspace.
+    pub kernel: bool,
     /// ng addresses (`IP:PORT`) of remote media nodes (Trunkline's or rtpengine) that relay
     /// the proxy's calls instead of this process; a call's node is chosen by its Call-ID.
     /// Empty: the in-process relay.
@@ -74,6 +79,7 @@ impl Default for MediaConfig {
             ng_listen: String::new(),
             timeout_secs: 60,
             threads: 1,
+            kernel: true,
             nodes: Vec::new(),
         }
     }

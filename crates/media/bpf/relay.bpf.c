@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// Trunkline's in-kernel RTP fast path: a traffic-control ingress program that forwards the
+// RTP packets of settled streams without waking the relay. The relay's userspace data plane
+// (crates/media/src/plane.rs) stays in charge: it learns and locks each leg's peer (latching),
+// then writes the stream here (which relay address and port it arrives on, the one source it
+// is accepted from, its SSRC, where it goes and from which relay address and port). The
+// program rewrites the addresses and ports, fixes the checksums and sends the packet on its
+// way; it keeps the stream's receive statistics going (RFC 3550 A.1 sequence numbers, A.8
+// jitter) from the figures the relay handed over. Anything else it passes up untouched, to
+// the relay's socket: other sources (strangers, a NAT rebinding), another SSRC, a large
+// sequence jump, RTCP, non-RTP, IP options, fragments, IPv6.
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/pkt_cls.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+// The kernel's TCX "next program" verdict: not ours, let the rest of the chain decide.
+#define NEXT (-1)
+
+#define MAX_DROPOUT 3000
+#define MAX_MISORDER 100
+#define TTL 64
+#define LOOPBACK 1
+
+#define OFF_IP_CSUM (ETH_HLEN + offsetof(struct iphdr, check))
+#define OFF_IP_TTL (ETH_HLEN + offsetof(struct iphdr, ttl))
+#define OFF_IP_SRC (ETH_HLEN + offsetof(struct iphdr, saddr))
+#define OFF_IP_DST (ETH_HLEN + offsetof(struct iphdr, daddr))
+#define OFF_UDP (ETH_HLEN + sizeof(struct iphdr))
+#define OFF_UDP_CSUM (OFF_UDP + offsetof(struct udphdr, check))
+#define OFF_UDP_SRC (OFF_UDP + offsetof(struct udphdr, source))
+#define OFF_UDP_DST (OFF_UDP + offsetof(struct udphdr, dest))
+
+// A relay address and port, in network byte order.
+struct key {
+	__u32 addr;
+	__u16 port;
+	__u16 pad;
+};
+
+// One settled stream: written whole by the relay, its statistics then kept here. The layout
+// is mirrored by `Entry` in crates/media/src/kernel.rs.
+struct stream {
+	__u32 peer_addr; // the latched source: only its packets are forwarded
+	__u16 peer_port;
+	__u16 out_port; // the relay port the packet leaves from
+	__u32 out_addr; // the relay address it leaves from
+	__u32 dst_addr; // where the other leg's peer is
+	__u16 dst_port;
+	__u16 pad;
+	__u32 ssrc; // host byte order
+	__u32 clock_rate;
+	__u32 max_seq; // highest sequence number (A.1 max_seq)
+	__u32 cycles; // sequence wraps, shifted left 16
+	__u32 jitter16; // A.8 interarrival jitter in timestamp units, times 16
+	__s32 transit; // relative transit time of the previous packet
+	__u32 has_transit;
+	__u32 ifindex; // the interface towards dst, 0 when dst is this host
+	__u32 pad2;
+	__u64 packets; // forwarded here since the relay handed the stream over
+	__u64 bytes; // their RTP bytes (UDP payload)
+	__u64 last_ns; // CLOCK_MONOTONIC of the latest one
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768);
+	__type(key, struct key);
+	__type(value, struct stream);
+} streams SEC(".maps");
+
+static __always_inline void track(struct stream *s, __u16 seq, __u32 ts, __u64 now)
+{
+	__u16 max = (__u16)s->max_seq;
+	__u16 delta = seq - max;
+	if (delta < MAX_DROPOUT) {
+		if (seq < max)
+			s->cycles += 1 << 16;
+		s->max_seq = seq;
+	}
+	// Otherwise late or a duplicate (large jumps were passed up): counted, max stays.
+
+	__u64 arrival = (now / 1000) * s->clock_rate / 1000000;
+	__s32 transit = (__s32)((__u32)arrival - ts);
+	if (s->has_transit) {
+		__s32 d = transit - s->transit;
+		if (d < 0)
+			d = -d;
+		__s64 j = (__s64)s->jitter16 + d - (((__s64)s->jitter16 + 8) >> 4);
+		s->jitter16 = j < 0 ? 0 : (__u32)j;
+	}
+	s->transit = transit;
+	s->has_transit = 1;
+	__sync_fetch_and_add(&s->packets, 1);
+	s->last_ns = now;
+}
+
+static __always_inline int rewrite(struct __sk_buff *skb, int off, __u32 from, __u32 to,
+				   int size, int pseudo)
+{
+	int flags = size | BPF_F_MARK_MANGLED_0 | (pseudo ? BPF_F_PSEUDO_HDR : 0);
+	if (bpf_l4_csum_replace(skb, OFF_UDP_CSUM, from, to, flags))
+		return -1;
+	if (pseudo && bpf_l3_csum_replace(skb, OFF_IP_CSUM, from, to, size))
+		return -1;
+	return bpf_skb_store_bytes(skb, off, &to, size, 0);
+}
+
+SEC("classifier")
+int relay(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return NEXT;
+	struct iphdr *ip = (void *)(eth + 1);
+	if ((void *)(ip + 1) > end || ip->ihl != 5 || ip->protocol != IPPROTO_UDP ||
+	    (ip->frag_off & bpf_htons(0x3fff)))
+		return NEXT;
+	struct udphdr *udp = (void *)(ip + 1);
+	__u8 *rtp = (void *)(udp + 1);
+	if ((void *)(rtp + 12) > end)
+		return NEXT;
+	struct key k = {.addr = ip->daddr, .port = udp->dest};
+	struct stream *s = bpf_map_lookup_elem(&streams, &k);
+	if (!s)
+		return NEXT;
+	// Ours, but only the settled case is handled here: the relay decides the rest.
+	if (ip->saddr != s->peer_addr || udp->source != s->peer_port)
+		return TC_ACT_OK;
+	if ((rtp[0] >> 6) != 2 || (rtp[1] >= 192 && rtp[1] <= 223))
+		return TC_ACT_OK;
+	__u32 ssrc = ((__u32)rtp[8] << 24) | ((__u32)rtp[9] << 16) | ((__u32)rtp[10] << 8) | rtp[11];
+	if (ssrc != s->ssrc)
+		return TC_ACT_OK;
+	__u16 seq = ((__u16)rtp[2] << 8) | rtp[3];
+	__u16 delta = seq - (__u16)s->max_seq;
+	if (delta >= MAX_DROPOUT && delta <= 0xffff - MAX_MISORDER)
+		return TC_ACT_OK;
+	__u32 ts = ((__u32)rtp[4] << 24) | ((__u32)rtp[5] << 16) | ((__u32)rtp[6] << 8) | rtp[7];
+	__u16 udp_len = bpf_ntohs(udp->len);
+	if (udp_len < sizeof(struct udphdr))
+		return TC_ACT_OK;
+
+	__u64 now = bpf_ktime_get_ns();
+	track(s, seq, ts, now);
+	__sync_fetch_and_add(&s->bytes, udp_len - sizeof(struct udphdr));
+
+	__u32 saddr = ip->saddr, daddr = ip->daddr;
+	__u16 sport = udp->source, dport = udp->dest;
+	__u16 old_ttl = *(__u16 *)&ip->ttl; // ttl and protocol: one checksum word
+	__u16 new_ttl = old_ttl;
+	((__u8 *)&new_ttl)[0] = TTL;
+	if (rewrite(skb, OFF_IP_SRC, saddr, s->out_addr, 4, 1) ||
+	    rewrite(skb, OFF_IP_DST, daddr, s->dst_addr, 4, 1) ||
+	    rewrite(skb, OFF_UDP_SRC, sport, s->out_port, 2, 0) ||
+	    rewrite(skb, OFF_UDP_DST, dport, s->dst_port, 2, 0))
+		return TC_ACT_SHOT;
+	if (bpf_l3_csum_replace(skb, OFF_IP_CSUM, old_ttl, new_ttl, 2) ||
+	    bpf_skb_store_bytes(skb, OFF_IP_TTL, &new_ttl, 2, 0))
+		return TC_ACT_SHOT;
+	if (s->ifindex)
+		// Out of the interface towards the peer, its next hop's address resolved as for
+		// any packet the host sends.
+		return bpf_redirect_neigh(s->ifindex, 0, 0, 0);
+	if (skb->ingress_ifindex == LOOPBACK)
+		// To a peer on this host, from this host: up the stack to the peer's socket.
+		return TC_ACT_OK;
+	// To a peer on this host from outside: through loopback, where a packet from one of
+	// the host's own addresses is expected.
+	return bpf_redirect(LOOPBACK, 0);
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,353 @@
+//! The in-kernel fast path for settled RTP streams (`bpf/relay.bpf.c`, a traffic-control
+//! ingress program): loading it, attaching it to the interfaces the relay's addresses are on,
+//! and writing, reading and removing its streams. A stream is keyed by the relay address and
+//! port it arrives on; its entry says which source it is accepted from and where it goes, and
+//! carries its receive statistics on from where the relay left them.
+//!
+//! The entry's layout mirrors `struct stream` in the C program, field by field in native
+//! byte order (addresses and ports in network order, as the packet has them).
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+use std::time::{Duration, Instant};
+
+use trunkline_rtp::Carry;
+
+const KEY: usize = 8;
+const ENTRY: usize = 80;
+
+/// One stream for the kernel to forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// The relay address and port it arrives on.
+    pub at: SocketAddrV4,
+    /// The only source it is accepted from (the latched peer).
+    pub from: SocketAddrV4,
+    /// The relay address and port it leaves from.
+    pub out: SocketAddrV4,
+    /// Where it goes (the other side's latched peer).
+    pub to: SocketAddrV4,
+    /// Where its statistics stand.
+    pub carry: Carry,
+}
+
+/// What the kernel has done with a stream since it was handed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Figures {
+    pub packets: u64,
+    pub bytes: u64,
+    pub carry: Carry,
+    /// When the latest packet arrived (CLOCK_MONOTONIC), 0 if none.
+    pub last_ns: u64,
+}
+
+impl Figures {
+    /// When the latest packet arrived, as an `Instant`, given what the monotonic clock
+    /// reads (`mono_ns`) at `now`.
+    pub fn last(&self, now: Instant, mono_ns: u64) -> Option<Instant> {
+        if self.last_ns == 0 {
+            return None;
+        }
+        now.checked_sub(Duration::from_nanos(mono_ns.saturating_sub(self.last_ns)))
+    }
+}
+
+/// The monotonic clock the kernel's packet times are on, in nanoseconds.
+pub fn monotonic_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    (t.tv_sec as u64).saturating_mul(1_000_000_000) + t.tv_nsec as u64
+}
+
+fn key(at: SocketAddrV4) -> [u8; KEY] {
+    let mut k = [0u8; KEY];
+    k[..4].copy_from_slice(&at.ip().octets());
+    k[4..6].copy_from_slice(&at.port().to_be_bytes());
+    k
+}
+
+fn put(e: &mut [u8; ENTRY], at: usize, bytes: &[u8]) {
+    if let Some(dst) = e.get_mut(at..at + bytes.len()) {
+        dst.copy_from_slice(bytes);
+    }
+}
+
+fn u32_at(e: &[u8; ENTRY], at: usize) -> u32 {
+    let mut b = [0u8; 4];
+    b.copy_from_slice(&e[at..at + 4]);
+    u32::from_ne_bytes(b)
+}
+
+fn u64_at(e: &[u8; ENTRY], at: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&e[at..at + 8]);
+    u64::from_ne_bytes(b)
+}
+
+/// The entry of `r`, sent out of interface `ifindex` (0: to this host).
+fn encode(r: &Route, ifindex: u32) -> [u8; ENTRY] {
+    let mut e = [0u8; ENTRY];
+    put(&mut e, 0, &r.from.ip().octets());
+    put(&mut e, 4, &r.from.port().to_be_bytes());
+    put(&mut e, 6, &r.out.port().to_be_bytes());
+    put(&mut e, 8, &r.out.ip().octets());
+    put(&mut e, 12, &r.to.ip().octets());
+    put(&mut e, 16, &r.to.port().to_be_bytes());
+    put(&mut e, 20, &r.carry.ssrc.to_ne_bytes());
+    put(&mut e, 24, &r.carry.clock_rate.to_ne_bytes());
+    put(&mut e, 28, &u32::from(r.carry.max_seq).to_ne_bytes());
+    put(&mut e, 32, &r.carry.cycles.to_ne_bytes());
+    put(&mut e, 36, &r.carry.jitter16.to_ne_bytes());
+    // Transit (40) and its flag (44) start at zero.
+    put(&mut e, 48, &ifindex.to_ne_bytes());
+    // The counters (56..80) start at zero.
+    e
+}
+
+fn decode(e: &[u8; ENTRY]) -> Figures {
+    Figures {
+        packets: u64_at(e, 56),
+        bytes: u64_at(e, 64),
+        carry: Carry {
+            ssrc: u32_at(e, 20),
+            clock_rate: u32_at(e, 24),
+            max_seq: u32_at(e, 28) as u16,
+            cycles: u32_at(e, 32),
+            jitter16: u32_at(e, 36),
+        },
+        last_ns: u64_at(e, 72),
+    }
+}
+
+#[cfg(trunkline_bpf)]
+mod loaded {
+    use super::*;
+    use aya::maps::{HashMap, MapData};
+    use aya::programs::{LinkOrder, SchedClassifier, TcAttachType, tc::TcAttachOptions};
+
+    static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/relay.bpf.o"));
+
+    /// The loaded program, attached, and its stream table.
+    pub struct FastPath {
+        // Holds the program and its links: dropping it detaches them.
+        _ebpf: aya::Ebpf,
+        streams: HashMap<MapData, [u8; KEY], [u8; ENTRY]>,
+        interfaces: Vec<String>,
+        /// The host's addresses, as they were last read.
+        hosts: Vec<(Ipv4Addr, u32)>,
+    }
+
+    fn failed(what: &str, e: impl std::fmt::Display) -> io::Error {
+        io::Error::other(format!("{what}: {e}"))
+    }
+
+    impl FastPath {
+        /// Loads the program and attaches it to the ingress of `interfaces`.
+        pub fn load(interfaces: Vec<String>) -> io::Result<FastPath> {
+            let mut ebpf = aya::Ebpf::load(OBJECT).map_err(|e| failed("loading", e))?;
+            let program: &mut SchedClassifier = (ebpf.program_mut("relay"))
+                .ok_or_else(|| io::Error::other("the object has no relay program"))?
+                .try_into()
+                .map_err(|e| failed("the relay program", e))?;
+            program.load().map_err(|e| failed("verifying", e))?;
+            for name in &interfaces {
+                let order = TcAttachOptions::TcxOrder(LinkOrder::default());
+                (program.attach_with_options(name, TcAttachType::Ingress, order))
+                    .map_err(|e| failed(&format!("attaching to {name}"), e))?;
+            }
+            let map = (ebpf.take_map("streams"))
+                .ok_or_else(|| io::Error::other("the object has no stream table"))?;
+            let streams = HashMap::try_from(map).map_err(|e| failed("the stream table", e))?;
+            Ok(FastPath {
+                _ebpf: ebpf,
+                streams,
+                interfaces,
+                hosts: host_addresses(),
+            })
+        }
+
+        /// The interfaces it is attached to.
+        pub fn interfaces(&self) -> &[String] {
+            &self.interfaces
+        }
+
+        /// Hands a stream over (or replaces its entry), its counters at zero.
+        pub fn insert(&mut self, route: &Route) -> io::Result<()> {
+            let to = *route.to.ip();
+            let ifindex = match egress(to, &self.hosts) {
+                Some(i) => i,
+                None => {
+                    // Addresses may have changed since they were read.
+                    self.hosts = host_addresses();
+                    (egress(to, &self.hosts))
+                        .ok_or_else(|| io::Error::other(format!("no interface towards {to}")))?
+                }
+            };
+            let entry = encode(route, ifindex);
+            (self.streams.insert(key(route.at), entry, 0)).map_err(|e| failed("insert", e))
+        }
+
+        /// What the kernel has done with the stream arriving at `at`.
+        pub fn figures(&self, at: SocketAddrV4) -> Option<Figures> {
+            self.streams.get(&key(at), 0).ok().map(|e| decode(&e))
+        }
+
+        /// Takes the stream back: its final figures, and the kernel forgets it.
+        pub fn remove(&mut self, at: SocketAddrV4) -> Option<Figures> {
+            let figures = self.figures(at);
+            let _ = self.streams.remove(&key(at));
+            figures
+        }
+    }
+
+    impl std::fmt::Debug for FastPath {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("FastPath")
+                .field("interfaces", &self.interfaces)
+                .finish()
+        }
+    }
+}
+
+#[cfg(not(trunkline_bpf))]
+mod loaded {
+    use super::*;
+
+    /// Without the program (built without clang): never loads.
+    #[derive(Debug)]
+    pub struct FastPath(std::convert::Infallible);
+
+    impl FastPath {
+        pub fn load(_interfaces: Vec<String>) -> io::Result<FastPath> {
+            Err(io::Error::other(
+                "built without the BPF program (clang was not found at build time)",
+            ))
+        }
+
+        pub fn interfaces(&self) -> &[String] {
+            match self.0 {}
+        }
+
+        pub fn insert(&mut self, _route: &Route) -> io::Result<()> {
+            match self.0 {}
+        }
+
+        pub fn figures(&self, _at: SocketAddrV4) -> Option<Figures> {
+            match self.0 {}
+        }
+
+        pub fn remove(&mut self, _at: SocketAddrV4) -> Option<Figures> {
+            match self.0 {}
+        }
+    }
+}
+
+pub use loaded::FastPath;
+
+/// The host's IPv4 addresses, each with its interface's index.
+fn host_addresses() -> Vec<(Ipv4Addr, u32)> {
+    let Ok(all) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for ifa in all {
+        let Some(addr) = ifa.address.as_ref().and_then(|a| a.as_sockaddr_in()) else {
+            continue;
+        };
+        if let Ok(index) = nix::net::if_::if_nametoindex(ifa.interface_name.as_str()) {
+            out.push((addr.ip(), index));
+        }
+    }
+    out
+}
+
+/// Where packets to `to` leave the host: 0 when `to` is the host itself (one of `hosts`),
+/// else the index of the interface holding the source address the routing table picks for
+/// it (learnt by connecting a UDP socket, which sends nothing).
+fn egress(to: Ipv4Addr, hosts: &[(Ipv4Addr, u32)]) -> Option<u32> {
+    if to.is_loopback() || hosts.iter().any(|(a, _)| *a == to) {
+        return Some(0);
+    }
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    probe.connect((to, 9)).ok()?;
+    let IpAddr::V4(src) = probe.local_addr().ok()?.ip() else {
+        return None;
+    };
+    hosts.iter().find(|(a, _)| *a == src).map(|(_, i)| *i)
+}
+
+/// The interfaces packets to `addrs` arrive on: loopback, where the host's own traffic to any
+/// of its addresses comes in, and each interface holding one of the (IPv4) addresses.
+pub fn interfaces_for(addrs: &[IpAddr]) -> Vec<String> {
+    let mut names = vec!["lo".to_owned()];
+    let wanted: Vec<IpAddr> = (addrs.iter())
+        .filter(|a| a.is_ipv4() && !a.is_loopback())
+        .copied()
+        .collect();
+    if wanted.is_empty() {
+        return names;
+    }
+    let Ok(all) = nix::ifaddrs::getifaddrs() else {
+        return names;
+    };
+    for ifa in all {
+        let addr = ifa.address.as_ref().and_then(|a| a.as_sockaddr_in());
+        let Some(addr) = addr.map(|a| IpAddr::V4(a.ip())) else {
+            continue;
+        };
+        let any = wanted.iter().any(|w| w.is_unspecified());
+        if (any || wanted.contains(&addr)) && !names.contains(&ifa.interface_name) {
+            names.push(ifa.interface_name);
+        }
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_reads_back_what_was_written() {
+        let route = Route {
+            at: "127.0.0.1:40000".parse().unwrap(),
+            from: "127.0.0.2:5004".parse().unwrap(),
+            out: "127.0.0.1:40002".parse().unwrap(),
+            to: "127.0.0.3:6000".parse().unwrap(),
+            carry: Carry {
+                ssrc: 0xdead_beef,
+                clock_rate: 8000,
+                max_seq: 65535,
+                cycles: 3 << 16,
+                jitter16: 1234,
+            },
+        };
+        let e = encode(&route, 7);
+        assert_eq!(&e[0..4], &[127, 0, 0, 2]);
+        assert_eq!(u32_at(&e, 48), 7);
+        assert_eq!(&e[4..6], &5004u16.to_be_bytes());
+        let f = decode(&e);
+        assert_eq!((f.packets, f.bytes, f.last_ns), (0, 0, 0));
+        assert_eq!(f.carry, route.carry);
+        assert_eq!(key(route.at), [127, 0, 0, 1, 0x9c, 0x40, 0, 0]);
+    }
+
+    #[test]
+    fn a_packet_time_becomes_an_instant() {
+        let now = Instant::now();
+        let f = |last_ns| Figures {
+            packets: 1,
+            bytes: 1,
+            carry: Carry {
+                ssrc: 0,
+                clock_rate: 8000,
+                max_seq: 0,
+                cycles: 0,
+                jitter16: 0,
+            },
+            last_ns,
+        };
+        assert_eq!(f(0).last(now, 5_000_000_000), None);
+        let last = f(3_000_000_000).last(now, 5_000_000_000);
+        assert_eq!(last, now.checked_sub(Duration::from_secs(2)));
+    }
+}
