@@ -12,8 +12,8 @@
 //!
 //! `RTP_LOAD_IP` is the address its parties send from and name in their SDP (default
 //! 127.0.0.1; another one when the generator runs in a network namespace of its own).
-//! `RTP_LOAD_CORE=N` also reports how busy CPU N was over the measurement (every kind of
-//! time but idle and I/O wait, from `/proc/stat`), per relayed packet: with the relay and
+//! `RTP_LOAD_CORE=N` also reports how busy CPU N was over the measurement (the wall time
+//! less its idle time in `/proc/stat`), per relayed packet: with the relay and
 //! the receive processing of its packets on that core, this counts what a relay costs
 //! wherever it does its work (in its threads, or in the kernel's softirqs).
 
@@ -77,17 +77,18 @@ fn cpu_ticks(pid: Option<u32>) -> Option<u64> {
     Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
 }
 
-/// CPU `core`'s busy and total time so far, in clock ticks (USER_HZ).
-fn core_ticks(core: Option<usize>) -> Option<(u64, u64)> {
+/// CPU `core`'s idle time so far (idle and I/O wait), in clock ticks (USER_HZ, 100 a second).
+/// The kernel measures idle time exactly on a tickless system, while busy time is sampled by
+/// a timer tick that does not run while an idle CPU wakes briefly for softirqs; so a core's
+/// busy time is the wall time minus its idle time, not the sum of the busy columns.
+fn core_idle(core: Option<usize>) -> Option<u64> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let name = format!("cpu{} ", core?);
     let line = stat.lines().find(|l| l.starts_with(&name))?;
     let f: Vec<u64> = (line.split_whitespace().skip(1))
         .filter_map(|v| v.parse().ok())
         .collect();
-    let total: u64 = f.iter().take(8).sum();
-    let idle = f.get(3)? + f.get(4)?;
-    Some((total - idle, total))
+    Some(f.get(3)? + f.get(4)?)
 }
 
 /// Latency histogram in 10 µs buckets up to 1 s.
@@ -269,7 +270,7 @@ fn main() {
         let elapsed = t0.elapsed();
         if cpu.0.is_none() && elapsed.as_secs() >= warm {
             cpu.0 = Some((cpu_ticks(pid), Instant::now()));
-            busy.0 = core_ticks(core);
+            busy.0 = core_idle(core).map(|i| (i, Instant::now()));
         }
         // Every millisecond, the streams of this slot send one packet each.
         while elapsed < stop && Duration::from_millis(tick as u64) <= elapsed {
@@ -300,7 +301,7 @@ fn main() {
         }
         if elapsed >= stop && cpu.1.is_none() {
             cpu.1 = Some((cpu_ticks(pid), Instant::now()));
-            busy.1 = core_ticks(core);
+            busy.1 = core_idle(core).map(|i| (i, Instant::now()));
         }
         let got = receive(&callers, &qa, &mut storage, &mut meta, t0, window, &mut c)
             + receive(&callees, &qb, &mut storage, &mut meta, t0, window, &mut c);
@@ -331,11 +332,12 @@ fn main() {
         _ => String::new(),
     };
     let core_line = match (core, busy) {
-        (Some(n), (Some((b0, t0)), Some((b1, t1)))) => {
-            let busy_s = (b1 - b0) as f64 / 100.0; // clock ticks (USER_HZ 100)
+        (Some(n), (Some((i0, w0)), Some((i1, w1)))) => {
+            let wall = w1.duration_since(w0).as_secs_f64();
+            let busy_s = (wall - (i1 - i0) as f64 / 100.0).max(0.0);
             format!(
                 " cpu{n}={:.1}% cpu{n}_us_per_pkt={:.2}",
-                100.0 * (b1 - b0) as f64 / (t1 - t0).max(1) as f64,
+                100.0 * busy_s / wall,
                 busy_s * 1e6 / c.received.max(1) as f64
             )
         }

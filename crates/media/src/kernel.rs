@@ -83,8 +83,9 @@ fn u64_at(e: &[u8; ENTRY], at: usize) -> u64 {
     u64::from_ne_bytes(b)
 }
 
-/// The entry of `r`, sent out of interface `ifindex` (0: to this host).
-fn encode(r: &Route, ifindex: u32) -> [u8; ENTRY] {
+/// The entry of `r`, sent out of interface `ifindex` (0: to this host), its counters
+/// starting at `counted` (packets, bytes).
+fn encode(r: &Route, ifindex: u32, counted: (u64, u64)) -> [u8; ENTRY] {
     let mut e = [0u8; ENTRY];
     put(&mut e, 0, &r.from.ip().octets());
     put(&mut e, 4, &r.from.port().to_be_bytes());
@@ -99,7 +100,9 @@ fn encode(r: &Route, ifindex: u32) -> [u8; ENTRY] {
     put(&mut e, 36, &r.carry.jitter16.to_ne_bytes());
     // Transit (40) and its flag (44) start at zero.
     put(&mut e, 48, &ifindex.to_ne_bytes());
-    // The counters (56..80) start at zero.
+    put(&mut e, 56, &counted.0.to_ne_bytes());
+    put(&mut e, 64, &counted.1.to_ne_bytes());
+    // The latest packet's time (72) starts at zero: none yet.
     e
 }
 
@@ -170,19 +173,26 @@ mod loaded {
             &self.interfaces
         }
 
-        /// Hands a stream over (or replaces its entry), its counters at zero.
-        pub fn insert(&mut self, route: &Route) -> io::Result<()> {
-            let to = *route.to.ip();
-            let ifindex = match egress(to, &self.hosts) {
-                Some(i) => i,
-                None => {
-                    // Addresses may have changed since they were read.
-                    self.hosts = host_addresses();
-                    (egress(to, &self.hosts))
-                        .ok_or_else(|| io::Error::other(format!("no interface towards {to}")))?
-                }
-            };
-            let entry = encode(route, ifindex);
+        /// The interface packets to `to` leave by (0: to this host).
+        pub fn egress(&mut self, to: Ipv4Addr) -> io::Result<u32> {
+            if let Some(i) = egress(to, &self.hosts) {
+                return Ok(i);
+            }
+            // Addresses may have changed since they were read.
+            self.hosts = host_addresses();
+            egress(to, &self.hosts)
+                .ok_or_else(|| io::Error::other(format!("no interface towards {to}")))
+        }
+
+        /// Hands a stream over, or replaces its entry: out of interface `ifindex`, its
+        /// counters carrying on from `counted` (packets, bytes).
+        pub fn write(
+            &mut self,
+            route: &Route,
+            ifindex: u32,
+            counted: (u64, u64),
+        ) -> io::Result<()> {
+            let entry = encode(route, ifindex, counted);
             (self.streams.insert(key(route.at), entry, 0)).map_err(|e| failed("insert", e))
         }
 
@@ -227,7 +237,16 @@ mod loaded {
             match self.0 {}
         }
 
-        pub fn insert(&mut self, _route: &Route) -> io::Result<()> {
+        pub fn egress(&mut self, _to: Ipv4Addr) -> io::Result<u32> {
+            match self.0 {}
+        }
+
+        pub fn write(
+            &mut self,
+            _route: &Route,
+            _ifindex: u32,
+            _counted: (u64, u64),
+        ) -> io::Result<()> {
             match self.0 {}
         }
 
@@ -321,7 +340,7 @@ mod tests {
                 jitter16: 1234,
             },
         };
-        let e = encode(&route, 7);
+        let e = encode(&route, 7, (0, 0));
         assert_eq!(&e[0..4], &[127, 0, 0, 2]);
         assert_eq!(u32_at(&e, 48), 7);
         assert_eq!(&e[4..6], &5004u16.to_be_bytes());
@@ -329,6 +348,9 @@ mod tests {
         assert_eq!((f.packets, f.bytes, f.last_ns), (0, 0, 0));
         assert_eq!(f.carry, route.carry);
         assert_eq!(key(route.at), [127, 0, 0, 1, 0x9c, 0x40, 0, 0]);
+        // A rewritten entry carries its counters on.
+        let f = decode(&encode(&route, 7, (12, 2064)));
+        assert_eq!((f.packets, f.bytes), (12, 2064));
     }
 
     #[test]

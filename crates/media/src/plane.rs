@@ -52,7 +52,10 @@ struct State {
 /// A stream handed to the fast path, or refused by it.
 #[derive(Debug)]
 struct Handed {
-    at: SocketAddrV4,
+    /// The stream as the kernel has it (its statistics as last written or read).
+    route: Route,
+    /// The interface it leaves by (0: to this host).
+    ifindex: u32,
     /// The kernel's packets and bytes already taken back into the core.
     taken: (u64, u64),
     /// Whether the kernel has it. A stream it refused (its table full, no interface towards
@@ -69,43 +72,91 @@ impl State {
         }
     }
 
+    /// The stream arriving on RTP `port` as the kernel would forward it, if it has settled.
+    fn route(&self, port: u16) -> Option<Route> {
+        let h = self.relay.handover(port)?;
+        let (SocketAddr::V4(from), SocketAddr::V4(to)) = (h.from, h.to) else {
+            return None;
+        };
+        Some(Route {
+            at: self.v4_local(h.port)?,
+            from,
+            out: self.v4_local(h.out_port)?,
+            to,
+            carry: h.carry,
+        })
+    }
+
     /// Hands the stream arriving on RTP `port` to the fast path, if it has settled.
     fn hand_over(&mut self, port: u16) {
         if self.fast.is_none() || self.handed.contains_key(&port) {
             return;
         }
-        let Some(h) = self.relay.handover(port) else {
+        let Some(route) = self.route(port) else {
             return;
-        };
-        let (Some(at), Some(out)) = (self.v4_local(h.port), self.v4_local(h.out_port)) else {
-            return;
-        };
-        let (SocketAddr::V4(from), SocketAddr::V4(to)) = (h.from, h.to) else {
-            return;
-        };
-        let route = Route {
-            at,
-            from,
-            out,
-            to,
-            carry: h.carry,
         };
         let Some(fast) = self.fast.as_mut() else {
             return;
         };
-        let in_kernel = match fast.insert(&route) {
-            Ok(()) => true,
+        let written =
+            (fast.egress(*route.to.ip())).and_then(|i| Ok((i, fast.write(&route, i, (0, 0))?)));
+        let (ifindex, in_kernel) = match written {
+            Ok((i, ())) => (i, true),
             Err(e) => {
                 debug!(port, error = %e, "stream not handed to the fast path");
-                false
+                (0, false)
             }
         };
         let handed = Handed {
-            at,
+            route,
+            ifindex,
             taken: (0, 0),
             in_kernel,
         };
         self.handed.insert(port, handed);
+    }
+
+    /// After the core relayed a packet of a call with streams in the kernel (one the kernel
+    /// passed up: queued before the hand-over, a NAT rebinding, a new SSRC, a sequence jump),
+    /// brings the kernel's view of each of them in line with the core's: unchanged streams
+    /// are left alone, changed ones rewritten with their figures carried on, unsettled ones
+    /// taken back. So a burst of passed-up packets costs no more than a table read each.
+    fn refresh_call(&mut self, call: CallId, now: Instant, mono: u64) {
+        for port in self.relay.ports(call) {
+            if !self.handed.get(&port).is_some_and(|h| h.in_kernel) {
+                continue;
+            }
+            let Some(route) = self.route(port) else {
+                self.take_back(port, true, now, mono);
+                continue;
+            };
+            if self.handed.get(&port).is_some_and(|h| h.route == route) {
+                continue;
+            }
+            // Changed: the kernel's latest figures first, then the core's view on top.
+            self.take_back(port, false, now, mono);
+            let (Some(route), Some(fast)) = (self.route(port), self.fast.as_mut()) else {
+                self.take_back(port, true, now, mono);
+                continue;
+            };
+            let Some(handed) = self.handed.get_mut(&port) else {
+                continue;
+            };
+            let ifindex = match route.to == handed.route.to {
+                true => Ok(handed.ifindex),
+                false => fast.egress(*route.to.ip()),
+            };
+            match ifindex.and_then(|i| fast.write(&route, i, handed.taken).map(|()| i)) {
+                Ok(i) => {
+                    handed.ifindex = i;
+                    handed.route = route;
+                }
+                Err(e) => {
+                    debug!(port, error = %e, "stream taken back from the fast path");
+                    self.take_back(port, true, now, mono);
+                }
+            }
+        }
     }
 
     /// Takes what the fast path forwarded on RTP `port` into the core; with `remove`, the
@@ -116,13 +167,14 @@ impl State {
         };
         let figures = match (handed.in_kernel, remove) {
             (false, _) => None,
-            (true, true) => fast.remove(handed.at),
-            (true, false) => fast.figures(handed.at),
+            (true, true) => fast.remove(handed.route.at),
+            (true, false) => fast.figures(handed.route.at),
         };
         if let Some(f) = figures {
             let more = f.packets.saturating_sub(handed.taken.0);
             let more_bytes = f.bytes.saturating_sub(handed.taken.1);
             handed.taken = (f.packets, f.bytes);
+            handed.route.carry = f.carry;
             self.relay
                 .take_back(port, (more, more_bytes), f.carry, f.last(now, mono));
         }
@@ -646,17 +698,19 @@ fn serve(shared: Weak<Shared>, worker: usize) {
                 let Some((n, from)) = *got else {
                     continue;
                 };
-                if state.handed.get(port).is_some_and(|h| h.in_kernel)
-                    && let Some(call) = state.relay.call_at(*port)
-                {
+                let kernel = state.handed.get(port).is_some_and(|h| h.in_kernel);
+                if kernel {
                     // The fast path passed it up: the core decides, with the figures so far.
-                    state.take_back_call(call, true);
+                    state.take_back(*port, false, now, monotonic_ns());
                 }
                 let Some(f) = state.relay.receive(*port, from, io.datagram(i, n), now) else {
                     continue;
                 };
                 if f.kind == Kind::Rtp && port & 1 == 0 {
-                    state.hand_over(*port);
+                    match (kernel, state.relay.call_at(*port)) {
+                        (true, Some(call)) => state.refresh_call(call, now, monotonic_ns()),
+                        _ => state.hand_over(*port),
+                    }
                 }
                 if let Some(out) = state.sockets.get(&f.from_port) {
                     outbound.push((i, n, Arc::clone(out), f.to));
@@ -792,16 +846,43 @@ mod tests {
         assert_eq!((q[0].received.lost, q[1].received.lost), (0, 0));
         assert!(kernel_packets(&plane) >= 30, "most went through the kernel");
 
-        // A stranger's packet is passed up, and the core drops it as before.
+        // A stranger's packet is passed up, and the core drops it as before; the streams stay.
         stranger.send_to(&rtp(99, 30), relay_a).await.unwrap();
         assert!(recv(&callee).await.is_none());
-        assert_eq!(plane.handed_over(), 0, "the call came back to the core");
-        // The caller carries on, with two packets lost on the way; the streams go back.
+        assert_eq!(plane.handed_over(), 2);
+        // The caller carries on, with two packets lost on the way.
         talk(32..50).await;
         assert_eq!(plane.handed_over(), 2);
+        // Both restart their sequence numbers: the kernel passes the jump up, the core confirms
+        // the restart with the next packet (the first is relayed, not counted, as RFC 3550
+        // A.1 has it) and the kernel carries on with the new numbering.
+        let before = kernel_packets(&plane);
+        talk(20_000..20_020).await;
+        assert_eq!(plane.handed_over(), 2);
+        plane.qos(id).unwrap();
+        assert!(
+            kernel_packets(&plane) >= before + 30,
+            "the new numbering in the kernel"
+        );
+        // The caller's NAT rebinds: the same stream from a new port. The core follows it, and
+        // the kernel then forwards both directions to and from there.
+        let rebound = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let before = kernel_packets(&plane);
+        for seq in 20_020..20_040 {
+            rebound.send_to(&rtp(1, seq), relay_a).await.unwrap();
+            assert_eq!(recv(&callee).await, Some((rtp(1, seq), relay_b)));
+            callee.send_to(&rtp(2, seq), relay_b).await.unwrap();
+            assert_eq!(recv(&rebound).await, Some((rtp(2, seq), relay_a)));
+        }
+        assert_eq!(plane.handed_over(), 2);
+        plane.qos(id).unwrap();
+        assert!(
+            kernel_packets(&plane) >= before + 30,
+            "the new source in the kernel"
+        );
         let q = plane.delete(id).unwrap().qos;
-        assert_eq!((q[0].received.packets, q[0].received.lost), (48, 2));
-        assert_eq!((q[1].received.packets, q[1].received.lost), (48, 2));
+        assert_eq!((q[0].received.packets, q[0].received.lost), (87, 2));
+        assert_eq!((q[1].received.packets, q[1].received.lost), (87, 2));
         assert_eq!(q[0].dropped, 1);
         assert_eq!(plane.handed_over(), 0);
     }

@@ -181,8 +181,10 @@ impl ReceiveStats {
     /// Takes back what was carried on elsewhere: `packets` and `bytes` more arrived, and the
     /// tracking stands at `carry` (of the same SSRC; another SSRC's figures are ignored). The
     /// next packet's transit time starts afresh, as the other side's clock origin differs.
+    /// Nothing changes when nothing more arrived there: the tracking then stands where it was
+    /// handed over, and a restart this side is waiting to confirm is kept.
     pub fn take_back(&mut self, packets: u64, bytes: u64, carry: Carry) {
-        if self.ssrc != Some(carry.ssrc) {
+        if packets == 0 || self.ssrc != Some(carry.ssrc) {
             return;
         }
         self.packets += packets;
