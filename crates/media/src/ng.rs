@@ -246,6 +246,7 @@ fn totals(q: &[LegQos; 2]) -> Value {
         let jitter = i64::try_from(l.received.jitter.as_micros()).unwrap_or(i64::MAX);
         d.insert(b"jitter".to_vec(), Value::Int(jitter));
         d.insert(b"mos".to_vec(), Value::Int((l.mos * 10.0).round() as i64));
+        d.insert(b"kernel".to_vec(), Value::Int(i64::from(l.kernel)));
         Value::Dict(d)
     };
     let mut d = Dict::new();

@@ -490,7 +490,12 @@ impl MediaPlane {
     pub fn qos(&self, call: CallId) -> Option<[LegQos; 2]> {
         let mut state = self.lock();
         state.take_back_call(call, false);
-        state.relay.qos(call)
+        let mut q = state.relay.qos(call)?;
+        for (leg, side) in q.iter_mut().zip([Side::Caller, Side::Callee]) {
+            let port = state.relay.port(call, side);
+            leg.kernel = port.is_some_and(|p| state.handed.get(&p).is_some_and(|h| h.in_kernel));
+        }
+        Some(q)
     }
 
     /// Calls silent for `timeout`.

@@ -106,6 +106,8 @@ pub struct LegQos {
     /// Estimated MOS of what arrived from this peer (G.711; delay from the RTCP round trip
     /// when known).
     pub mos: f64,
+    /// Whether the kernel forwards this peer's RTP now (the data plane's fast path).
+    pub kernel: bool,
 }
 
 #[derive(Debug)]
@@ -145,6 +147,7 @@ impl Leg {
             rtcp: self.rtcp_in,
             peer_report: self.peer_report,
             mos: mos(delay_ms, jitter_ms, received.loss_fraction, Codec::G711),
+            kernel: false,
         }
     }
 }

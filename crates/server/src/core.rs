@@ -172,11 +172,12 @@ fn calls_report(calls: &[trunkline_store::LiveCall], now_ms: u64) -> String {
             Some(m) => {
                 let leg = |l: &trunkline_store::LiveMedia| {
                     format!(
-                        "{} pkts {} lost {:.1} ms jitter MOS {:.1}",
+                        "{} pkts {} lost {:.1} ms jitter MOS {:.1}{}",
                         l.packets,
                         l.lost,
                         f64::from(l.jitter_us) / 1000.0,
-                        f64::from(l.mos_x100) / 100.0
+                        f64::from(l.mos_x100) / 100.0,
+                        if l.kernel { " (kernel)" } else { "" }
                     )
                 };
                 let rec = if c.recording { "; recording" } else { "" };

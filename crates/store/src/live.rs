@@ -16,6 +16,8 @@ pub struct LiveMedia {
     pub jitter_us: u32,
     /// Estimated MOS × 100 of what it sends.
     pub mos_x100: u16,
+    /// Whether the kernel forwards its RTP now (the relay's in-kernel fast path).
+    pub kernel: bool,
 }
 
 /// One call in progress.

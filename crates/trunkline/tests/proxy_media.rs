@@ -2,8 +2,9 @@
 //! it does not send from (a phone behind NAT) gets its call anchored, each side's SDP names
 //! the relay, RTP flows both ways through it (latched to the caller's real address), the
 //! live call listing and the CDR carry the relay's figures, the caller's recording setting
-//! gets the call recorded to a stereo WAV; and a call whose media stops is ended by the proxy
-//! with a BYE to both parties.
+//! gets the call recorded to a stereo WAV; a call whose media stops is ended by the proxy
+//! with a BYE to both parties; a settled call's streams go through the kernel with the same
+//! figures.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code may panic
 
@@ -500,6 +501,96 @@ fn a_call_whose_media_stops_is_ended_with_a_bye_to_both_parties() {
     assert!(std::fs::metadata(&wav).is_ok_and(|m| m.len() > 44), "{wav}");
     let live = common::ok(&s.data, &["calls"]);
     assert!(!live.contains("media-stop-1"), "{live}");
+}
+
+/// The relay's in-kernel fast path took the call's streams, where it could load: required
+/// when `TRUNKLINE_TEST_BPF` is set (CI), else only when the log says it loaded.
+fn fast_path_expected(s: &Served) -> bool {
+    let loaded = s.log().contains("forwarded in the kernel");
+    if std::env::var_os("TRUNKLINE_TEST_BPF").is_some() {
+        assert!(loaded, "TRUNKLINE_TEST_BPF is set: {}", s.log());
+    }
+    loaded
+}
+
+#[test]
+fn a_settled_call_goes_through_the_kernel_keeps_its_figures_and_still_times_out() {
+    let data = common::data_dir("proxy-media-kernel");
+    provision(&data, DOMAIN, 1001..1003);
+    let s = Served::start(
+        data,
+        "[media]\nmode = \"always\"\nport_min = 46800\nport_max = 46899\ntimeout_secs = 2\n",
+    );
+    let kernel = fast_path_expected(&s);
+    let mut bob = ua(Link::udp(s.port), 1002);
+    bob.register();
+    let mut alice = ua(Link::udp(s.port), 1001);
+    let (alice_rtp, bob_rtp) = (rtp_socket(), rtp_socket());
+    let offer = sdp("127.0.0.1", alice_rtp.local_addr().unwrap().port());
+    let call_id = "media-kernel-1";
+    let call = set_up(
+        &s,
+        &mut alice,
+        &mut bob,
+        call_id,
+        &offer,
+        bob_rtp.local_addr().unwrap(),
+    );
+    let (to_bob, to_alice) = (media_of(&call.invite), media_of(&call.ok));
+    // Both talk at once, a packet every 20 ms each, for 3 s: longer than the media timeout,
+    // so a relay that missed what the kernel forwarded would end the call meanwhile.
+    let mut buf = [0u8; 512];
+    for seq in 0..150u16 {
+        for (from, to, peer, out, ssrc) in [
+            (&alice_rtp, to_alice, &bob_rtp, to_bob, 0xa1u32),
+            (&bob_rtp, to_bob, &alice_rtp, to_alice, 0xb0),
+        ] {
+            let packet = trunkline_rtp::Header::pcmu(ssrc, seq);
+            from.send_to(&packet, to).unwrap();
+            let (n, src) = peer.recv_from(&mut buf).expect("relayed");
+            assert_eq!((&buf[..n], src), (&packet[..], out));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        if seq == 20 && kernel {
+            let live = common::ok(&s.data, &["calls"]);
+            assert_eq!(live.matches("(kernel)").count(), 2, "{live}");
+        }
+    }
+    assert!(
+        alice
+            .wait_request("BYE", Duration::from_millis(100))
+            .is_none(),
+        "a call that talks is not timed out; log:\n{}",
+        s.log()
+    );
+    if kernel {
+        let key = common::ok(&s.data, &["apikey", "create", "--role", "admin"]);
+        let (code, body) = common::get(s.http, "/api/v1/calls", key.trim()).unwrap();
+        assert_eq!(code, 200, "{body}");
+        let calls: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let listed = &calls["items"][0];
+        assert_eq!(listed["caller_media"]["kernel"], true, "{body}");
+        assert_eq!(listed["callee_media"]["kernel"], true, "{body}");
+        assert_eq!(listed["caller_media"]["packets"], 150, "{body}");
+    }
+    // Then silence: the timeout ends it with a BYE to both.
+    for (party, tag) in [
+        (&mut alice, "a-media-kernel-1"),
+        (&mut bob, "b-media-kernel-1"),
+    ] {
+        let bye = party
+            .wait_request("BYE", Duration::from_secs(8))
+            .unwrap_or_else(|| panic!("no BYE for {}; log:\n{}", party.user, s.log()));
+        party.respond(&bye, 200, "OK", tag, "");
+    }
+    let rows = cdrs(&s.data, 1);
+    assert_eq!(rows[0].hangup_reason, "media_timeout", "{rows:?}");
+    let q = &rows[0].qos;
+    assert_eq!(
+        (q.rtp_packets_rx, q.rtp_packets_tx, q.rtp_lost),
+        (Some(150), Some(150), Some(0)),
+        "{q:?}"
+    );
 }
 
 #[test]

@@ -34,6 +34,8 @@ pub struct MediaOut {
     jitter_us: u32,
     /// Estimated MOS × 100.
     mos_x100: u16,
+    /// Whether the kernel forwards this party's RTP now (the relay's in-kernel fast path).
+    kernel: bool,
 }
 
 /// A call in progress.
@@ -64,6 +66,7 @@ impl From<LiveCall> for CallOut {
             lost: m.lost,
             jitter_us: m.jitter_us,
             mos_x100: m.mos_x100,
+            kernel: m.kernel,
         };
         let [a, b] = c
             .media

@@ -174,6 +174,7 @@ impl Anchor {
             lost: l.received.lost.max(0),
             jitter_us: u32::try_from(l.received.jitter.as_micros()).unwrap_or(u32::MAX),
             mos_x100: (l.mos * 100.0).round().clamp(100.0, 500.0) as u16,
+            kernel: l.kernel,
         };
         Some([media(&q[0]), media(&q[1])])
     }

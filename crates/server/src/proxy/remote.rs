@@ -158,6 +158,7 @@ impl Remote {
                 lost: int("lost").max(0),
                 jitter_us: u32::try_from(int("jitter")).unwrap_or(0),
                 mos_x100: u16::try_from((int("mos") * 10).clamp(100, 500)).unwrap_or(100),
+                kernel: int("kernel") == 1,
             })
         };
         let (caller, callee) = (party("caller")?, party("callee")?);
