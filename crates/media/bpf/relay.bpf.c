@@ -20,7 +20,10 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
-// The kernel's TCX "next program" verdict: not ours, let the rest of the chain decide.
+// The kernel's TCX "next program" verdict: any program after this one on the interface
+// sees the packet, then the stack does (with no program after it, this is a plain pass).
+// Whatever this program does not forward leaves with it, so other tools' programs still see
+// the relay's traffic.
 #define NEXT (-1)
 
 #define MAX_DROPOUT 3000
@@ -134,20 +137,20 @@ int relay(struct __sk_buff *skb)
 		return NEXT;
 	// Ours, but only the settled case is handled here: the relay decides the rest.
 	if (ip->saddr != s->peer_addr || udp->source != s->peer_port)
-		return TC_ACT_OK;
+		return NEXT;
 	if ((rtp[0] >> 6) != 2 || (rtp[1] >= 192 && rtp[1] <= 223))
-		return TC_ACT_OK;
+		return NEXT;
 	__u32 ssrc = ((__u32)rtp[8] << 24) | ((__u32)rtp[9] << 16) | ((__u32)rtp[10] << 8) | rtp[11];
 	if (ssrc != s->ssrc)
-		return TC_ACT_OK;
+		return NEXT;
 	__u16 seq = ((__u16)rtp[2] << 8) | rtp[3];
 	__u16 delta = seq - (__u16)s->max_seq;
 	if (delta >= MAX_DROPOUT && delta <= 0xffff - MAX_MISORDER)
-		return TC_ACT_OK;
+		return NEXT;
 	__u32 ts = ((__u32)rtp[4] << 24) | ((__u32)rtp[5] << 16) | ((__u32)rtp[6] << 8) | rtp[7];
 	__u16 udp_len = bpf_ntohs(udp->len);
 	if (udp_len < sizeof(struct udphdr))
-		return TC_ACT_OK;
+		return NEXT;
 
 	__u64 now = bpf_ktime_get_ns();
 	track(s, seq, ts, now);
@@ -172,7 +175,7 @@ int relay(struct __sk_buff *skb)
 		return bpf_redirect_neigh(s->ifindex, 0, 0, 0);
 	if (skb->ingress_ifindex == LOOPBACK)
 		// To a peer on this host, from this host: up the stack to the peer's socket.
-		return TC_ACT_OK;
+		return NEXT;
 	// To a peer on this host from outside: through loopback, where a packet from one of
 	// the host's own addresses is expected.
 	return bpf_redirect(LOOPBACK, 0);
