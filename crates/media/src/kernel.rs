@@ -4,31 +4,43 @@
 //! port it arrives on; its entry says which source it is accepted from and where it goes, and
 //! carries its receive statistics on from where the relay left them.
 //!
-//! The entry's layout mirrors `struct stream` in the C program, field by field in native
-//! byte order (addresses and ports in network order, as the packet has them).
+//! The key's and the entry's layouts mirror `struct key` and `struct stream` in the C
+//! program, field by field in native byte order (addresses and ports in network order, as
+//! the packet has them; an IPv4 address in the first 4 of an address's 16 bytes).
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use trunkline_rtp::Carry;
 
-const KEY: usize = 8;
-const ENTRY: usize = 80;
+const KEY: usize = 20;
+const ENTRY: usize = 112;
 
-/// One stream for the kernel to forward.
+/// One stream for the kernel to forward; its four addresses are of one family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
     /// The relay address and port it arrives on.
-    pub at: SocketAddrV4,
+    pub at: SocketAddr,
     /// The only source it is accepted from (the latched peer).
-    pub from: SocketAddrV4,
+    pub from: SocketAddr,
     /// The relay address and port it leaves from.
-    pub out: SocketAddrV4,
+    pub out: SocketAddr,
     /// Where it goes (the other side's latched peer).
-    pub to: SocketAddrV4,
+    pub to: SocketAddr,
     /// Where its statistics stand.
     pub carry: Carry,
+}
+
+impl Route {
+    /// Whether the kernel can forward it: one family throughout (a call bridged between
+    /// IPv4 and IPv6 stays in userspace).
+    pub fn one_family(&self) -> bool {
+        let v6 = self.at.is_ipv6();
+        [self.from, self.out, self.to]
+            .iter()
+            .all(|a| a.is_ipv6() == v6)
+    }
 }
 
 /// What the kernel has done with a stream since it was handed over.
@@ -58,10 +70,21 @@ pub fn monotonic_ns() -> u64 {
     (t.tv_sec as u64).saturating_mul(1_000_000_000) + t.tv_nsec as u64
 }
 
-fn key(at: SocketAddrV4) -> [u8; KEY] {
+/// An address as the program keeps it: 16 bytes, IPv4 in the first 4.
+fn addr16(ip: IpAddr) -> [u8; 16] {
+    let mut a = [0u8; 16];
+    match ip {
+        IpAddr::V4(v4) => a[..4].copy_from_slice(&v4.octets()),
+        IpAddr::V6(v6) => a = v6.octets(),
+    }
+    a
+}
+
+fn key(at: SocketAddr) -> [u8; KEY] {
     let mut k = [0u8; KEY];
-    k[..4].copy_from_slice(&at.ip().octets());
-    k[4..6].copy_from_slice(&at.port().to_be_bytes());
+    k[..16].copy_from_slice(&addr16(at.ip()));
+    k[16..18].copy_from_slice(&at.port().to_be_bytes());
+    k[18] = u8::from(at.is_ipv6());
     k
 }
 
@@ -87,37 +110,37 @@ fn u64_at(e: &[u8; ENTRY], at: usize) -> u64 {
 /// starting at `counted` (packets, bytes).
 fn encode(r: &Route, ifindex: u32, counted: (u64, u64)) -> [u8; ENTRY] {
     let mut e = [0u8; ENTRY];
-    put(&mut e, 0, &r.from.ip().octets());
-    put(&mut e, 4, &r.from.port().to_be_bytes());
-    put(&mut e, 6, &r.out.port().to_be_bytes());
-    put(&mut e, 8, &r.out.ip().octets());
-    put(&mut e, 12, &r.to.ip().octets());
-    put(&mut e, 16, &r.to.port().to_be_bytes());
-    put(&mut e, 20, &r.carry.ssrc.to_ne_bytes());
-    put(&mut e, 24, &r.carry.clock_rate.to_ne_bytes());
-    put(&mut e, 28, &u32::from(r.carry.max_seq).to_ne_bytes());
-    put(&mut e, 32, &r.carry.cycles.to_ne_bytes());
-    put(&mut e, 36, &r.carry.jitter16.to_ne_bytes());
-    // Transit (40) and its flag (44) start at zero.
-    put(&mut e, 48, &ifindex.to_ne_bytes());
-    put(&mut e, 56, &counted.0.to_ne_bytes());
-    put(&mut e, 64, &counted.1.to_ne_bytes());
-    // The latest packet's time (72) starts at zero: none yet.
+    put(&mut e, 0, &counted.0.to_ne_bytes());
+    put(&mut e, 8, &counted.1.to_ne_bytes());
+    // The latest packet's time (16) starts at zero: none yet.
+    put(&mut e, 24, &addr16(r.from.ip()));
+    put(&mut e, 40, &addr16(r.out.ip()));
+    put(&mut e, 56, &addr16(r.to.ip()));
+    put(&mut e, 72, &r.from.port().to_be_bytes());
+    put(&mut e, 74, &r.out.port().to_be_bytes());
+    put(&mut e, 76, &r.to.port().to_be_bytes());
+    put(&mut e, 80, &r.carry.ssrc.to_ne_bytes());
+    put(&mut e, 84, &r.carry.clock_rate.to_ne_bytes());
+    put(&mut e, 88, &u32::from(r.carry.max_seq).to_ne_bytes());
+    put(&mut e, 92, &r.carry.cycles.to_ne_bytes());
+    put(&mut e, 96, &r.carry.jitter16.to_ne_bytes());
+    // Transit (100) and its flag (104) start at zero.
+    put(&mut e, 108, &ifindex.to_ne_bytes());
     e
 }
 
 fn decode(e: &[u8; ENTRY]) -> Figures {
     Figures {
-        packets: u64_at(e, 56),
-        bytes: u64_at(e, 64),
+        packets: u64_at(e, 0),
+        bytes: u64_at(e, 8),
         carry: Carry {
-            ssrc: u32_at(e, 20),
-            clock_rate: u32_at(e, 24),
-            max_seq: u32_at(e, 28) as u16,
-            cycles: u32_at(e, 32),
-            jitter16: u32_at(e, 36),
+            ssrc: u32_at(e, 80),
+            clock_rate: u32_at(e, 84),
+            max_seq: u32_at(e, 88) as u16,
+            cycles: u32_at(e, 92),
+            jitter16: u32_at(e, 96),
         },
-        last_ns: u64_at(e, 72),
+        last_ns: u64_at(e, 16),
     }
 }
 
@@ -136,7 +159,7 @@ mod loaded {
         streams: HashMap<MapData, [u8; KEY], [u8; ENTRY]>,
         interfaces: Vec<String>,
         /// The host's addresses, as they were last read.
-        hosts: Vec<(Ipv4Addr, u32)>,
+        hosts: Vec<(IpAddr, u32)>,
     }
 
     fn failed(what: &str, e: impl std::fmt::Display) -> io::Error {
@@ -174,7 +197,7 @@ mod loaded {
         }
 
         /// The interface packets to `to` leave by (0: to this host).
-        pub fn egress(&mut self, to: Ipv4Addr) -> io::Result<u32> {
+        pub fn egress(&mut self, to: IpAddr) -> io::Result<u32> {
             if let Some(i) = egress(to, &self.hosts) {
                 return Ok(i);
             }
@@ -197,12 +220,12 @@ mod loaded {
         }
 
         /// What the kernel has done with the stream arriving at `at`.
-        pub fn figures(&self, at: SocketAddrV4) -> Option<Figures> {
+        pub fn figures(&self, at: SocketAddr) -> Option<Figures> {
             self.streams.get(&key(at), 0).ok().map(|e| decode(&e))
         }
 
         /// Takes the stream back: its final figures, and the kernel forgets it.
-        pub fn remove(&mut self, at: SocketAddrV4) -> Option<Figures> {
+        pub fn remove(&mut self, at: SocketAddr) -> Option<Figures> {
             let figures = self.figures(at);
             let _ = self.streams.remove(&key(at));
             figures
@@ -237,7 +260,7 @@ mod loaded {
             match self.0 {}
         }
 
-        pub fn egress(&mut self, _to: Ipv4Addr) -> io::Result<u32> {
+        pub fn egress(&mut self, _to: IpAddr) -> io::Result<u32> {
             match self.0 {}
         }
 
@@ -250,11 +273,11 @@ mod loaded {
             match self.0 {}
         }
 
-        pub fn figures(&self, _at: SocketAddrV4) -> Option<Figures> {
+        pub fn figures(&self, _at: SocketAddr) -> Option<Figures> {
             match self.0 {}
         }
 
-        pub fn remove(&mut self, _at: SocketAddrV4) -> Option<Figures> {
+        pub fn remove(&mut self, _at: SocketAddr) -> Option<Figures> {
             match self.0 {}
         }
     }
@@ -262,18 +285,28 @@ mod loaded {
 
 pub use loaded::FastPath;
 
-/// The host's IPv4 addresses, each with its interface's index.
-fn host_addresses() -> Vec<(Ipv4Addr, u32)> {
+/// An interface address as an `IpAddr`, whichever family.
+fn ip_of(ifa: &nix::ifaddrs::InterfaceAddress) -> Option<IpAddr> {
+    let a = ifa.address.as_ref()?;
+    match (a.as_sockaddr_in(), a.as_sockaddr_in6()) {
+        (Some(v4), _) => Some(IpAddr::V4(v4.ip())),
+        (_, Some(v6)) => Some(IpAddr::V6(v6.ip())),
+        _ => None,
+    }
+}
+
+/// The host's addresses, each with its interface's index.
+fn host_addresses() -> Vec<(IpAddr, u32)> {
     let Ok(all) = nix::ifaddrs::getifaddrs() else {
         return Vec::new();
     };
     let mut out = Vec::new();
     for ifa in all {
-        let Some(addr) = ifa.address.as_ref().and_then(|a| a.as_sockaddr_in()) else {
+        let Some(ip) = ip_of(&ifa) else {
             continue;
         };
         if let Ok(index) = nix::net::if_::if_nametoindex(ifa.interface_name.as_str()) {
-            out.push((addr.ip(), index));
+            out.push((ip, index));
         }
     }
     out
@@ -282,24 +315,27 @@ fn host_addresses() -> Vec<(Ipv4Addr, u32)> {
 /// Where packets to `to` leave the host: 0 when `to` is the host itself (one of `hosts`),
 /// else the index of the interface holding the source address the routing table picks for
 /// it (learnt by connecting a UDP socket, which sends nothing).
-fn egress(to: Ipv4Addr, hosts: &[(Ipv4Addr, u32)]) -> Option<u32> {
+fn egress(to: IpAddr, hosts: &[(IpAddr, u32)]) -> Option<u32> {
     if to.is_loopback() || hosts.iter().any(|(a, _)| *a == to) {
         return Some(0);
     }
-    let probe = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
-    probe.connect((to, 9)).ok()?;
-    let IpAddr::V4(src) = probe.local_addr().ok()?.ip() else {
-        return None;
+    let any: IpAddr = match to {
+        IpAddr::V4(_) => IpAddr::from([0u8; 4]),
+        IpAddr::V6(_) => IpAddr::from([0u8; 16]),
     };
+    let probe = std::net::UdpSocket::bind((any, 0)).ok()?;
+    probe.connect((to, 9)).ok()?;
+    let src = probe.local_addr().ok()?.ip();
     hosts.iter().find(|(a, _)| *a == src).map(|(_, i)| *i)
 }
 
 /// The interfaces packets to `addrs` arrive on: loopback, where the host's own traffic to any
-/// of its addresses comes in, and each interface holding one of the (IPv4) addresses.
+/// of its addresses comes in, and each interface holding one of the addresses (every
+/// interface with an address of that family, for a wildcard).
 pub fn interfaces_for(addrs: &[IpAddr]) -> Vec<String> {
     let mut names = vec!["lo".to_owned()];
     let wanted: Vec<IpAddr> = (addrs.iter())
-        .filter(|a| a.is_ipv4() && !a.is_loopback())
+        .filter(|a| !a.is_loopback())
         .copied()
         .collect();
     if wanted.is_empty() {
@@ -309,12 +345,11 @@ pub fn interfaces_for(addrs: &[IpAddr]) -> Vec<String> {
         return names;
     };
     for ifa in all {
-        let addr = ifa.address.as_ref().and_then(|a| a.as_sockaddr_in());
-        let Some(addr) = addr.map(|a| IpAddr::V4(a.ip())) else {
+        let Some(ip) = ip_of(&ifa) else {
             continue;
         };
-        let any = wanted.iter().any(|w| w.is_unspecified());
-        if (any || wanted.contains(&addr)) && !names.contains(&ifa.interface_name) {
+        let matches = |w: &IpAddr| *w == ip || (w.is_unspecified() && w.is_ipv6() == ip.is_ipv6());
+        if wanted.iter().any(matches) && !names.contains(&ifa.interface_name) {
             names.push(ifa.interface_name);
         }
     }
@@ -341,16 +376,54 @@ mod tests {
             },
         };
         let e = encode(&route, 7, (0, 0));
-        assert_eq!(&e[0..4], &[127, 0, 0, 2]);
-        assert_eq!(u32_at(&e, 48), 7);
-        assert_eq!(&e[4..6], &5004u16.to_be_bytes());
+        assert_eq!(
+            &e[24..40],
+            &[127, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+        );
+        assert_eq!(u32_at(&e, 108), 7);
+        assert_eq!(&e[72..74], &5004u16.to_be_bytes());
         let f = decode(&e);
         assert_eq!((f.packets, f.bytes, f.last_ns), (0, 0, 0));
         assert_eq!(f.carry, route.carry);
-        assert_eq!(key(route.at), [127, 0, 0, 1, 0x9c, 0x40, 0, 0]);
+        let mut k = [0u8; KEY];
+        k[..4].copy_from_slice(&[127, 0, 0, 1]);
+        k[16..18].copy_from_slice(&[0x9c, 0x40]);
+        assert_eq!(key(route.at), k);
         // A rewritten entry carries its counters on.
         let f = decode(&encode(&route, 7, (12, 2064)));
         assert_eq!((f.packets, f.bytes), (12, 2064));
+    }
+
+    #[test]
+    fn ipv6_keys_and_entries_hold_the_whole_address_and_mixed_families_stay_out() {
+        let v6 = |s: &str| s.parse::<SocketAddr>().unwrap();
+        let mut route = Route {
+            at: v6("[2001:db8::1]:40000"),
+            from: v6("[2001:db8::7]:5004"),
+            out: v6("[2001:db8::1]:40002"),
+            to: v6("[2001:db8::9]:6000"),
+            carry: Carry {
+                ssrc: 1,
+                clock_rate: 8000,
+                max_seq: 0,
+                cycles: 0,
+                jitter16: 0,
+            },
+        };
+        assert!(route.one_family());
+        let k = key(route.at);
+        assert_eq!(
+            &k[..16],
+            &"2001:db8::1"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+                .octets()
+        );
+        assert_eq!(k[18], 1);
+        let e = encode(&route, 0, (0, 0));
+        assert_eq!(e[56 + 15], 9);
+        route.to = "192.0.2.9:6000".parse().unwrap();
+        assert!(!route.one_family());
     }
 
     #[test]

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant, SystemTime};
@@ -67,26 +67,22 @@ struct Handed {
 }
 
 impl State {
-    fn v4_local(&self, port: u16) -> Option<SocketAddrV4> {
-        match self.sockets.get(&port)?.local_addr().ok()? {
-            SocketAddr::V4(a) => Some(a),
-            SocketAddr::V6(_) => None,
-        }
+    fn local(&self, port: u16) -> Option<SocketAddr> {
+        self.sockets.get(&port)?.local_addr().ok()
     }
 
-    /// The stream arriving on RTP `port` as the kernel would forward it, if it has settled.
+    /// The stream arriving on RTP `port` as the kernel would forward it, if it has settled
+    /// (and stays on one address family).
     fn route(&self, port: u16) -> Option<Route> {
         let h = self.relay.handover(port)?;
-        let (SocketAddr::V4(from), SocketAddr::V4(to)) = (h.from, h.to) else {
-            return None;
-        };
-        Some(Route {
-            at: self.v4_local(h.port)?,
-            from,
-            out: self.v4_local(h.out_port)?,
-            to,
+        let route = Route {
+            at: self.local(h.port)?,
+            from: h.from,
+            out: self.local(h.out_port)?,
+            to: h.to,
             carry: h.carry,
-        })
+        };
+        route.one_family().then_some(route)
     }
 
     /// Hands the stream arriving on RTP `port` to the fast path, if it has settled.
@@ -101,7 +97,7 @@ impl State {
             return;
         };
         let written =
-            (fast.egress(*route.to.ip())).and_then(|i| Ok((i, fast.write(&route, i, (0, 0))?)));
+            (fast.egress(route.to.ip())).and_then(|i| Ok((i, fast.write(&route, i, (0, 0))?)));
         let (ifindex, in_kernel) = match written {
             Ok((i, ())) => (i, true),
             Err(e) => {
@@ -146,7 +142,7 @@ impl State {
             };
             let ifindex = match route.to == handed.route.to {
                 true => Ok(handed.ifindex),
-                false => fast.egress(*route.to.ip()),
+                false => fast.egress(route.to.ip()),
             };
             match ifindex.and_then(|i| fast.write(&route, i, handed.taken).map(|()| i)) {
                 Ok(i) => {
@@ -810,6 +806,41 @@ mod tests {
         // The sockets are closed: nothing comes back any more.
         caller.send_to(&rtp(1, 9), relay_a).await.unwrap();
         assert!(recv(&callee).await.is_none());
+    }
+
+    #[tokio::test]
+    async fn settled_ipv6_streams_go_through_the_kernel_too() {
+        let plane = MediaPlane::new("::1".parse().unwrap(), 42400..=42499);
+        let plane = match plane.with_fast_path() {
+            Ok(p) => p,
+            Err(e) if std::env::var_os("TRUNKLINE_TEST_BPF").is_none() => {
+                eprintln!("skipped: no in-kernel fast path here ({e})");
+                return;
+            }
+            Err(e) => panic!("TRUNKLINE_TEST_BPF is set but the fast path fails: {e}"),
+        };
+        let (id, a, b) = plane.create_for([true, true]).unwrap();
+        let caller = UdpSocket::bind("[::1]:0").await.unwrap();
+        let callee = UdpSocket::bind("[::1]:0").await.unwrap();
+        (plane.set_peer(id, Side::Caller, caller.local_addr().unwrap(), None)).unwrap();
+        (plane.set_peer(id, Side::Callee, callee.local_addr().unwrap(), None)).unwrap();
+        let relay_a: SocketAddr = format!("[::1]:{a}").parse().unwrap();
+        let relay_b: SocketAddr = format!("[::1]:{b}").parse().unwrap();
+        for seq in 0..40 {
+            caller.send_to(&rtp(1, seq), relay_a).await.unwrap();
+            assert_eq!(recv(&callee).await, Some((rtp(1, seq), relay_b)));
+            callee.send_to(&rtp(2, seq), relay_b).await.unwrap();
+            assert_eq!(recv(&caller).await, Some((rtp(2, seq), relay_a)));
+        }
+        assert_eq!(plane.handed_over(), 2, "both streams in the kernel");
+        let q = plane.delete(id).unwrap().qos;
+        assert!(
+            plane.kernel_forwarded() >= 40,
+            "{}",
+            plane.kernel_forwarded()
+        );
+        assert_eq!((q[0].received.packets, q[1].received.packets), (40, 40));
+        assert_eq!((q[0].received.lost, q[1].received.lost), (0, 0));
     }
 
     #[tokio::test]
