@@ -193,15 +193,6 @@ impl State {
             self.take_back(port, remove, now, mono);
         }
     }
-
-    /// Brings the core's figures of every handed-over stream up to date.
-    fn take_back_all(&mut self) {
-        let (now, mono) = (Instant::now(), monotonic_ns());
-        let ports: Vec<u16> = self.handed.keys().copied().collect();
-        for port in ports {
-            self.take_back(port, false, now, mono);
-        }
-    }
 }
 
 #[derive(Debug)]
@@ -505,10 +496,22 @@ impl MediaPlane {
     }
 
     /// Calls silent for `timeout`.
+    ///
+    /// What the kernel forwarded only makes calls less silent, so only the calls the core
+    /// finds silent have their figures read from it, and each call in the kernel is read
+    /// about once a timeout rather than at every sweep.
     pub fn idle(&self, timeout: Duration) -> Vec<CallId> {
         let mut state = self.lock();
-        state.take_back_all();
-        state.relay.idle(Instant::now(), timeout)
+        let now = Instant::now();
+        let silent = state.relay.idle(now, timeout);
+        if silent.is_empty() || state.handed.is_empty() {
+            return silent;
+        }
+        for &call in &silent {
+            state.take_back_call(call, false);
+        }
+        // Figures only ever make a call less silent: these are among the first ones.
+        state.relay.idle(now, timeout)
     }
 
     /// Records the call from now on, to `stem` plus `.wav` (G.711) or `.pcap`; the recording
