@@ -9,8 +9,9 @@
 // way; it keeps the stream's receive statistics going (RFC 3550 A.1 sequence numbers, A.8
 // jitter) from the figures the relay handed over. Anything else it passes up untouched, to
 // the relay's socket: other sources (strangers, a NAT rebinding), another SSRC, a large
-// sequence jump, RTCP, non-RTP, IPv4 options, IPv6 extension headers, fragments. IPv4 and
-// IPv6 alike; a stream leaves on the family it arrived on (bridged calls stay in userspace).
+// sequence jump, RTCP, non-RTP, IPv4 options, IPv6 extension headers, fragments, coalesced
+// (GRO) packets. IPv4 and IPv6 alike; a stream leaves on the family it arrived on (bridged
+// calls stay in userspace).
 
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -271,7 +272,9 @@ int relay(struct __sk_buff *skb)
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
-	if ((void *)(eth + 1) > end)
+	// A coalesced packet (UDP GRO forwarding) carries several datagrams under one header:
+	// the relay takes those apart itself.
+	if ((void *)(eth + 1) > end || skb->gso_segs > 1)
 		return NEXT;
 	if (eth->h_proto == bpf_htons(ETH_P_IP))
 		return relay4(skb, data, end);
