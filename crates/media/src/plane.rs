@@ -811,16 +811,23 @@ mod tests {
         assert!(recv(&callee).await.is_none());
     }
 
-    #[tokio::test]
-    async fn settled_ipv6_streams_go_through_the_kernel_too() {
-        let plane = MediaPlane::new("::1".parse().unwrap(), 42400..=42499);
-        let plane = match plane.with_fast_path() {
-            Ok(p) => p,
+    /// A relay on `ip` with the in-kernel fast path; `None` (the test skipped) where it can't
+    /// load, unless `TRUNKLINE_TEST_BPF` says it must.
+    fn with_kernel(ip: &str, ports: std::ops::RangeInclusive<u16>) -> Option<MediaPlane> {
+        match MediaPlane::new(ip.parse().unwrap(), ports).with_fast_path() {
+            Ok(p) => Some(p),
             Err(e) if std::env::var_os("TRUNKLINE_TEST_BPF").is_none() => {
                 eprintln!("skipped: no in-kernel fast path here ({e})");
-                return;
+                None
             }
             Err(e) => panic!("TRUNKLINE_TEST_BPF is set but the fast path fails: {e}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn settled_ipv6_streams_go_through_the_kernel_too() {
+        let Some(plane) = with_kernel("::1", 42400..=42499) else {
+            return;
         };
         let (id, a, b) = plane.create_for([true, true]).unwrap();
         let caller = UdpSocket::bind("[::1]:0").await.unwrap();
@@ -848,14 +855,8 @@ mod tests {
 
     #[tokio::test]
     async fn settled_streams_go_through_the_kernel_and_their_figures_come_back() {
-        let plane = MediaPlane::new("127.0.0.1".parse().unwrap(), 42000..=42999);
-        let plane = match plane.with_fast_path() {
-            Ok(p) => p,
-            Err(e) if std::env::var_os("TRUNKLINE_TEST_BPF").is_none() => {
-                eprintln!("skipped: no in-kernel fast path here ({e})");
-                return;
-            }
-            Err(e) => panic!("TRUNKLINE_TEST_BPF is set but the fast path fails: {e}"),
+        let Some(plane) = with_kernel("127.0.0.1", 42000..=42999) else {
+            return;
         };
         let (id, a, b) = plane.create().unwrap();
         let caller = UdpSocket::bind("127.0.0.1:0").await.unwrap();
