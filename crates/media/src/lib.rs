@@ -11,6 +11,7 @@ mod kernel;
 mod latch;
 pub mod ng;
 mod ng_client;
+mod ng_stats;
 mod plane;
 mod pool;
 mod record;

@@ -3,8 +3,8 @@
 //! remote media nodes with it and an existing Kamailio or OpenSIPS with its rtpengine module
 //! can use a Trunkline media node. Commands: `ping`, `offer`, `answer`, `delete`, `query`,
 //! `start recording` (Kamailio's `start_recording()`) and `stop recording`. Replies to `query`
-//! and `delete` carry rtpengine's `totals` (`RTP` and `RTCP`: packets, bytes, errors, which
-//! Kamailio's `$rtpstat` reads) and Trunkline's per-party figures.
+//! and `delete` say what rtpengine's do ([`crate::ng_stats`]): totals for `$rtpstat`, MOS per
+//! SSRC and the parties' tags and labels for the `mos_*` pseudo-variables.
 //!
 //! A call is keyed by its Call-ID; the `from-tag` of the first offer is the caller side, so a
 //! re-INVITE from either party is placed on the right leg and keeps the call's ports
@@ -18,14 +18,15 @@ use tokio::net::UdpSocket;
 use tracing::debug;
 
 use crate::bencode::Value;
+use crate::ng_stats::{Parties, stats};
 use crate::{LegQos, MediaPlane, Sessions, Side};
 
 /// The ng command processor of one media node.
 #[derive(Debug)]
 pub struct Control {
     sessions: Sessions,
-    /// Call-ID → the from-tag of its first offer (the caller).
-    callers: Mutex<HashMap<String, String>>,
+    /// Call-ID → its parties (the first offer's from-tag is the caller).
+    callers: Mutex<HashMap<String, Parties>>,
     /// Where recordings go; `None`: `start recording` is refused.
     recordings: Option<PathBuf>,
 }
@@ -46,11 +47,15 @@ fn error(reason: &str) -> Dict {
     d
 }
 
-fn with_totals(q: Option<[LegQos; 2]>) -> Dict {
+fn unix_now() -> std::time::Duration {
+    (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)).unwrap_or_default()
+}
+
+fn with_stats(q: Option<[LegQos; 2]>, parties: Option<&Parties>) -> Dict {
     match q {
         Some(q) => {
             let mut d = ok();
-            d.insert(b"totals".to_vec(), totals(&q));
+            d.extend(stats(&q, parties, unix_now().as_secs()));
             d
         }
         None => error("Unknown call-id"),
@@ -72,7 +77,7 @@ impl Control {
         self
     }
 
-    fn callers(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+    fn callers(&self) -> std::sync::MutexGuard<'_, HashMap<String, Parties>> {
         self.callers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -105,27 +110,38 @@ impl Control {
                     return error("missing call-id, from-tag or sdp");
                 };
                 let answer = text("command") == Some("answer");
-                self.offer_answer(call_id, from_tag, sdp, answer, text("address family"))
+                let reply =
+                    self.offer_answer(call_id, from_tag, sdp, answer, text("address family"));
+                if let Some((side, parties)) = reply.1.zip(self.callers().get_mut(call_id)) {
+                    // The answer names the callee's tag; either may carry a party's label.
+                    if answer && parties.tags[1].is_none() {
+                        parties.tags[1] = text("to-tag").map(str::to_owned);
+                    }
+                    if let Some(label) = text("label") {
+                        parties.labels[side.index()] = Some(label.to_owned());
+                    }
+                }
+                reply.0
             }
             Some("delete") => {
                 let Some(call_id) = text("call-id") else {
                     return error("missing call-id");
                 };
-                self.callers().remove(call_id);
+                let parties = self.callers().remove(call_id);
                 let ended = self.sessions.delete(call_id);
                 if let Some(path) = ended.as_ref().and_then(|e| e.recording.as_ref()) {
                     tracing::info!(call_id, path = %path.display(), "media relay: recording written");
                 }
-                with_totals(ended.map(|e| e.qos))
+                with_stats(ended.map(|e| e.qos), parties.as_ref())
             }
             Some("start recording") => {
                 let (Some(call_id), Some(dir)) = (text("call-id"), &self.recordings) else {
                     return error("missing call-id, or this node keeps no recordings");
                 };
-                let tag = self.callers().get(call_id).cloned().unwrap_or_default();
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as u64);
+                let tag = (self.callers().get(call_id))
+                    .and_then(|p| p.tags[0].clone())
+                    .unwrap_or_default();
+                let now = unix_now().as_millis() as u64;
                 let stem = dir.join(crate::recording_stem(call_id, &tag, now));
                 match self.sessions.record(call_id, stem) {
                     Ok(()) => ok(),
@@ -137,7 +153,11 @@ impl Control {
                 Some(c) if self.sessions.contains(c) => ok(),
                 _ => error("Unknown call-id"),
             },
-            Some("query") => with_totals(text("call-id").and_then(|c| self.sessions.qos(c))),
+            Some("query") => {
+                let call_id = text("call-id").unwrap_or_default();
+                let parties = self.callers().get(call_id).cloned();
+                with_stats(self.sessions.qos(call_id), parties.as_ref())
+            }
             Some(other) => error(&format!("Unrecognized command {other:?}")),
             None => error("no command"),
         }
@@ -150,10 +170,10 @@ impl Control {
         sdp: &str,
         answer: bool,
         family: Option<&str>,
-    ) -> Dict {
-        let caller_tag = self.callers().get(call_id).cloned();
+    ) -> (Dict, Option<Side>) {
+        let caller_tag = (self.callers().get(call_id)).and_then(|p| p.tags[0].clone());
         if caller_tag.is_none() && answer {
-            return error("Unknown call-id");
+            return (error("Unknown call-id"), None);
         }
         // For an answer, `from-tag` is still the offerer's (the dialog's From): the SDP is
         // the other party's.
@@ -182,14 +202,14 @@ impl Control {
         {
             Ok(body) => {
                 if caller_tag.is_none() {
-                    self.callers()
-                        .insert(call_id.to_owned(), from_tag.to_owned());
+                    let parties = Parties::new(from_tag, unix_now().as_secs());
+                    self.callers().insert(call_id.to_owned(), parties);
                 }
                 let mut d = ok();
                 d.insert(b"sdp".to_vec(), Value::Bytes(body));
-                d
+                (d, Some(sender))
             }
-            Err(e) => error(&e.to_string()),
+            Err(e) => (error(&e.to_string()), None),
         }
     }
 
@@ -219,42 +239,6 @@ impl Control {
             }
         }
     }
-}
-
-/// rtpengine's totals (`RTP`, `RTCP`: packets, bytes, errors of both parties) and ours per
-/// party (packets, bytes, errors, lost, MOS × 10).
-fn totals(q: &[LegQos; 2]) -> Value {
-    let sum = |packets: u64, bytes: u64, errors: u64| {
-        let mut d = Dict::new();
-        d.insert(b"packets".to_vec(), Value::Int(packets as i64));
-        d.insert(b"bytes".to_vec(), Value::Int(bytes as i64));
-        d.insert(b"errors".to_vec(), Value::Int(errors as i64));
-        Value::Dict(d)
-    };
-    let rtp = sum(
-        q[0].received.packets + q[1].received.packets,
-        q[0].received.bytes + q[1].received.bytes,
-        q[0].dropped + q[1].dropped,
-    );
-    let rtcp = sum(q[0].rtcp.0 + q[1].rtcp.0, q[0].rtcp.1 + q[1].rtcp.1, 0);
-    let leg = |l: &LegQos| {
-        let mut d = Dict::new();
-        d.insert(b"packets".to_vec(), Value::Int(l.received.packets as i64));
-        d.insert(b"bytes".to_vec(), Value::Int(l.received.bytes as i64));
-        d.insert(b"errors".to_vec(), Value::Int(l.dropped as i64));
-        d.insert(b"lost".to_vec(), Value::Int(l.received.lost.max(0)));
-        let jitter = i64::try_from(l.received.jitter.as_micros()).unwrap_or(i64::MAX);
-        d.insert(b"jitter".to_vec(), Value::Int(jitter));
-        d.insert(b"mos".to_vec(), Value::Int((l.mos * 10.0).round() as i64));
-        d.insert(b"kernel".to_vec(), Value::Int(i64::from(l.kernel)));
-        Value::Dict(d)
-    };
-    let mut d = Dict::new();
-    d.insert(b"RTP".to_vec(), rtp);
-    d.insert(b"RTCP".to_vec(), rtcp);
-    d.insert(b"caller".to_vec(), leg(&q[0]));
-    d.insert(b"callee".to_vec(), leg(&q[1]));
-    Value::Dict(d)
 }
 
 #[cfg(test)]
@@ -311,6 +295,7 @@ mod tests {
                 ("command", "offer"),
                 ("call-id", "x1"),
                 ("from-tag", "ft"),
+                ("label", "caller"),
                 ("sdp", &offer),
             ],
         )
@@ -329,6 +314,7 @@ mod tests {
                 ("call-id", "x1"),
                 ("from-tag", "ft"),
                 ("to-tag", "tt"),
+                ("label", "callee"),
                 ("sdp", &answer),
             ],
         )
@@ -365,6 +351,27 @@ mod tests {
             (packets("caller"), packets("callee")),
             (Some(Value::Int(1)), Some(Value::Int(1)))
         );
+        // rtpengine's view for Kamailio's mos_* pseudo-variables: a MOS per SSRC, and which
+        // party (tag, label) sends which SSRC.
+        assert!(matches!(q.get("created"), Some(Value::Int(t)) if *t > 1_700_000_000));
+        for (ssrc, tag, label) in [(1, "ft", "caller"), (2, "tt", "callee")] {
+            let mos = (q.get("SSRC").and_then(|d| d.get(&ssrc.to_string())))
+                .and_then(|d| d.get("average MOS"))
+                .unwrap_or_else(|| panic!("no MOS for SSRC {ssrc}: {q:?}"));
+            assert!(matches!(mos.get("MOS"), Some(Value::Int(m)) if (10..=50).contains(m)));
+            assert_eq!(mos.get("packet loss"), Some(&Value::Int(0)));
+            assert_eq!(mos.get("samples"), Some(&Value::Int(1)));
+            let party = q.get("tags").and_then(|t| t.get(tag)).unwrap();
+            assert_eq!(party.get("label").and_then(Value::as_str), Some(label));
+            let stream = match party.get("medias") {
+                Some(Value::List(m)) => match m[0].get("streams") {
+                    Some(Value::List(s)) => s[0].clone(),
+                    other => panic!("{other:?}"),
+                },
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(stream.get("SSRC"), Some(&Value::Int(ssrc)));
+        }
         let d = call(
             &c,
             "c5",

@@ -47,6 +47,14 @@ impl Side {
             Side::Callee => Side::Caller,
         }
     }
+
+    /// Its place in a pair of per-side figures: the caller's first.
+    pub fn index(self) -> usize {
+        match self {
+            Side::Caller => 0,
+            Side::Callee => 1,
+        }
+    }
 }
 
 /// RTP or RTCP.
@@ -108,6 +116,8 @@ pub struct LegQos {
     pub mos: f64,
     /// Whether the kernel forwards this peer's RTP now (the data plane's fast path).
     pub kernel: bool,
+    /// The SSRC of the stream arriving from this peer, once one arrived.
+    pub ssrc: Option<u32>,
 }
 
 #[derive(Debug)]
@@ -148,6 +158,7 @@ impl Leg {
             peer_report: self.peer_report,
             mos: mos(delay_ms, jitter_ms, received.loss_fraction, Codec::G711),
             kernel: false,
+            ssrc: self.stats.ssrc(),
         }
     }
 }

@@ -196,6 +196,11 @@ impl ReceiveStats {
         self.transit = None;
     }
 
+    /// The stream's SSRC, once a packet arrived.
+    pub fn ssrc(&self) -> Option<u32> {
+        self.ssrc
+    }
+
     /// The figures so far.
     pub fn qos(&self) -> Qos {
         let expected = match self.ssrc {

@@ -181,6 +181,24 @@ fn kamailio_anchors_media_at_a_trunkline_media_node() {
         log.contains("rtpstat kam-1: RTP: 6880 bytes, 40 packets, 0 errors; RTCP: 0 bytes"),
         "{log}"
     );
+    // The delete's reply filled Kamailio's MOS pseudo-variables: a clean G.711 call scores
+    // above 4 overall and for each party (found by the label its offer or answer gave it).
+    let mos = log
+        .lines()
+        .find(|l| l.contains("mos kam-1: "))
+        .unwrap_or_else(|| panic!("no MOS line:\n{log}"));
+    let value = |key: &str| -> f64 {
+        let rest = mos.split(&format!("{key} ")).nth(1).unwrap_or("");
+        rest.split_whitespace()
+            .next()
+            .unwrap_or("")
+            .parse()
+            .unwrap_or(0.0)
+    };
+    assert!(value("average") > 4.0, "{mos}");
+    assert_eq!(value("loss"), 0.0, "{mos}");
+    assert_eq!(value("samples"), 1.0, "{mos}");
+    assert!(value("caller") > 4.0 && value("callee") > 4.0, "{mos}");
     // The node recorded the call for Kamailio, both directions in one stereo WAV.
     let rec = s.data.join("recordings");
     let wav = std::fs::read_dir(&rec)
