@@ -3,7 +3,7 @@
 //! remote media nodes with it and an existing Kamailio or OpenSIPS with its rtpengine module
 //! can use a Trunkline media node. Commands: `ping`, `offer`, `answer`, `delete`, `query`,
 //! `start recording` (Kamailio's `start_recording()`) and `stop recording`. Replies to `query`
-//! and `delete` say what rtpengine's do ([`crate::ng_stats`]): totals for `$rtpstat`, MOS per
+//! and `delete` say what rtpengine's do (module `ng_stats`): totals for `$rtpstat`, MOS per
 //! SSRC and the parties' tags and labels for the `mos_*` pseudo-variables.
 //!
 //! A call is keyed by its Call-ID; the `from-tag` of the first offer is the caller side, so a
