@@ -169,10 +169,7 @@ impl<W: Write + Seek> Wav<W> {
             _ => return Ok(()), // DTMF events, comfort noise: not audio to mix in
         };
         let now = elapsed.as_micros() as u64 * RATE / 1_000_000;
-        let ch = match side {
-            Side::Caller => 0,
-            Side::Callee => 1,
-        };
+        let ch = side.index();
         let (frame0, ts0) = *self.anchor[ch].get_or_insert((now, h.timestamp));
         let mut at = frame0 as i64 + i64::from(h.timestamp.wrapping_sub(ts0) as i32);
         if (at - now as i64).abs() > JUMP {

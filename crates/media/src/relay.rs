@@ -74,11 +74,10 @@ pub struct Forward {
 
 /// A settled RTP stream that the data plane may forward without asking the core (in the
 /// kernel): both legs' peers are latched and locked, the call is neither forked, recorded nor
-/// held. Any packet the data plane cannot forward so comes back to the core, after the stream
-/// is taken back ([`Relay::take_back`]).
+/// held. Any packet the data plane cannot forward so comes back to the core, which first takes
+/// in what was forwarded meanwhile ([`Relay::take_back`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Handover {
-    pub call: CallId,
     /// The leg's RTP port, where the stream arrives.
     pub port: u16,
     /// The one source it is accepted from.
@@ -460,7 +459,6 @@ impl Relay {
             return None;
         }
         Some(Handover {
-            call: id,
             port,
             from: leg.rtp.source()?,
             out_port: other.port,

@@ -32,13 +32,25 @@ impl State {
     }
 
     /// The stream arriving on RTP `port` as the kernel would forward it, if it has settled
-    /// (and stays on one address family).
+    /// (and stays on one address family). The relay's own addresses are those already
+    /// handed over where the ports are the same, so that only a first hand-over asks the
+    /// sockets (a system call each), and a call bridged between families is turned away
+    /// before it does.
     fn route(&self, port: u16) -> Option<Route> {
         let h = self.relay.handover(port)?;
+        if h.from.is_ipv6() != h.to.is_ipv6() {
+            return None;
+        }
+        let known = (self.handed.get(&port).map(|k| k.route))
+            .filter(|r| r.at.port() == h.port && r.out.port() == h.out_port);
+        let (at, out) = match known {
+            Some(r) => (r.at, r.out),
+            None => (self.local(h.port)?, self.local(h.out_port)?),
+        };
         let route = Route {
-            at: self.local(h.port)?,
+            at,
             from: h.from,
-            out: self.local(h.out_port)?,
+            out,
             to: h.to,
             carry: h.carry,
         };

@@ -32,13 +32,6 @@ pub(crate) struct Dialog {
     pub(crate) ends: [End; 2],
 }
 
-fn index(side: Side) -> usize {
-    match side {
-        Side::Caller => 0,
-        Side::Callee => 1,
-    }
-}
-
 impl Dialog {
     /// The dialog of `invite` (from `caller`) answered by `ok` (from `callee`); `is_ours`
     /// recognises this proxy's Record-Route URIs. `None` when a header it needs is missing.
@@ -95,13 +88,13 @@ impl Dialog {
 
     /// `side` sent a request with CSeq `n` in the dialog.
     pub(crate) fn saw_cseq(&mut self, side: Side, n: u32) {
-        let end = &mut self.ends[index(side)];
+        let end = &mut self.ends[side.index()];
         end.cseq = end.cseq.max(n);
     }
 
     /// The party on `side`.
     pub(crate) fn end(&self, side: Side) -> &End {
-        &self.ends[index(side)]
+        &self.ends[side.index()]
     }
 
     /// The BYE to `side` with our `via`, in the name of the other party; `reason` is a
