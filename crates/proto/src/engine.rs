@@ -218,6 +218,12 @@ impl<D: Destination> Engine<D> {
         None
     }
 
+    /// Whether `request` belongs to a server transaction already here (a retransmission):
+    /// for a driver that sheds new work under overload but keeps serving what it admitted.
+    pub fn knows(&self, request: &Message<'_>) -> bool {
+        key::server_key(request, false).is_ok_and(|k| self.server_index.contains_key(&k))
+    }
+
     /// A message from the network.
     pub fn receive(&mut self, bytes: Bytes, from: D, now: Instant) {
         let msg = match Message::parse(&bytes) {

@@ -79,6 +79,13 @@ pub struct SipConfig {
     /// Sockets bound to each UDP listener address (with `SO_REUSEPORT`), each with its own
     /// receive task; 0 means one per CPU core.
     pub udp_shards: u16,
+    /// SIP shards: each runs its own transaction engine and proxy on its own task, and every
+    /// message goes to the shard its Call-ID hashes to; 0 means one per CPU core.
+    pub shards: u16,
+    /// Milliseconds a new INVITE or REGISTER may wait for its shard before it is refused with
+    /// 503 and Retry-After (overload control, RFC 6357); requests of admitted calls are
+    /// always served.
+    pub overload_wait_ms: u32,
     /// Move UDP datagrams a batch per system call (`recvmmsg`/`sendmmsg`); `false` means one
     /// `recvfrom`/`sendto` per datagram.
     pub udp_batch: bool,
@@ -99,12 +106,22 @@ impl SipConfig {
     pub const TCP_IDLE_TIMEOUT_RANGE: RangeInclusive<u64> = 1..=86_400;
     /// Allowed values of `sip.udp_shards` (0 = one per CPU core).
     pub const UDP_SHARDS_RANGE: RangeInclusive<u16> = 0..=1024;
+    /// Allowed values of `sip.shards` (0 = one per CPU core).
+    pub const SHARDS_RANGE: RangeInclusive<u16> = 0..=256;
+    /// Allowed values of `sip.overload_wait_ms`: below 10 ms a scheduling hiccup would refuse
+    /// calls; above 10 s the phone has retransmitted long before.
+    pub const OVERLOAD_WAIT_RANGE: RangeInclusive<u32> = 10..=10_000;
     /// Allowed values of `sip.max_connections` and `sip.max_connections_per_ip`.
     pub const MAX_CONNECTIONS_RANGE: RangeInclusive<u32> = 1..=10_000_000;
 
     /// `tcp_idle_timeout_secs` as a [`Duration`].
     pub fn tcp_idle_timeout(&self) -> Duration {
         Duration::from_secs(self.tcp_idle_timeout_secs)
+    }
+
+    /// `overload_wait_ms` as a [`Duration`].
+    pub fn overload_wait(&self) -> Duration {
+        Duration::from_millis(u64::from(self.overload_wait_ms))
     }
 
     /// The `Server` / `User-Agent` value to send, or `None` when disabled.
@@ -126,6 +143,8 @@ impl Default for SipConfig {
             server_header: "Trunkline".to_owned(),
             tcp_idle_timeout_secs: 600,
             udp_shards: 1,
+            shards: 0,
+            overload_wait_ms: 100,
             udp_batch: true,
             max_connections: 10_000,
             max_connections_per_ip: 100,
@@ -346,6 +365,12 @@ impl SipConfig {
             Self::TCP_IDLE_TIMEOUT_RANGE,
         )?;
         check_range("sip.udp_shards", self.udp_shards, Self::UDP_SHARDS_RANGE)?;
+        check_range("sip.shards", self.shards, Self::SHARDS_RANGE)?;
+        check_range(
+            "sip.overload_wait_ms",
+            self.overload_wait_ms,
+            Self::OVERLOAD_WAIT_RANGE,
+        )?;
         check_range(
             "sip.max_connections",
             self.max_connections,

@@ -1,6 +1,8 @@
-//! The SIP core task: every message from every transport arrives here, in one queue, runs
-//! through the transaction engine, and every message to the network leaves from here, over a
-//! UDP socket or a flow.
+//! One SIP shard: the messages whose Call-ID hashes to it arrive here, in one queue, run
+//! through its transaction engine and its proxy, and everything it sends leaves from here,
+//! over a UDP socket or a flow. State shared with the other shards (registrar, guard,
+//! per-user call counts) is in [`Shared`]; CDRs leave through a bounded queue
+//! ([`CdrSink`]); nothing here waits on storage.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -8,23 +10,23 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
-use tracing::{debug, error, info, warn};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info, warn};
 use trunkline_proto::{Destination, Engine, Incoming, Output, Timers, TxId};
 use trunkline_sip::{HeaderName, Message, Method, Uri, Via, ViaReceived};
-use trunkline_store::{CdrJournal, LiveRequest, NewCdr, Snapshot, SnapshotHandle};
+use trunkline_store::{LiveCall, RecordOutcome, Snapshot, SnapshotHandle};
 
+use crate::cdr::CdrSink;
 use crate::config::Transport;
-use crate::control;
 use crate::dial::DialEvent;
 use crate::flow::{FlowId, Flows};
 use crate::front::{self, FrontDoor, Outcome, TxContext};
-use crate::guard::{Admission, Class, Guard};
+use crate::guard::{Admission, Class};
 use crate::proxy::{Env, Proxy};
-use crate::registrar::persist::LocationFile;
-use crate::registrar::{self, Event, Registrar};
+use crate::registrar::{self, Event};
+use crate::shared::Shared;
 
-/// Messages waiting for the core before transports start shedding load.
+/// Messages waiting for a shard before transports start shedding load.
 pub(crate) const INBOUND_QUEUE: usize = 8192;
 
 /// One message as a transport received it.
@@ -40,6 +42,9 @@ pub struct Inbound {
     pub via: Arrival,
     /// Set when a stream lost its framing at this message; it gets a 400 if possible.
     pub broken: Option<trunkline_sip::ParseError>,
+    /// When the transport received it: how long it waited for its shard says whether the
+    /// shard is overloaded.
+    pub queued: Instant,
 }
 
 /// Where a message arrived, so that answers leave the same way.
@@ -81,8 +86,9 @@ impl Destination for Peer {
 pub(crate) struct Network {
     pub(crate) udp: Vec<crate::udp::UdpOut>,
     pub(crate) flows: Arc<Flows>,
-    /// How outbound connections the proxy asked for ended up.
-    pub(crate) dialed: mpsc::UnboundedReceiver<DialEvent>,
+    /// How outbound connections ended up (every shard hears of every dial; the one that
+    /// sent on it acts).
+    pub(crate) dialed: mpsc::Receiver<DialEvent>,
     /// Client transactions that sent on an outbound connection still connecting: they fail
     /// at once if the connect does.
     pub(crate) dialing: HashMap<FlowId, Vec<TxId>>,
@@ -117,30 +123,59 @@ impl Network {
     }
 }
 
-/// What the core answers with besides the front door: the registrar and the edge guard, with
-/// the provisioning snapshot they read.
+/// What a shard owns besides the engine and the network: its proxy, and the queues it is
+/// asked and told things on.
 #[derive(Debug)]
 pub(crate) struct Roles {
-    pub(crate) registrar: Registrar,
-    pub(crate) location_file: Option<LocationFile>,
+    /// Which shard this is (shard 0 also runs the node-wide sweeps).
+    pub(crate) index: usize,
+    pub(crate) shared: Arc<Shared>,
     pub(crate) snapshot: Option<SnapshotHandle>,
-    pub(crate) guard: Guard,
     pub(crate) proxy: Proxy,
-    pub(crate) cdrs: Option<CdrJournal>,
-    pub(crate) control: mpsc::Receiver<control::Command>,
-    /// The API's requests about calls in progress.
-    pub(crate) live: mpsc::Receiver<LiveRequest>,
+    pub(crate) cdrs: CdrSink,
+    /// Questions about this shard's calls (`trunkline calls`, the API's live calls).
+    pub(crate) queries: mpsc::Receiver<Query>,
     /// Media nodes' answers to the proxy.
     pub(crate) media: mpsc::UnboundedReceiver<crate::proxy::remote::MediaReply>,
+    /// New INVITEs and REGISTERs that waited longer than this in the inbound queue are
+    /// refused with 503 before any work is spent on them.
+    pub(crate) overload: Overload,
 }
 
-/// The core's state: the engine and the policy that answers requests.
+/// When a shard counts as overloaded, and what it tells clients then.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Overload {
+    /// Queueing delay beyond which new INVITEs and REGISTERs are refused.
+    pub(crate) max_wait: Duration,
+    /// The Retry-After of the 503.
+    pub(crate) retry_after: u32,
+}
+
+/// A question to one shard about its own state.
+#[derive(Debug)]
+pub(crate) enum Query {
+    /// The calls in progress on this shard.
+    Calls(oneshot::Sender<Vec<LiveCall>>),
+    /// Record this call from now on (the shard of its Call-ID is asked).
+    Record {
+        call_id: String,
+        reply: oneshot::Sender<RecordOutcome>,
+    },
+    /// Calls in progress and requests being proxied.
+    Counts(oneshot::Sender<(usize, usize)>),
+}
+
+/// The shard's state: the engine and the policy that answers requests.
 struct Core {
     engine: Engine<Peer>,
     front: FrontDoor,
     net: Network,
     roles: Roles,
     empty: Arc<Snapshot>,
+    /// This shard buffered location records that must reach the file before it sends.
+    unsaved: bool,
+    /// Requests refused for overload since the last warning.
+    shed: u64,
 }
 
 /// Messages taken from the inbound queue per turn of the loop.
@@ -151,53 +186,13 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 /// Wall-clock time in ms since the Unix epoch (bindings expire in wall-clock time, so that they
 /// survive a restart with their real lifetimes).
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// The calls in progress, a line each (`trunkline calls`): Call-ID, caller, callee, state,
-/// seconds since it started, and for a relayed call what the relay received from each party
-/// (packets, lost, jitter, MOS) and whether it records.
-fn calls_report(calls: &[trunkline_store::LiveCall], now_ms: u64) -> String {
-    let mut out = String::new();
-    for c in calls {
-        let state = match c.answered_at {
-            Some(_) => "answered",
-            None => "ringing",
-        };
-        let secs = (now_ms as i64).saturating_sub(c.started_at) / 1000;
-        let media = match &c.media {
-            Some(m) => {
-                let leg = |l: &trunkline_store::LiveMedia| {
-                    format!(
-                        "{} pkts {} lost {:.1} ms jitter MOS {:.1}{}",
-                        l.packets,
-                        l.lost,
-                        f64::from(l.jitter_us) / 1000.0,
-                        f64::from(l.mos_x100) / 100.0,
-                        if l.kernel { " (kernel)" } else { "" }
-                    )
-                };
-                let rec = if c.recording { "; recording" } else { "" };
-                format!("relayed: caller {}; callee {}{rec}", leg(&m[0]), leg(&m[1]))
-            }
-            None if c.relayed => {
-                let rec = if c.recording { "; recording" } else { "" };
-                format!("relayed by a media node{rec}")
-            }
-            None => "direct".to_owned(),
-        };
-        out.push_str(&format!(
-            "{}\t{}\t{}\t{state}\t{secs} s\t{media}\n",
-            c.call_id, c.caller, c.callee
-        ));
-    }
-    out
-}
-
-/// Runs the core until every transport has hung up.
+/// Runs one shard until every transport has hung up.
 pub(crate) async fn run(
     mut inbound: mpsc::Receiver<Inbound>,
     front: FrontDoor,
@@ -210,18 +205,18 @@ pub(crate) async fn run(
         net,
         roles,
         empty: Arc::new(Snapshot::default()),
+        unsaved: false,
+        shed: 0,
     };
     let mut batch = Vec::with_capacity(BATCH);
     let mut next_sweep = Instant::now() + SWEEP_EVERY;
+    let main = core.roles.index == 0;
     loop {
-        let deadline = [
-            core.engine.poll_timeout(),
-            core.expiry_deadline(),
-            Some(next_sweep),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
+        let expiry = main.then(|| core.expiry_deadline()).flatten();
+        let deadline = [core.engine.poll_timeout(), expiry, Some(next_sweep)]
+            .into_iter()
+            .flatten()
+            .min();
         tokio::select! {
             n = inbound.recv_many(&mut batch, BATCH) => {
                 if n == 0 {
@@ -233,29 +228,23 @@ pub(crate) async fn run(
                 }
             }
             Some(event) = core.net.dialed.recv() => core.dialed(event),
-            Some(cmd) = core.roles.control.recv() => {
-                let answer = core.command(&cmd.line);
-                let _ = cmd.reply.send(answer);
-            }
             Some(reply) = core.roles.media.recv() => {
                 core.with_proxy(|proxy, env| proxy.media_reply(env, reply));
             }
-            Some(req) = core.roles.live.recv() => match req {
-                LiveRequest::List(reply) => {
-                    let _ = reply.send(core.roles.proxy.live_calls());
-                }
-                LiveRequest::Record { call_id, reply } => {
-                    let outcome = core.roles.proxy.record_call(&call_id, now_ms());
-                    let _ = reply.send(outcome);
-                }
-            },
+            Some(q) = core.roles.queries.recv() => core.query(q),
             () = sleep_until(deadline) => {
                 let now = Instant::now();
                 core.engine.handle_timeout(now);
-                core.expire();
+                if main {
+                    core.expire();
+                }
                 if now >= next_sweep {
-                    core.roles.guard.sweep(now_ms());
-                    core.with_proxy(|proxy, env| proxy.tick(env));
+                    if main {
+                        core.roles.shared.guard().sweep(now_ms());
+                    }
+                    core.with_proxy(|proxy, env| proxy.tick(env, main));
+                    core.roles.cdrs.flush();
+                    core.report_shed();
                     next_sweep = now + SWEEP_EVERY;
                 }
             }
@@ -274,8 +263,9 @@ async fn sleep_until(deadline: Option<Instant>) {
 
 impl Core {
     fn inbound(&mut self, msg: Inbound, now_ms: u64) {
-        let guard = &mut self.roles.guard;
-        if guard.admit(msg.source.ip(), Class::of(&msg.bytes), now_ms) == Admission::Drop {
+        let class = Class::of(&msg.bytes);
+        let admitted = (self.roles.shared.guard()).admit(msg.source.ip(), class, now_ms);
+        if admitted == Admission::Drop {
             return;
         }
         let peer = Peer {
@@ -283,11 +273,18 @@ impl Core {
             addr: msg.source,
             transport: msg.transport,
         };
-        if msg.broken.is_none() && Class::of(&msg.bytes) == Class::Register {
+        if msg.broken.is_none()
+            && matches!(class, Class::Register | Class::Invite)
+            && (self.roles.cdrs.backed_up() || msg.queued.elapsed() > self.roles.overload.max_wait)
+            && self.shed_new(&msg.bytes, peer)
+        {
+            return;
+        }
+        if msg.broken.is_none() && class == Class::Register {
             return self.register_stateless(&msg.bytes, peer);
         }
         // Before the engine, so that a dropped request leaves no transaction behind.
-        if guard.has_scanner_list()
+        if self.roles.shared.guard().has_scanner_list()
             && let Ok(head) = Message::parse_head(&msg.bytes)
             && self.is_scanner(&head, peer)
         {
@@ -302,6 +299,67 @@ impl Core {
             None => self
                 .engine
                 .receive(Bytes::from(msg.bytes), peer, Instant::now()),
+        }
+    }
+
+    /// Overload (RFC 6357): a new INVITE or REGISTER that waited too long in the queue is
+    /// answered 503 with Retry-After at once, before authentication or routing costs
+    /// anything, so that the shard keeps serving the calls it admitted (retransmissions, ACK,
+    /// CANCEL, BYE and in-dialog requests still go through). Returns whether it was refused.
+    fn shed_new(&mut self, bytes: &[u8], peer: Peer) -> bool {
+        let Ok(msg) = Message::parse_head(bytes) else {
+            return false;
+        };
+        let new = match msg.method() {
+            Some(Method::Register) => true,
+            // A retransmission of an INVITE already admitted, or a re-INVITE, is served.
+            Some(Method::Invite) => {
+                (msg.to().ok()).is_some_and(|t| t.tag().is_none()) && !self.engine.knows(&msg)
+            }
+            _ => false,
+        };
+        if !new {
+            return false;
+        }
+        let retry = self.roles.overload.retry_after.to_string();
+        let outcome = self.front.reply(
+            &msg,
+            peer.addr,
+            peer.transport,
+            503,
+            "Service Unavailable",
+            &[("Retry-After", retry.as_str())],
+        );
+        self.stateless(peer, outcome);
+        self.shed += 1;
+        true
+    }
+
+    /// One warning a second at most while requests are being refused for overload.
+    fn report_shed(&mut self) {
+        if self.shed > 0 {
+            warn!(
+                shard = self.roles.index,
+                refused = self.shed,
+                "overload: new INVITEs/REGISTERs refused with 503 in the last second"
+            );
+            self.shed = 0;
+        }
+    }
+
+    /// Answers a question about this shard.
+    fn query(&mut self, q: Query) {
+        match q {
+            Query::Calls(reply) => {
+                let _ = reply.send(self.roles.proxy.live_calls());
+            }
+            Query::Record { call_id, reply } => {
+                let _ = reply.send(self.roles.proxy.record_call(&call_id, now_ms()));
+            }
+            Query::Counts(reply) => {
+                let p = &self.roles.proxy;
+                let _ = reply.send((p.call_count(), p.pending_count()));
+            }
         }
     }
 
@@ -321,110 +379,29 @@ impl Core {
 
     /// When the next binding expires, as an `Instant`.
     fn expiry_deadline(&self) -> Option<Instant> {
-        let at = self.roles.registrar.next_expiry()?;
+        let at = self.roles.shared.registry().registrar.next_expiry()?;
         let wait = at.saturating_sub(now_ms());
         Some(Instant::now() + Duration::from_millis(wait))
     }
 
     fn expire(&mut self) {
         let now = now_ms();
-        if self.roles.registrar.next_expiry().is_none_or(|at| at > now) {
+        let mut registry = self.roles.shared.registry();
+        if registry.registrar.next_expiry().is_none_or(|at| at > now) {
             return;
         }
-        for aor in self.roles.registrar.expire(now) {
+        for aor in registry.registrar.expire(now) {
             debug!(aor, "bindings expired");
-            self.save(&aor, now);
+            registry.save(&aor, now);
         }
-    }
-
-    /// Buffers the current bindings of `aor` for the location file.
-    fn save(&mut self, aor: &str, now_ms: u64) {
-        let Some(file) = self.roles.location_file.as_mut() else {
-            return;
-        };
-        let bindings = self.roles.registrar.lookup(aor, now_ms);
-        if let Err(e) = file.save(aor, &bindings) {
-            error!(aor, error = %e, "cannot record bindings");
-        }
+        self.unsaved = true;
     }
 
     /// Writes buffered location records; called before anything leaves for the network, so
     /// a 200 OK is never sent for a binding a crash could lose.
     fn persist(&mut self) {
-        let Some(file) = self.roles.location_file.as_mut() else {
-            return;
-        };
-        if !file.has_pending() {
-            return;
-        }
-        if let Err(e) = file.write() {
-            error!(error = %e, "cannot write the location file");
-        }
-        if let Err(e) = file.compact_if_large(self.roles.registrar.location()) {
-            error!(error = %e, "cannot compact the location file");
-        }
-    }
-
-    fn command(&mut self, line: &str) -> String {
-        let now = now_ms();
-        let words: Vec<&str> = line.split_whitespace().collect();
-        match words.as_slice() {
-            ["ban", "list"] => {
-                let mut out = String::new();
-                for b in self.roles.guard.bans(now) {
-                    out.push_str(&format!(
-                        "{}\t{}\t{} s left\t{} dropped\n",
-                        b.addr,
-                        b.reason.as_str(),
-                        b.remaining_secs,
-                        b.dropped
-                    ));
-                }
-                out
-            }
-            ["ban", "remove", ip] => match ip.parse::<std::net::IpAddr>() {
-                Ok(ip) if self.roles.guard.unban(ip) => format!("{ip} unbanned\n"),
-                Ok(ip) => format!("error: {ip} is not banned\n"),
-                Err(_) => format!("error: {ip:?} is not an IP address\n"),
-            },
-            ["location", "list"] => {
-                let mut out = String::new();
-                let loc = self.roles.registrar.location();
-                let mut aors: Vec<_> = loc.iter().map(|(a, _)| a).collect();
-                aors.sort_unstable();
-                for aor in aors {
-                    for b in loc.lookup(aor, now) {
-                        out.push_str(&format!(
-                            "{aor}\t{}\t{} s\t{}:{}\n",
-                            b.contact,
-                            b.remaining_secs(now),
-                            b.received.transport,
-                            b.received.source
-                        ));
-                    }
-                }
-                out
-            }
-            ["calls"] => calls_report(&self.roles.proxy.live_calls(), now),
-            ["status"] => {
-                let g = self.roles.guard.stats();
-                let loc = self.roles.registrar.location();
-                format!(
-                    "aors {}\nbindings {}\ncalls {}\nproxied {}\nflood_bans {}\nauth_bans {}\ndropped_banned {}\ndropped_scanners {}\nauth_failures {}\n",
-                    loc.aor_count(),
-                    loc.len(),
-                    self.roles.proxy.call_count(),
-                    self.roles.proxy.pending_count(),
-                    g.flood_bans,
-                    g.auth_bans,
-                    g.dropped_banned,
-                    g.dropped_scanners,
-                    g.auth_failures
-                )
-            }
-            _ => format!(
-                "error: unknown command {line:?} (ban list | ban remove IP | calls | location list | status)\n"
-            ),
+        if std::mem::take(&mut self.unsaved) {
+            self.roles.shared.registry().persist();
         }
     }
 
@@ -523,8 +500,8 @@ impl Core {
         }
     }
 
-    /// Runs `f` on the proxy with the rest of the core lent to it, then hands the CDRs it
-    /// produced to the journal.
+    /// Runs `f` on the proxy with the rest of the shard lent to it, then hands the CDRs it
+    /// produced to the CDR queue.
     fn with_proxy<R>(&mut self, f: impl FnOnce(&mut Proxy, &mut Env<'_>) -> R) -> R {
         let snapshot = match &self.roles.snapshot {
             Some(h) => h.load(),
@@ -535,8 +512,7 @@ impl Core {
             let mut env = Env {
                 engine: &mut self.engine,
                 front: &self.front,
-                registrar: &mut self.roles.registrar,
-                guard: &mut self.roles.guard,
+                shared: &self.roles.shared,
                 snapshot: &snapshot,
                 flows: &self.net.flows,
                 now_ms: now_ms(),
@@ -544,28 +520,10 @@ impl Core {
             };
             f(&mut self.roles.proxy, &mut env)
         };
-        self.record_cdrs(cdrs);
-        result
-    }
-
-    /// Writes CDRs through the journal, each acknowledged once it is on disk.
-    fn record_cdrs(&self, cdrs: Vec<NewCdr>) {
-        if cdrs.is_empty() {
-            return;
-        }
-        let Some(journal) = &self.roles.cdrs else {
-            debug!(count = cdrs.len(), "no CDR journal: CDRs not kept");
-            return;
-        };
         for cdr in cdrs {
-            let journal = journal.clone();
-            tokio::spawn(async move {
-                let call_id = cdr.call_id.clone();
-                if let Err(e) = journal.record(cdr).await {
-                    error!(call_id, error = %e, "CDR not recorded");
-                }
-            });
+            self.roles.cdrs.push(cdr);
         }
+        result
     }
 
     /// REGISTER is answered statelessly, as Kamailio's registrars do with `sl`: no server
@@ -584,7 +542,7 @@ impl Core {
 
     /// Whether `msg` comes from a scanner the guard drops unanswered.
     fn is_scanner(&mut self, msg: &Message<'_>, from: Peer) -> bool {
-        let guard = &mut self.roles.guard;
+        let mut guard = self.roles.shared.guard();
         let hit = guard.has_scanner_list()
             && msg
                 .header(HeaderName::UserAgent)
@@ -618,7 +576,13 @@ impl Core {
             },
             now_ms: now,
         };
-        let answer = self.roles.registrar.register(msg, &snapshot, at);
+        let mut registry = self.roles.shared.registry();
+        let answer = registry.registrar.register(msg, &snapshot, at);
+        if let Event::Changed { aor } = &answer.event {
+            registry.save(aor, now);
+            self.unsaved = true;
+        }
+        drop(registry);
         match &answer.event {
             Event::None => {}
             Event::AuthFailed { user } => {
@@ -635,12 +599,12 @@ impl Core {
                     false => format!("{user}@{domain}"),
                 };
                 info!(source = %from.addr, user, "REGISTER authentication failed");
-                self.roles.guard.auth_failed(from.addr.ip(), &user, now);
+                self.roles
+                    .shared
+                    .guard()
+                    .auth_failed(from.addr.ip(), &user, now);
             }
-            Event::Changed { aor } => {
-                let aor = aor.clone();
-                self.save(&aor, now);
-            }
+            Event::Changed { .. } => {}
         }
         let headers: Vec<(&str, &str)> = (answer.headers.iter())
             .map(|(n, v)| (*n, v.as_str()))

@@ -14,8 +14,8 @@ use tokio::sync::mpsc;
 use tracing::debug;
 
 use crate::config::Transport;
-use crate::core::Inbound;
 use crate::flow::{FlowId, Flows};
+use crate::ingress::Ingress;
 use crate::tcp;
 
 /// How long a connect may take before it counts as failed.
@@ -31,9 +31,10 @@ pub(crate) enum DialEvent {
 /// What a connection needs once it is up: the core's queue and the connection limits.
 #[derive(Debug, Clone)]
 pub(crate) struct Dialer {
-    pub(crate) core: mpsc::Sender<Inbound>,
+    pub(crate) core: Ingress,
     pub(crate) limits: tcp::Limits,
-    pub(crate) events: mpsc::UnboundedSender<DialEvent>,
+    /// Every shard's dial events (a connect is rare; each shard checks whether it sent on it).
+    pub(crate) events: Arc<[mpsc::Sender<DialEvent>]>,
 }
 
 impl Dialer {
@@ -51,7 +52,7 @@ impl Dialer {
             };
             let _ = stream.set_nodelay(true);
             flows.connected(id);
-            let _ = this.events.send(DialEvent::Connected(id));
+            this.tell(DialEvent::Connected(id));
             let (r, w) = stream.into_split();
             let (core, limits) = (&this.core, this.limits);
             if let Err(e) = tcp::connection(r, w, addr, Transport::Tcp, flow, core, limits).await {
@@ -65,6 +66,15 @@ impl Dialer {
         debug!(peer = %addr, error = why, "outbound tcp connect failed");
         let id = flow.id;
         drop(flow);
-        let _ = self.events.send(DialEvent::Failed(id));
+        self.tell(DialEvent::Failed(id));
+    }
+
+    fn tell(&self, event: DialEvent) {
+        for shard in self.events.iter() {
+            // A full queue loses only the early failure: the transaction still ends at Timer B.
+            if shard.try_send(event).is_err() {
+                debug!(?event, "dial event dropped: shard busy");
+            }
+        }
     }
 }

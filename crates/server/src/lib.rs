@@ -5,6 +5,8 @@
 //! [`Server::start_with`] is what `trunkline serve` calls, with the provisioning snapshot and
 //! the data directory; [`Server::start`] runs the same without them, for tests and embedding.
 
+mod cdr;
+mod commands;
 pub mod config;
 pub mod control;
 mod core;
@@ -12,9 +14,11 @@ mod dial;
 pub mod flow;
 pub mod front;
 pub mod guard;
+mod ingress;
 pub mod limits;
 mod proxy;
 pub mod registrar;
+mod shared;
 pub mod stun;
 mod tcp;
 mod tls;
@@ -65,6 +69,9 @@ pub enum ServerError {
     #[error("data.dir: {0}")]
     State(String),
 }
+
+/// Dial events queued per shard (outbound TCP connects are rare).
+const DIAL_EVENTS: usize = 1024;
 
 /// What the roles need from outside the SIP config.
 #[derive(Debug, Default, Clone)]
@@ -240,6 +247,14 @@ impl Server {
         };
         let registrar =
             registrar::Registrar::new(&config.registrar, nonce_key(state_dir)?, location);
+        let registry = shared::Registry {
+            registrar,
+            file: location_file,
+        };
+        let shared = Arc::new(shared::Shared::new(
+            registry,
+            guard::Guard::new(&config.guard),
+        ));
         let (control_tx, control_rx) = mpsc::channel(16);
         let (live, live_rx) = mpsc::channel(16);
         let control = match state_dir {
@@ -294,13 +309,23 @@ impl Server {
             idle_timeout: config.sip.tcp_idle_timeout(),
             retry_after: config.guard.overload_retry_after_secs,
         };
-        let (core_tx, core_rx) = mpsc::channel(core::INBOUND_QUEUE);
+        let shard_count = udp::shard_count(config.sip.shards);
+        let (mut inbound, mut dial_events) = (Vec::new(), Vec::new());
+        let (mut shard_in, mut shard_dials) = (Vec::new(), Vec::new());
+        for _ in 0..shard_count {
+            let (tx, rx) = mpsc::channel(core::INBOUND_QUEUE);
+            inbound.push(tx);
+            shard_in.push(rx);
+            let (tx, rx) = mpsc::channel(DIAL_EVENTS);
+            dial_events.push(tx);
+            shard_dials.push(rx);
+        }
+        let core_tx = ingress::Ingress::new(inbound);
         let flows = Arc::new(Flows::default());
-        let (dial_tx, dial_rx) = mpsc::unbounded_channel();
         flows.set_dialer(dial::Dialer {
             core: core_tx.clone(),
             limits,
-            events: dial_tx,
+            events: dial_events.into(),
         });
         let connections = Arc::new(ConnectionLimits::new(
             config.sip.max_connections as usize,
@@ -360,54 +385,90 @@ impl Server {
             .filter(|_| config.media.mode != MediaMode::Off || config.media.ng_addr().is_some())
             .map(|ip| media_plane(config, ip));
         let media_timeout = std::time::Duration::from_secs(u64::from(config.media.timeout_secs));
-        let mut proxy =
-            proxy::Proxy::new(config.proxy.clone(), ifaces, config.guard.trusted_nets());
-        let (media_tx, media_rx) = mpsc::unbounded_channel();
         let nodes = config.media.node_addrs();
         let local_relay = config.media.mode != MediaMode::Off && nodes.is_empty();
-        if config.media.mode != MediaMode::Off && !nodes.is_empty() {
-            // The ng client talks from the family of the first node.
-            let any = match nodes[0].is_ipv6() {
-                true => SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 0)),
-                false => SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, 0)),
-            };
-            let client = trunkline_media::NgClient::bind(any)
-                .await
-                .map_err(|source| ServerError::MediaBind { addr: any, source })?;
-            info!(nodes = ?nodes, mode = config.media.mode.as_str(), "media nodes for proxied calls");
-            let timeout = std::time::Duration::from_secs(u64::from(config.media.timeout_secs));
-            let remote =
-                proxy::remote::Remote::new(config.media.mode, client, nodes, media_tx, timeout);
-            proxy = proxy.with_remote(remote);
-        }
+        let sessions = (plane.as_ref().filter(|_| local_relay))
+            .map(|p| Arc::new(trunkline_media::Sessions::new(p.clone())));
         if let Some(plane) = plane.as_ref().filter(|_| local_relay) {
-            let sessions = Arc::new(trunkline_media::Sessions::new(plane.clone()));
-            let recordings = state_dir.map(|d| d.join("recordings"));
-            let anchor = proxy::media::Anchor::new(config.media.mode, sessions, recordings);
-            proxy = proxy.with_media(anchor, media_timeout);
             info!(relay = %plane.ip(), mode = config.media.mode.as_str(), "media relay for proxied calls");
         }
-        let roles = core::Roles {
-            registrar,
-            location_file,
-            snapshot: services.snapshot,
-            guard: guard::Guard::new(&config.guard),
-            proxy,
-            cdrs: services.cdrs,
-            control: control_rx,
-            live: live_rx,
-            media: media_rx,
+        if config.media.mode != MediaMode::Off && !nodes.is_empty() {
+            info!(nodes = ?nodes, mode = config.media.mode.as_str(), "media nodes for proxied calls");
+        }
+        let cdr_queue = services.cdrs.map(|j| cdr::spawn_writer(j, &mut tasks));
+        let overload = core::Overload {
+            max_wait: config.sip.overload_wait(),
+            retry_after: config.guard.overload_retry_after_secs,
         };
-        let net = core::Network {
-            udp,
-            flows,
-            dialed: dial_rx,
-            dialing: std::collections::HashMap::new(),
-        };
-        tasks.spawn(core::run(core_rx, front, net, roles));
+        let mut queries = Vec::with_capacity(shard_count);
+        for (index, (inbound, dialed)) in shard_in.into_iter().zip(shard_dials).enumerate() {
+            let mut proxy = proxy::Proxy::new(
+                config.proxy.clone(),
+                ifaces.clone(),
+                config.guard.trusted_nets(),
+                Arc::clone(&shared.user_calls),
+                (index, shard_count),
+            );
+            let (media_tx, media_rx) = mpsc::unbounded_channel();
+            if config.media.mode != MediaMode::Off && !nodes.is_empty() {
+                // The ng client talks from the family of the first node.
+                let any = match nodes[0].is_ipv6() {
+                    true => SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 0)),
+                    false => SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, 0)),
+                };
+                let client = trunkline_media::NgClient::bind(any)
+                    .await
+                    .map_err(|source| ServerError::MediaBind { addr: any, source })?;
+                let remote = proxy::remote::Remote::new(
+                    config.media.mode,
+                    client,
+                    nodes.clone(),
+                    media_tx,
+                    media_timeout,
+                );
+                proxy = proxy.with_remote(remote);
+            }
+            if let Some(sessions) = &sessions {
+                let recordings = state_dir.map(|d| d.join("recordings"));
+                let anchor =
+                    proxy::media::Anchor::new(config.media.mode, Arc::clone(sessions), recordings);
+                proxy = proxy.with_media(anchor, media_timeout);
+            }
+            let (query_tx, query_rx) = mpsc::channel(16);
+            queries.push(query_tx);
+            let roles = core::Roles {
+                index,
+                shared: Arc::clone(&shared),
+                snapshot: services.snapshot.clone(),
+                proxy,
+                cdrs: cdr::CdrSink::new(cdr_queue.clone()),
+                queries: query_rx,
+                media: media_rx,
+                overload,
+            };
+            let net = core::Network {
+                udp: udp.clone(),
+                flows: Arc::clone(&flows),
+                dialed,
+                dialing: std::collections::HashMap::new(),
+            };
+            let front = front.clone();
+            let span = tracing::info_span!("shard", shard = index);
+            tasks.spawn(tracing::Instrument::instrument(
+                core::run(inbound, front, net, roles),
+                span,
+            ));
+        }
+        tasks.spawn(commands::serve(
+            control_rx,
+            live_rx,
+            Arc::clone(&shared),
+            queries,
+        ));
         if let (Some(ng), Some(plane)) = (config.media.ng_addr(), plane) {
             serve_ng(ng, plane, state_dir, media_timeout, &mut tasks).await?;
         }
+        info!(shards = shard_count, "SIP shards running");
         if let Some((listener, path)) = control {
             info!(path = %path.display(), "control socket listening");
             tasks.spawn(control::serve(listener, control_tx));

@@ -37,8 +37,7 @@ use crate::config::ProxyConfig;
 use crate::core::Peer;
 use crate::flow::Flows;
 use crate::front::{FrontDoor, Outcome};
-use crate::guard::Guard;
-use crate::registrar::Registrar;
+use crate::shared::{Shared, UserCalls};
 use calls::{CallKey, Calls, Hangup, Party};
 use media::Anchor;
 use target::Interfaces;
@@ -50,8 +49,8 @@ const MEDIA_TIMEOUT_REASON: &str = "Q.850;cause=102;text=\"media timeout\"";
 pub(crate) struct Env<'a> {
     pub(crate) engine: &'a mut Engine<Peer>,
     pub(crate) front: &'a FrontDoor,
-    pub(crate) registrar: &'a mut Registrar,
-    pub(crate) guard: &'a mut Guard,
+    /// The registrar and the guard, shared with the other shards (lock, use, let go).
+    pub(crate) shared: &'a Shared,
     pub(crate) snapshot: &'a Snapshot,
     pub(crate) flows: &'a Arc<Flows>,
     pub(crate) now_ms: u64,
@@ -125,6 +124,9 @@ pub(crate) struct Proxy {
     anchor: Option<(Anchor, Duration)>,
     /// Remote media nodes, instead of the in-process relay.
     remote: Option<remote::Remote>,
+    /// This proxy's shard and how many there are: the relay is shared, and a call's media
+    /// events are acted on by the shard that owns its Call-ID.
+    shard: (usize, usize),
 }
 
 /// Methods whose initial request makes a dialog the proxy stays in.
@@ -144,7 +146,13 @@ fn sets_target(m: Method<'_>) -> bool {
 }
 
 impl Proxy {
-    pub(crate) fn new(config: ProxyConfig, ifaces: Interfaces, trusted: Vec<IpNet>) -> Self {
+    pub(crate) fn new(
+        config: ProxyConfig,
+        ifaces: Interfaces,
+        trusted: Vec<IpNet>,
+        user_calls: Arc<UserCalls>,
+        shard: (usize, usize),
+    ) -> Self {
         Proxy {
             config,
             ifaces,
@@ -153,10 +161,11 @@ impl Proxy {
             clients: HashMap::new(),
             cancels: HashSet::new(),
             accepted: HashSet::new(),
-            calls: Calls::default(),
+            calls: Calls::new(user_calls),
             next_branch: rand::random::<u32>() as u64,
             anchor: None,
             remote: None,
+            shard,
         }
     }
 
@@ -171,6 +180,11 @@ impl Proxy {
     pub(crate) fn with_media(mut self, anchor: Anchor, timeout: Duration) -> Self {
         self.anchor = Some((anchor, timeout));
         self
+    }
+
+    /// Whether the call `call_id` is this shard's.
+    fn owns(&self, call_id: &str) -> bool {
+        crate::ingress::shard_of(call_id.as_bytes(), self.shard.1) == self.shard.0
     }
 
     fn anchor(&self) -> Option<&Anchor> {
@@ -636,8 +650,9 @@ impl Proxy {
         }
     }
 
-    /// Timer C, the maximum call duration and NAT keep-alives; called about once a second.
-    pub(crate) fn tick(&mut self, env: &mut Env<'_>) {
+    /// The proxy's second: Timer C, overdue calls, media timeouts, node polls, and on the
+    /// `main` shard the NAT keep-alives of every binding.
+    pub(crate) fn tick(&mut self, env: &mut Env<'_>, main: bool) {
         let due: Vec<ServerTxId> = (self.pending.iter())
             .filter(|(_, p)| p.ring_deadline.is_some_and(|d| d <= env.now_ms) && !p.fork.answered())
             .map(|(k, _)| *k)
@@ -659,7 +674,9 @@ impl Proxy {
         if let Some(r) = self.remote.as_mut() {
             r.poll(env.now_ms);
         }
-        self.keepalive(env);
+        if main {
+            self.keepalive(env);
+        }
     }
 }
 

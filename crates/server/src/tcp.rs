@@ -16,6 +16,7 @@ use trunkline_sip::{Frame, ParseError, ParseErrorKind, StreamFramer};
 use crate::config::Transport;
 use crate::core::{Arrival, Inbound};
 use crate::flow::Flows;
+use crate::ingress::Ingress;
 use crate::limits::ConnectionLimits;
 
 /// Connection settings from the SIP config.
@@ -37,7 +38,7 @@ const LINGER_QUIET: Duration = Duration::from_millis(200);
 pub(crate) async fn serve(
     listener: TcpListener,
     flows: Arc<Flows>,
-    core: mpsc::Sender<Inbound>,
+    core: Ingress,
     limits: Limits,
     caps: Arc<ConnectionLimits>,
 ) {
@@ -103,7 +104,7 @@ pub(crate) async fn connection<R, W>(
     peer: SocketAddr,
     transport: Transport,
     mut flow: crate::flow::Registration,
-    core: &mpsc::Sender<Inbound>,
+    core: &Ingress,
     limits: Limits,
 ) -> std::io::Result<()>
 where
@@ -141,7 +142,7 @@ where
                         Ok(Some(Frame::Ping)) => writer.write_all(b"\r\n").await?,
                         Ok(Some(Frame::Pong)) => {}
                         Ok(Some(Frame::Message(bytes))) => {
-                            let msg = Inbound { bytes, source: peer, transport, via: Arrival::Flow(flow.id), broken: None };
+                            let msg = Inbound { bytes, source: peer, transport, via: Arrival::Flow(flow.id), broken: None, queued: std::time::Instant::now() };
                             match core.try_send(msg) {
                                 Ok(()) => {}
                                 // Overload: 503 with Retry-After instead of queueing.
@@ -232,7 +233,7 @@ async fn last_words<W: AsyncWrite + Unpin>(
     peer: SocketAddr,
     transport: Transport,
     flow: &mut crate::flow::Registration,
-    core: &mpsc::Sender<Inbound>,
+    core: &Ingress,
     writer: &mut W,
 ) -> std::io::Result<()> {
     debug!(%peer, %error, "stream framing error");
@@ -242,6 +243,7 @@ async fn last_words<W: AsyncWrite + Unpin>(
         transport,
         via: Arrival::Flow(flow.id),
         broken: Some(error),
+        queued: std::time::Instant::now(),
     };
     if core.send(msg).await.is_err() {
         return Ok(());

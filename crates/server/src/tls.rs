@@ -15,14 +15,13 @@ use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
 
 pub(crate) use stream::TlsStream;
 use tracing::debug;
 
 use crate::config::{TlsConfig, Transport};
-use crate::core::Inbound;
 use crate::flow::Flows;
+use crate::ingress::Ingress;
 use crate::limits::ConnectionLimits;
 use crate::tcp::{self, Limits};
 
@@ -217,7 +216,7 @@ pub(crate) async fn serve(
     acceptor: Acceptor,
     handshake_timeout: Duration,
     flows: Arc<Flows>,
-    core: mpsc::Sender<Inbound>,
+    core: Ingress,
     limits: Limits,
     caps: Arc<ConnectionLimits>,
 ) {

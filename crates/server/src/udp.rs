@@ -27,6 +27,7 @@ use tracing::{debug, warn};
 use self::batch::{BatchReceiver, Datagram, SEND_BATCH};
 use crate::config::Transport;
 use crate::core::{Arrival, Inbound};
+use crate::ingress::Ingress;
 
 /// Largest datagram accepted; anything bigger than a UDP payload cannot arrive anyway.
 const MAX_DATAGRAM: usize = 65_535;
@@ -111,7 +112,7 @@ fn bind_one(addr: SocketAddr, reuse_port: bool) -> io::Result<UdpSocket> {
 /// `Arrival::Udp(i)`; the returned senders are in the same order.
 pub(crate) fn spawn(
     shards: Vec<Shard>,
-    core: &mpsc::Sender<Inbound>,
+    core: &Ingress,
     tasks: &mut JoinSet<()>,
     retry_after: u32,
 ) -> Vec<UdpOut> {
@@ -179,15 +180,15 @@ impl UdpOut {
 }
 
 /// Where a datagram arrived, and what to answer when the core cannot take it.
-struct Ingress<'a> {
+struct Arrived<'a> {
     socket: &'a UdpSocket,
     index: usize,
-    core: &'a mpsc::Sender<Inbound>,
+    core: &'a Ingress,
     retry_after: u32,
 }
 
 /// Hands one datagram to the core; false once the core is gone.
-fn deliver(at: &Ingress<'_>, source: SocketAddr, bytes: &[u8]) -> bool {
+fn deliver(at: &Arrived<'_>, source: SocketAddr, bytes: &[u8]) -> bool {
     let (core, index) = (at.core, at.index);
     if crate::stun::is_stun(bytes) {
         // An outbound keep-alive (RFC 5626 §4.4.2): answered here, never a SIP message.
@@ -202,6 +203,7 @@ fn deliver(at: &Ingress<'_>, source: SocketAddr, bytes: &[u8]) -> bool {
         transport: Transport::Udp,
         via: Arrival::Udp(index),
         broken: None,
+        queued: std::time::Instant::now(),
     };
     match core.try_send(msg) {
         Ok(()) => true,
@@ -222,17 +224,12 @@ fn deliver(at: &Ingress<'_>, source: SocketAddr, bytes: &[u8]) -> bool {
 }
 
 /// Receives one datagram per system call until the core goes away.
-async fn serve_plain(
-    socket: Arc<UdpSocket>,
-    index: usize,
-    core: mpsc::Sender<Inbound>,
-    retry_after: u32,
-) {
+async fn serve_plain(socket: Arc<UdpSocket>, index: usize, core: Ingress, retry_after: u32) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
         match socket.recv_from(&mut buf).await {
             Ok((n, source)) => {
-                let at = Ingress {
+                let at = Arrived {
                     socket: &socket,
                     index,
                     core: &core,
@@ -253,12 +250,12 @@ async fn serve_batched(
     socket: Arc<UdpSocket>,
     mut receiver: Box<BatchReceiver>,
     index: usize,
-    core: mpsc::Sender<Inbound>,
+    core: Ingress,
     retry_after: u32,
 ) {
     let mut open = true;
     loop {
-        let at = Ingress {
+        let at = Arrived {
             socket: &socket,
             index,
             core: &core,
@@ -335,7 +332,7 @@ mod tests {
             let (local, shards) = bind("127.0.0.1:0".parse().unwrap(), 2, batched).unwrap();
             let (tx, mut rx) = mpsc::channel(64);
             let mut tasks = JoinSet::new();
-            let outs = spawn(shards, &tx, &mut tasks, 5);
+            let outs = spawn(shards, &Ingress::new(vec![tx]), &mut tasks, 5);
             let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
             for i in 0..20u8 {
                 client.send_to(&[i], local).await.unwrap();
@@ -371,7 +368,7 @@ mod tests {
         let (local, shards) = bind("127.0.0.1:0".parse().unwrap(), 1, false).unwrap();
         let (tx, _rx) = mpsc::channel(1);
         let mut tasks = JoinSet::new();
-        let _outs = spawn(shards, &tx, &mut tasks, 7);
+        let _outs = spawn(shards, &Ingress::new(vec![tx]), &mut tasks, 7);
         let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let port = client.local_addr().unwrap().port();
         let options = format!(

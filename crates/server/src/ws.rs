@@ -11,7 +11,6 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode, header};
@@ -23,6 +22,7 @@ use tracing::debug;
 use crate::config::Transport;
 use crate::core::{Arrival, Inbound};
 use crate::flow::Flows;
+use crate::ingress::Ingress;
 use crate::limits::ConnectionLimits;
 use crate::tcp::{self, Limits};
 use crate::tls;
@@ -47,7 +47,7 @@ pub(crate) struct Listener {
     /// Time allowed for the TLS handshake and, separately, for the HTTP upgrade.
     pub(crate) handshake_timeout: Duration,
     pub(crate) flows: Arc<Flows>,
-    pub(crate) core: mpsc::Sender<Inbound>,
+    pub(crate) core: Ingress,
     pub(crate) limits: Limits,
     /// Connection caps, shared with the other stream listeners.
     pub(crate) caps: Arc<ConnectionLimits>,
@@ -154,6 +154,7 @@ impl Listener {
                         transport,
                         via: Arrival::Flow(flow.id),
                         broken: None,
+                        queued: std::time::Instant::now(),
                     };
                     if self.core.send(msg).await.is_err() {
                         return close(&mut ws, CloseCode::Away).await;

@@ -308,7 +308,7 @@ mod tests {
             ),
             (
                 "[sip]\nmax_mesage_size = 2048",
-                "config: sip.max_mesage_size: unknown key (expected one of: listen, aliases, max_message_size, server_header, tcp_idle_timeout_secs, udp_shards, udp_batch, max_connections, max_connections_per_ip, tls) (in TOML source string)",
+                "config: sip.max_mesage_size: unknown key (expected one of: listen, aliases, max_message_size, server_header, tcp_idle_timeout_secs, udp_shards, shards, overload_wait_ms, udp_batch, max_connections, max_connections_per_ip, tls) (in TOML source string)",
             ),
             (
                 "[sipp]\n",

@@ -24,6 +24,8 @@ pub fn to_toml(config: &Config) -> String {
          server_header = {}\n\
          tcp_idle_timeout_secs = {}\n\
          udp_shards = {}\n\
+         shards = {}\n\
+         overload_wait_ms = {}\n\
          udp_batch = {}\n\
          max_connections = {}\n\
          max_connections_per_ip = {}\n\
@@ -94,6 +96,8 @@ pub fn to_toml(config: &Config) -> String {
         quote(&sip.server_header),
         sip.tcp_idle_timeout_secs,
         sip.udp_shards,
+        sip.shards,
+        sip.overload_wait_ms,
         sip.udp_batch,
         sip.max_connections,
         sip.max_connections_per_ip,
@@ -219,6 +223,8 @@ mod tests {
                 server_header: "Trunk \"line\" \\ é".into(),
                 tcp_idle_timeout_secs: 30,
                 udp_shards: 0,
+                shards: 3,
+                overload_wait_ms: 250,
                 udp_batch: false,
                 max_connections: 500,
                 max_connections_per_ip: 7,

@@ -3,6 +3,7 @@
 //! written with its times, disposition and SIP code.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use trunkline_media::Side;
 use trunkline_store::{
@@ -10,6 +11,7 @@ use trunkline_store::{
 };
 
 use super::hangup::Dialog;
+use crate::shared::UserCalls;
 
 /// A call is known by its Call-ID and the caller's From tag (a fork's dialogs share both).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -69,13 +71,22 @@ impl Hangup {
 #[derive(Debug, Default)]
 pub(crate) struct Calls {
     calls: HashMap<CallKey, Call>,
-    per_user: HashMap<UserId, u32>,
+    /// Per-user counts, shared by every shard's calls.
+    per_user: Arc<UserCalls>,
 }
 
 impl Calls {
-    /// Calls `user` is in now (ringing or answered).
+    /// Calls tracked here, counted per user in `per_user` with every other shard's.
+    pub(crate) fn new(per_user: Arc<UserCalls>) -> Self {
+        Calls {
+            calls: HashMap::new(),
+            per_user,
+        }
+    }
+
+    /// Calls `user` is in now (ringing or answered), on any shard.
     pub(crate) fn active(&self, user: UserId) -> u32 {
-        self.per_user.get(&user).copied().unwrap_or(0)
+        self.per_user.active(user)
     }
 
     /// Calls in progress.
@@ -100,7 +111,7 @@ impl Calls {
             return false;
         }
         for u in [caller.user, callee.user].into_iter().flatten() {
-            *self.per_user.entry(u).or_default() += 1;
+            self.per_user.begin(u);
         }
         self.calls.insert(
             key,
@@ -223,12 +234,7 @@ impl Calls {
     fn remove(&mut self, key: &CallKey) -> Option<Call> {
         let call = self.calls.remove(key)?;
         for u in [call.caller.user, call.callee.user].into_iter().flatten() {
-            if let Some(n) = self.per_user.get_mut(&u) {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
-                    self.per_user.remove(&u);
-                }
-            }
+            self.per_user.end(u);
         }
         Some(call)
     }

@@ -40,17 +40,22 @@ impl Proxy {
             domain: from_domain,
             anonymous,
         } = privacy::claimed(msg)?;
-        let trusted = env.guard.is_trusted(from.addr.ip());
+        let trusted = env.shared.guard().is_trusted(from.addr.ip());
         let caller_local = env.snapshot.has_domain(&from_domain);
         let mut caller: Option<&SnapshotUser> = None;
         if caller_local && !trusted {
-            let (verdict, claimed) = env.registrar.authenticator().check_request(
-                msg,
-                HeaderName::ProxyAuthorization,
-                &from_domain,
-                env.snapshot,
-                env.now_ms / 1000,
-            );
+            let (verdict, claimed) = env
+                .shared
+                .registry()
+                .registrar
+                .authenticator()
+                .check_request(
+                    msg,
+                    HeaderName::ProxyAuthorization,
+                    &from_domain,
+                    env.snapshot,
+                    env.now_ms / 1000,
+                );
             match verdict {
                 Verdict::Authenticated { username } => {
                     // RFC 3261 §22.3 leaves identity policy to the proxy: a user calls as
@@ -68,9 +73,11 @@ impl Proxy {
                     if failed {
                         let user = format!("{}@{from_domain}", claimed.unwrap_or_default());
                         info!(source = %from.addr, user, method = method.as_str(), "authentication failed");
-                        env.guard.auth_failed(from.addr.ip(), &user, env.now_ms);
+                        env.shared
+                            .guard()
+                            .auth_failed(from.addr.ip(), &user, env.now_ms);
                     }
-                    let challenges = env.registrar.authenticator().challenges(
+                    let challenges = env.shared.registry().registrar.authenticator().challenges(
                         &from_domain,
                         stale,
                         env.now_ms / 1000,
@@ -229,7 +236,8 @@ impl Proxy {
                     {
                         return self.refuse(env, msg, from, caller, party, 486, "Busy Here");
                     }
-                    let bindings = env.registrar.lookup(&aor, env.now_ms);
+                    let registry = env.shared.registry();
+                    let bindings = registry.registrar.lookup(&aor, env.now_ms);
                     let mut groups: Vec<Vec<Target>> = Vec::new();
                     let mut last_q = None;
                     for b in bindings {

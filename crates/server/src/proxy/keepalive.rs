@@ -21,7 +21,8 @@ impl Proxy {
         }
         let slot = (env.now_ms / 1000) % interval;
         let all = self.config.nat_ping_all_udp;
-        for (_, bindings) in env.registrar.location().iter() {
+        let registry = env.shared.registry();
+        for (_, bindings) in registry.registrar.location().iter() {
             for b in bindings {
                 // The slot first: a hash, where needs_ping parses the Contact.
                 if ping_slot(&b.contact, interval) != slot

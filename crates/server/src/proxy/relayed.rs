@@ -85,6 +85,9 @@ impl Proxy {
             return;
         };
         for key in anchor.idle(timeout) {
+            if !self.owns(&key.call_id) {
+                continue;
+            }
             self.media_stopped(env, key);
         }
     }
