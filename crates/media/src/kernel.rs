@@ -360,6 +360,26 @@ pub fn interfaces_for(addrs: &[IpAddr]) -> Vec<String> {
 mod tests {
     use super::*;
 
+    /// The object shipped for machines without clang (see build.rs) must be the one this
+    /// source builds: `scripts/build-bpf` refreshes both.
+    #[test]
+    fn the_shipped_object_is_built_from_this_source() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bpf");
+        let source = std::fs::read(dir.join("relay.bpf.c")).unwrap();
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in source {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        let recorded = std::fs::read_to_string(dir.join("relay.bpf.o.source")).unwrap();
+        assert_eq!(
+            recorded.trim(),
+            format!("{h:016x}"),
+            "bpf/relay.bpf.c changed: run scripts/build-bpf"
+        );
+        assert!(dir.join("relay.bpf.o").is_file());
+    }
+
     #[test]
     fn an_entry_reads_back_what_was_written() {
         let route = Route {
