@@ -113,6 +113,8 @@ pub(crate) struct Proxy {
     ifaces: Interfaces,
     /// Next hops that get P-Asserted-Identity (the guard's trusted networks).
     trusted: Vec<IpNet>,
+    /// Who may choose the next hop (`proxy.relay_customers`).
+    policy: trunkline_routing::Policy,
     pending: HashMap<ServerTxId, Pending>,
     clients: HashMap<ClientTxId, (ServerTxId, BranchId)>,
     cancels: HashSet<ClientTxId>,
@@ -154,6 +156,7 @@ impl Proxy {
         shard: (usize, usize),
     ) -> Self {
         Proxy {
+            policy: config.routing_policy(),
             config,
             ifaces,
             trusted,

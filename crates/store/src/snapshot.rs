@@ -148,6 +148,49 @@ impl Snapshot {
         }));
     }
 
+    /// Adds an enabled user of `customer` in `domain` (and the domain) without a database, for
+    /// tests that need users of several tenants; returns its id.
+    #[cfg(feature = "testing")]
+    pub fn insert_test_customer_user(
+        &mut self,
+        customer: TenantId,
+        domain: &str,
+        username: &str,
+    ) -> UserId {
+        let id = UserId(self.users.len() as i64 + 1);
+        let domain_id = DomainId(self.domain_names.len() as i64 + 1);
+        if !self.domains.contains_key(domain) {
+            self.apply(Change::DomainUpserted(crate::Domain {
+                id: domain_id,
+                customer_id: customer,
+                name: domain.to_owned(),
+                created_at: 0,
+            }));
+        }
+        self.apply(Change::UserUpserted(User {
+            id,
+            customer_id: customer,
+            domain_id,
+            domain: domain.to_owned(),
+            username: username.to_owned(),
+            ha1_md5: Ha1(String::new()),
+            ha1_sha256: Ha1(String::new()),
+            caller_id: None,
+            max_calls: None,
+            enabled: true,
+            record_calls: false,
+            created_at: 0,
+        }));
+        id
+    }
+
+    /// Applies a change as the change feed would, without a database: for tests of the
+    /// signalling roles and routing that need tenants, DIDs, carriers and gateways.
+    #[cfg(feature = "testing")]
+    pub fn apply_test_change(&mut self, change: Change) {
+        self.apply(change);
+    }
+
     fn apply(&mut self, change: Change) {
         self.version += 1;
         match change {

@@ -67,6 +67,7 @@ pub fn to_toml(config: &Config) -> String {
          nat_ping_interval_secs = {}\n\
          nat_ping_method = {}\n\
          nat_ping_all_udp = {}\n\
+         relay_customers = [{}]\n\
          \n\
          [media]\n\
          mode = {}\n\
@@ -131,6 +132,10 @@ pub fn to_toml(config: &Config) -> String {
         config.proxy.nat_ping_interval_secs,
         quote(config.proxy.nat_ping_method.as_str()),
         config.proxy.nat_ping_all_udp,
+        (config.proxy.relay_customers.iter())
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
         quote(config.media.mode.as_str()),
         quote(&config.media.address),
         quote(&config.media.bridge_address),
@@ -268,6 +273,7 @@ mod tests {
                 nat_ping_interval_secs: 13,
                 nat_ping_method: trunkline_server::config::NatPing::Crlf,
                 nat_ping_all_udp: true,
+                relay_customers: vec![11, 42],
             },
             media: trunkline_server::config::MediaConfig {
                 mode: trunkline_server::config::MediaMode::Always,

@@ -258,8 +258,9 @@ fn to_address(caller: &mut Ua, from: &str, port: u16, call_id: &str) -> String {
 #[test]
 fn the_proxy_connects_over_tcp_to_an_address_no_connection_goes_to() {
     let data = common::data_dir("proxy-dial");
-    provision(&data, DOMAIN, 1001..1002);
-    let s = Served::start(data, "");
+    let customer = provision(&data, DOMAIN, 1001..1002);
+    // A PBX trunk customer: its subscribers may call an address (issue 19: nobody else may).
+    let s = Served::start(data, &format!("[proxy]\nrelay_customers = [{customer}]\n"));
     let pbx = free_port();
     let mut uas = tcp_answerer(&s.data, pbx);
     std::thread::sleep(Duration::from_millis(500));
@@ -317,4 +318,59 @@ fn the_proxy_connects_over_tcp_to_an_address_no_connection_goes_to() {
     assert_eq!(rows[0].disposition, Disposition::Answered, "{rows:?}");
     assert_eq!(rows[0].hangup_reason, "caller_bye", "{rows:?}");
     assert_ne!(rows[1].disposition, Disposition::Answered, "{rows:?}");
+}
+
+/// Issue 19 finding 3: an authenticated subscriber cannot use the proxy as an open relay,
+/// neither with a Request-URI naming a host nor with a pre-loaded Route; a UAS listening there
+/// never sees the INVITE.
+#[test]
+fn a_subscriber_cannot_relay_to_a_host_or_through_a_preloaded_route() {
+    let data = common::data_dir("proxy-relay");
+    provision(&data, DOMAIN, 1001..1003);
+    let s = Served::start(data, "");
+    let target = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    target
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let port = target.local_addr().unwrap().port();
+    let mut alice = ua(Link::udp(s.port), 1001);
+    let from = format!("<sip:1001@{DOMAIN}>;tag=relay1");
+    let host = format!("sip:x@127.0.0.1:{port}");
+    let inv = alice.request(
+        "INVITE",
+        &host,
+        &from,
+        &format!("<{host}>"),
+        "relay-1",
+        &[],
+        SDP,
+    );
+    alice
+        .send_with_auth(&inv, "1001")
+        .unwrap_or_else(|r| panic!("INVITE not challenged:\n{r}"));
+    let refused = alice.wait_final(WAIT).expect("no answer");
+    assert_eq!(status(&refused), 403, "{refused}");
+    // A pre-loaded Route to the same place, with a Request-URI of a local user.
+    let bob = format!("sip:1002@{DOMAIN}");
+    let route = format!("Route: <sip:127.0.0.1:{port};lr>");
+    let inv = alice.request(
+        "INVITE",
+        &bob,
+        &from,
+        &format!("<{bob}>"),
+        "relay-2",
+        &[route],
+        SDP,
+    );
+    alice
+        .send_with_auth(&inv, "1001")
+        .unwrap_or_else(|r| panic!("INVITE not challenged:\n{r}"));
+    let refused = alice.wait_final(WAIT).expect("no answer");
+    assert_eq!(status(&refused), 403, "{refused}");
+    let mut buf = [0u8; 2048];
+    assert!(
+        target.recv_from(&mut buf).is_err(),
+        "the INVITE was relayed; log:\n{}",
+        s.log()
+    );
 }

@@ -35,6 +35,11 @@ pub struct ProxyConfig {
     /// Ping every UDP binding, not only those whose Contact differs from the address the
     /// REGISTER came from.
     pub nat_ping_all_udp: bool,
+    /// Customers (tenant ids) whose subscribers may choose the next hop themselves: send a
+    /// pre-loaded Route, or call a Request-URI that names a host (a PBX trunk with its own
+    /// route). Everyone else's calls leave only to local users and DIDs; such requests get
+    /// `403`. Sources in `guard.trusted` may always.
+    pub relay_customers: Vec<i64>,
 }
 
 /// `proxy.nat_ping_method`.
@@ -67,6 +72,7 @@ impl Default for ProxyConfig {
             nat_ping_interval_secs: 30,
             nat_ping_method: NatPing::Options,
             nat_ping_all_udp: false,
+            relay_customers: Vec::new(),
         }
     }
 }
@@ -78,6 +84,15 @@ impl ProxyConfig {
     pub const MAX_CALL_RANGE: RangeInclusive<u64> = 60..=604_800;
     /// Allowed values of `proxy.nat_ping_interval_secs` (0: off).
     pub const NAT_PING_RANGE: RangeInclusive<u32> = 0..=3600;
+
+    /// The relaying policy routing applies.
+    pub fn routing_policy(&self) -> trunkline_routing::Policy {
+        trunkline_routing::Policy {
+            relay_customers: (self.relay_customers.iter())
+                .map(|&id| trunkline_store::TenantId(id))
+                .collect(),
+        }
+    }
 
     /// `advertise`, parsed (`validate` has checked it).
     pub fn advertise_ip(&self) -> Option<IpAddr> {

@@ -1,5 +1,7 @@
-//! Out-of-dialog requests: the caller's authentication (407), the callee's contacts from the
-//! location service (or a DID, or an address URI), call limits, and the fork that places them.
+//! Out-of-dialog requests: the caller's authentication (407), the routing decision
+//! ([`trunkline_routing::decide`]: a local user by AOR or DID, onwards as addressed when the
+//! relaying policy allows, or a refusal), the callee's contacts from the location service,
+//! call limits, and the fork that places them.
 
 use bytes::Bytes;
 use tracing::{debug, info};
@@ -7,6 +9,7 @@ use trunkline_media::Side;
 use trunkline_proto::ServerTxId;
 use trunkline_proto::fork::Fork;
 use trunkline_proto::forward;
+use trunkline_routing::{self as routing, Decision};
 use trunkline_sip::{HeaderName, Message, Method, Uri, unescape};
 use trunkline_store::SnapshotUser;
 
@@ -96,7 +99,6 @@ impl Proxy {
                 }
             }
         }
-        let authorised = trusted || caller.is_some();
         let pre = forward::preprocess(msg, |u| Self::is_ours(env.front, u));
         let ruri_raw = match &pre.request_uri {
             Some(u) => u.as_bytes().to_vec(),
@@ -130,150 +132,102 @@ impl Proxy {
         if sets_target(method) {
             template.contact = contact::alias_edit(msg, from.addr, from.transport);
         }
+        let host = ruri_sip.host.to_string().to_ascii_lowercase();
+        let user = (ruri_sip.user).map(|u| String::from_utf8_lossy(&unescape(u)).into_owned());
+        let to_domain = msg.to().ok().and_then(|t| match t.uri {
+            Uri::Sip(u) => Some(u.host.to_string().to_ascii_lowercase()),
+            _ => None,
+        });
+        let who = match (caller, trusted) {
+            (Some(u), _) => routing::Caller::Subscriber(u),
+            (None, true) => routing::Caller::Trusted {
+                domain: caller_local.then_some(from_domain.as_str()),
+            },
+            (None, false) => match env.snapshot.carrier_by_source(from.addr.ip()) {
+                Some(c) => routing::Caller::Carrier(c),
+                None => routing::Caller::Stranger,
+            },
+        };
+        let request = routing::Request {
+            caller: who,
+            user: user.as_deref(),
+            host: &host,
+            to_us: Self::is_ours(env.front, &ruri_sip),
+            to_domain: to_domain.as_deref(),
+            preloaded_route: pre.route_left,
+        };
         let callee_party;
-        let groups: Vec<Vec<Target>> = if pre.route_left {
-            // A pre-loaded route: only for callers we know.
-            if !authorised {
-                return Self::reply(env, msg, from, 403, "Forbidden (Route)", &[]);
+        let groups: Vec<Vec<Target>> = match routing::decide(env.snapshot, &request, &self.policy) {
+            Decision::Reject(r) if r.code == 403 => {
+                return Self::reply(env, msg, from, r.code, r.reason, &[]);
             }
-            let next = forward::routes(msg).into_iter().nth(pre.drop_routes)?;
-            let Uri::Sip(next_uri) = next.uri else {
-                return Self::reply(env, msg, from, 416, "Unsupported URI Scheme", &[]);
-            };
-            let peer = match target::peer_for_uri(&self.ifaces, env.flows, &next_uri, Dial::Allowed)
-            {
-                Ok(p) => p,
-                Err(why) => return self.unreachable(env, msg, from, why),
-            };
-            callee_party = named_by_ruri();
-            if !next_uri.is_loose_router() {
-                // §16.12: a strict router next gets the Request-URI, ours goes last.
-                template.append_route = Some(format!("<{}>", String::from_utf8_lossy(&ruri_raw)));
-                template.drop_routes += 1;
-                let uri = String::from_utf8_lossy(next.uri_raw).into_owned();
-                vec![vec![Target {
-                    peer,
-                    request_uri: Some(uri),
-                    path: Vec::new(),
-                }]]
-            } else {
-                vec![vec![Target {
-                    peer,
-                    request_uri: pre.request_uri.clone(),
-                    path: Vec::new(),
-                }]]
+            Decision::Reject(r) => {
+                let party = named_by_ruri();
+                return self.refuse(env, msg, from, caller, party, r.code, r.reason);
             }
-        } else {
-            let ruri_domain = ruri_sip.host.to_string().to_ascii_lowercase();
-            let local_domain = if env.snapshot.has_domain(&ruri_domain) {
-                Some(ruri_domain)
-            } else if Self::is_ours(env.front, &ruri_sip) {
-                // Addressed to our IP: the domain is the caller's, or the To header's.
-                let to_domain = msg.to().ok().and_then(|t| match t.uri {
-                    Uri::Sip(u) => Some(u.host.to_string().to_ascii_lowercase()),
-                    _ => None,
-                });
-                if caller_local {
-                    Some(from_domain.clone())
+            Decision::AsAddressed if pre.route_left => {
+                let next = forward::routes(msg).into_iter().nth(pre.drop_routes)?;
+                let Uri::Sip(next_uri) = next.uri else {
+                    return Self::reply(env, msg, from, 416, "Unsupported URI Scheme", &[]);
+                };
+                let dial = Dial::Allowed;
+                let peer = match target::peer_for_uri(&self.ifaces, env.flows, &next_uri, dial) {
+                    Ok(p) => p,
+                    Err(why) => return self.unreachable(env, msg, from, why),
+                };
+                callee_party = named_by_ruri();
+                if !next_uri.is_loose_router() {
+                    // §16.12: a strict router next gets the Request-URI, ours goes last.
+                    template.append_route =
+                        Some(format!("<{}>", String::from_utf8_lossy(&ruri_raw)));
+                    template.drop_routes += 1;
+                    let uri = String::from_utf8_lossy(next.uri_raw).into_owned();
+                    vec![vec![Target {
+                        peer,
+                        request_uri: Some(uri),
+                        path: Vec::new(),
+                    }]]
                 } else {
-                    to_domain.filter(|d| env.snapshot.has_domain(d))
-                }
-            } else {
-                None
-            };
-            match local_domain {
-                None => {
-                    if Self::is_ours(env.front, &ruri_sip) {
-                        // Addressed to this server, in no domain of ours: no such user here.
-                        let party = named_by_ruri();
-                        return self.refuse(env, msg, from, caller, party, 404, "Not Found");
-                    }
-                    if !authorised {
-                        // No relaying for strangers (toll fraud, open relay).
-                        return Self::reply(env, msg, from, 403, "Forbidden (Relaying)", &[]);
-                    }
-                    let dial = Dial::Allowed;
-                    let peer = match target::peer_for_uri(&self.ifaces, env.flows, &ruri_sip, dial)
-                    {
-                        Ok(p) => p,
-                        Err(why) => return self.unreachable(env, msg, from, why),
-                    };
-                    callee_party = named_by_ruri();
                     vec![vec![Target {
                         peer,
                         request_uri: pre.request_uri.clone(),
                         path: Vec::new(),
                     }]]
                 }
-                Some(domain) => {
-                    let Some(user) = ruri_sip
-                        .user
-                        .map(|u| String::from_utf8_lossy(&unescape(u)).into_owned())
-                    else {
-                        return Self::reply(env, msg, from, 404, "Not Found", &[]);
-                    };
-                    let callee = env.snapshot.user(&domain, &user).or_else(|| {
-                        // A DID of ours dialled as the user part.
-                        let did = env
-                            .snapshot
-                            .did(&user)
-                            .or_else(|| env.snapshot.did(&format!("+{user}")))?;
-                        env.snapshot.user_by_id(did.user_id?)
-                    });
-                    let Some(callee) = callee.filter(|u| u.enabled) else {
-                        let party = named_by_ruri();
-                        return self.refuse(env, msg, from, caller, party, 404, "Not Found");
-                    };
-                    let party = Party {
-                        user: Some(callee.id),
-                        customer: Some(callee.customer_id),
-                        name: format!("{}@{}", callee.username, callee.domain),
-                    };
-                    let aor = format!("{}@{}", callee.username, callee.domain);
-                    if method == Method::Invite
-                        && let Some(max) = callee.max_calls
-                        && self.calls.active(callee.id) >= max
-                    {
-                        return self.refuse(env, msg, from, caller, party, 486, "Busy Here");
-                    }
-                    let registry = env.shared.registry();
-                    let bindings = registry.registrar.lookup(&aor, env.now_ms);
-                    let mut groups: Vec<Vec<Target>> = Vec::new();
-                    let mut last_q = None;
-                    for b in bindings {
-                        let Ok(peer) = target::peer_for_binding(&self.ifaces, env.flows, b) else {
-                            debug!(
-                                aor,
-                                contact = b.contact,
-                                "binding unreachable (flow closed)"
-                            );
-                            continue;
-                        };
-                        let t = Target {
-                            peer,
-                            request_uri: Some(b.contact.clone()),
-                            path: b.path.clone(),
-                        };
-                        match (last_q == Some(b.q), groups.last_mut()) {
-                            (true, Some(g)) => g.push(t),
-                            _ => groups.push(vec![t]),
-                        }
-                        last_q = Some(b.q);
-                    }
-                    if groups.is_empty() {
-                        return self.refuse(
-                            env,
-                            msg,
-                            from,
-                            caller,
-                            party,
-                            480,
-                            "Temporarily Unavailable",
-                        );
-                    }
-                    callee_party = party;
-                    groups
+            }
+            Decision::AsAddressed => {
+                let dial = Dial::Allowed;
+                let peer = match target::peer_for_uri(&self.ifaces, env.flows, &ruri_sip, dial) {
+                    Ok(p) => p,
+                    Err(why) => return self.unreachable(env, msg, from, why),
+                };
+                callee_party = named_by_ruri();
+                vec![vec![Target {
+                    peer,
+                    request_uri: pre.request_uri.clone(),
+                    path: Vec::new(),
+                }]]
+            }
+            Decision::User(callee) => {
+                let party = Party {
+                    user: Some(callee.id),
+                    customer: Some(callee.customer_id),
+                    name: format!("{}@{}", callee.username, callee.domain),
+                };
+                let aor = format!("{}@{}", callee.username, callee.domain);
+                if method == Method::Invite
+                    && let Some(max) = callee.max_calls
+                    && self.calls.active(callee.id) >= max
+                {
+                    return self.refuse(env, msg, from, caller, party, 486, "Busy Here");
                 }
+                let groups = self.contacts(env, &aor);
+                if groups.is_empty() {
+                    let code = (480, "Temporarily Unavailable");
+                    return self.refuse(env, msg, from, caller, party, code.0, code.1);
+                }
+                callee_party = party;
+                groups
             }
         };
         self.fork(
@@ -288,6 +242,35 @@ impl Proxy {
             caller,
             callee_party,
         )
+    }
+
+    /// The fork groups of `aor`'s reachable bindings: one group per q value, highest first
+    /// (parallel within a group, serial across them).
+    fn contacts(&self, env: &Env<'_>, aor: &str) -> Vec<Vec<Target>> {
+        let registry = env.shared.registry();
+        let mut groups: Vec<Vec<Target>> = Vec::new();
+        let mut last_q = None;
+        for b in registry.registrar.lookup(aor, env.now_ms) {
+            let Ok(peer) = target::peer_for_binding(&self.ifaces, env.flows, b) else {
+                debug!(
+                    aor,
+                    contact = b.contact,
+                    "binding unreachable (flow closed)"
+                );
+                continue;
+            };
+            let t = Target {
+                peer,
+                request_uri: Some(b.contact.clone()),
+                path: b.path.clone(),
+            };
+            match (last_q == Some(b.q), groups.last_mut()) {
+                (true, Some(g)) => g.push(t),
+                _ => groups.push(vec![t]),
+            }
+            last_q = Some(b.q);
+        }
+        groups
     }
 
     /// Answers an INVITE the proxy cannot place with `code`, and writes the call's CDR.

@@ -269,6 +269,16 @@ impl Snapshot {
             .map(Arc::as_ref)
     }
 
+    /// Whether `tenant` is `ancestor` or below it (its customer, or a reseller's customer).
+    pub fn is_within(&self, tenant: TenantId, ancestor: TenantId) -> bool {
+        self.routing.lineage(tenant).contains(&ancestor)
+    }
+
+    /// Whether `tenant` is the platform (the one tenant without a parent).
+    pub fn is_platform(&self, tenant: TenantId) -> bool {
+        matches!(self.routing.parents.get(&tenant), Some(None))
+    }
+
     /// A carrier by id, enabled or not.
     pub fn carrier(&self, id: CarrierId) -> Option<&Carrier> {
         self.routing.carriers.get(&id).map(Arc::as_ref)

@@ -264,7 +264,8 @@ fn with_store<T, F: std::future::Future<Output = T>>(
 
 /// A customer with `domain` and users `n` (password `secret{n}`) for every `n` in `users`,
 /// written to the data dir's database before the server starts.
-pub fn provision(data: &Path, domain: &str, users: std::ops::Range<u32>) {
+/// Returns the customer's tenant id.
+pub fn provision(data: &Path, domain: &str, users: std::ops::Range<u32>) -> i64 {
     with_store(data, |store| async move {
         let ctx = trunkline_store::Ctx::new(trunkline_store::Scope::Platform, "test");
         let name = trunkline_store::TenantName::parse("acme").unwrap();
@@ -291,7 +292,8 @@ pub fn provision(data: &Path, domain: &str, users: std::ops::Range<u32>) {
             store.create_user(&ctx, &user).await.unwrap();
         }
         store.close().await;
-    });
+        customer.id.0
+    })
 }
 
 /// The CDRs in the data dir's database, once `n` are there (the journal delivers them).
