@@ -5,13 +5,15 @@ use std::fmt;
 use std::net::IpAddr;
 
 use crate::StoreError;
-use crate::validate::{no_control, quoted};
+use crate::validate::quoted;
 
 /// Longest digit string in a route or rate prefix, and in a route's `prepend`.
 pub const MAX_PREFIX_DIGITS: usize = 20;
 
-/// Trims `value` and checks it is 1–`max` characters without control characters.
+/// Trims `value` and checks it is 1–`max` characters, none that [`crate::text`] refuses
+/// (checked before trimming, so nothing is silently dropped).
 fn label(field: &'static str, value: &str, max: usize) -> Result<String, StoreError> {
+    crate::text::plain(field, value)?;
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return Err(StoreError::invalid(field, "must not be empty"));
@@ -22,7 +24,6 @@ fn label(field: &'static str, value: &str, max: usize) -> Result<String, StoreEr
             format!("{} is longer than {max} characters", quoted(value)),
         ));
     }
-    no_control(field, trimmed)?;
     Ok(trimmed.to_owned())
 }
 
@@ -47,31 +48,31 @@ macro_rules! label_type {
 }
 
 label_type!(
-    /// A device's display name: 1–100 characters, no control characters.
+    /// A device's display name: 1–100 characters, no control or format characters.
     DeviceName,
     "device.name",
     100
 );
 label_type!(
-    /// A device's model, e.g. `Yealink T54W`: 1–100 characters, no control characters.
+    /// A device's model, e.g. `Yealink T54W`: 1–100 characters, no control or format characters.
     DeviceModel,
     "device.model",
     100
 );
 label_type!(
-    /// A carrier's name, unique per owning tenant: 1–100 characters, no control characters.
+    /// A carrier's name, unique per owning tenant: 1–100 characters, no control or format characters.
     CarrierName,
     "carrier.name",
     100
 );
 label_type!(
-    /// A rate table's name, unique per owning tenant: 1–100 characters, no control characters.
+    /// A rate table's name, unique per owning tenant: 1–100 characters, no control or format characters.
     RateTableName,
     "rate_table.name",
     100
 );
 label_type!(
-    /// A rate's description, e.g. `Germany mobile`: 1–200 characters, no control characters.
+    /// A rate's description, e.g. `Germany mobile`: 1–200 characters, no control or format characters.
     RateDescription,
     "rate.description",
     200

@@ -114,7 +114,7 @@ where
 {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.sqlite");
-    let store = Store::connect(path.to_str().unwrap()).await.unwrap();
+    let store = trunkline_store::testing::sqlite(&path).await;
     let api = start(store.clone()).await;
     let result = isolated(body(api)).await;
     store.close().await;
