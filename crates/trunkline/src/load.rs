@@ -21,12 +21,13 @@ use trunkline_server::{Config, ListenSpec};
 pub const ENV_PREFIX: &str = "TRUNKLINE_";
 /// Separator of key path levels in environment variable names.
 const ENV_SEPARATOR: &str = "__";
-/// `TRUNKLINE_*` variables that are not config keys: `TRUNKLINE_CONFIG` names the file, and
+/// `TRUNKLINE_*` variables that are not config keys: `TRUNKLINE_CONFIG` names the file,
+/// `TRUNKLINE_SECRET_KEY` holds the secret keys (never shown by `config show`), and
 /// `TRUNKLINE_TEST_*` (e.g. `TRUNKLINE_TEST_POSTGRES_URL`) belong to the test suite, which CI
 /// exports for the whole run, servers started by tests included.
 fn is_config_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    key != "config" && !key.starts_with("test_")
+    key != "config" && key != "secret_key" && !key.starts_with("test_")
 }
 
 /// Command-line flags that override config keys; they win over file and environment.

@@ -84,6 +84,7 @@ pub fn to_toml(config: &Config) -> String {
          [data]\n\
          dir = {}\n\
          database_url = {}\n\
+         secret_key_file = {}\n\
          \n\
          [log]\n\
          level = {}\n\
@@ -140,6 +141,7 @@ pub fn to_toml(config: &Config) -> String {
         quote(&config.http.listen.to_string()),
         quote(&config.data.dir.to_string_lossy()),
         quote(&config.data.database_url),
+        quote(&config.data.secret_key_file.to_string_lossy()),
         quote(&config.log.level),
         quote(config.log.format.as_str()),
     );
@@ -281,6 +283,7 @@ mod tests {
             data: DataConfig {
                 dir: "/var/lib/trunk line".into(),
                 database_url: "postgres://trunkline@db.example.net/trunk\"line".into(),
+                secret_key_file: "/etc/trunkline/secret key".into(),
             },
             log: LogConfig {
                 level: "warn,trunkline_sip=debug".into(),
