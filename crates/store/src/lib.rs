@@ -86,7 +86,7 @@ pub use kv_log::{KvLog, KvLogError, Replayed};
 pub use live::{LiveCall, LiveHandle, LiveMedia, LiveRequest, RecordOutcome};
 pub use model::{Account, ApiKey, AuditEntry, Did, Domain, Ha1, Role, Tenant, TenantKind, User};
 pub use rate_tables::{RateTableFilter, RateTableUpdate};
-pub use rates::{NewRate, RateFilter, RateUpdate};
+pub use rates::{MAX_MONEY, NewRate, RateFilter, RateUpdate};
 pub use routes::{NewRoute, RouteFilter, RouteUpdate};
 pub use scope::{Ctx, Scope};
 pub use secrets::Keyring;

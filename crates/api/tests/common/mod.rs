@@ -2,6 +2,9 @@
 //! (`TRUNKLINE_TEST_POSTGRES_URL`, see `trunkline_store::testing`) and hands the test
 //! a client with a platform admin key.
 
+// Each test binary uses only some of the helpers.
+#![allow(dead_code)]
+
 use std::future::Future;
 use std::net::SocketAddr;
 
