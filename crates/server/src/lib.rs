@@ -387,8 +387,9 @@ impl Server {
             proxy = proxy.with_media(anchor, media_timeout);
             info!(relay = %plane.ip(), mode = config.media.mode.as_str(), "media relay for proxied calls");
         }
+        let own = addrs.iter().map(|(_, a)| *a).collect();
         let roles = core::Roles {
-            registrar,
+            registrar: registrar.with_own_sockets(own, config.proxy.advertise_ip()),
             location_file,
             snapshot: services.snapshot,
             guard: guard::Guard::new(&config.guard),

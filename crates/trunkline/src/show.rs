@@ -41,6 +41,7 @@ pub fn to_toml(config: &Config) -> String {
          sync_interval_ms = {}\n\
          digest_algorithms = {}\n\
          flow_timer_secs = {}\n\
+         allow_private_contacts = {}\n\
          \n\
          [guard]\n\
          trusted = {}\n\
@@ -108,6 +109,7 @@ pub fn to_toml(config: &Config) -> String {
         reg.sync_interval_ms,
         list(&mut reg.digest_algorithms.iter().cloned()),
         reg.flow_timer_secs,
+        reg.allow_private_contacts,
         list(&mut guard.trusted.iter().cloned()),
         guard.register_rate,
         guard.register_burst,
@@ -240,6 +242,7 @@ mod tests {
                 sync_interval_ms: 50,
                 digest_algorithms: vec!["SHA-256".into()],
                 flow_timer_secs: 25,
+                allow_private_contacts: true,
             },
             guard: GuardConfig {
                 trusted: vec!["192.0.2.0/24".into(), "2001:db8::1".into()],
