@@ -26,7 +26,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
         let axum::Json(mut value) = axum::Json::<Value>::from_request(req, state).await?;
         if !value.is_object() {
             return Err(Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
+                StatusCode::BAD_REQUEST,
                 "invalid",
                 "the body must be a JSON object",
             ));

@@ -163,8 +163,16 @@ fn rejection(status: StatusCode, text: String) -> Problem {
 }
 
 impl From<JsonRejection> for Problem {
+    /// 400 for every body that does not fit the operation's schema (syntax, a wrong type, a
+    /// missing or unknown field), as the OpenAPI document and docs/provisioning.md say; axum
+    /// would answer 422 for the last three, which the API keeps for values that break a rule.
+    /// 413 and 415 stay as they are.
     fn from(r: JsonRejection) -> Self {
-        rejection(r.status(), r.body_text())
+        let status = match r.status() {
+            StatusCode::UNPROCESSABLE_ENTITY => StatusCode::BAD_REQUEST,
+            other => other,
+        };
+        rejection(status, r.body_text())
     }
 }
 

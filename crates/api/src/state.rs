@@ -1,10 +1,11 @@
-//! What every handler shares: the store, the login guard and the session lifetime.
+//! What every handler shares: the store, the login guard and backoff, and the session lifetime.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use trunkline_store::{CdrJournal, LiveHandle, SnapshotHandle, Store};
 
+use crate::backoff::AccountBackoff;
 use crate::guard::LoginGuard;
 
 /// Settings of the API beyond the store.
@@ -36,6 +37,7 @@ impl Default for ApiOptions {
 pub struct ApiState {
     pub(crate) store: Store,
     pub(crate) guard: Arc<LoginGuard>,
+    pub(crate) backoff: Arc<AccountBackoff>,
     pub(crate) session_ttl: Duration,
     pub(crate) snapshot: Option<SnapshotHandle>,
     pub(crate) journal: Option<CdrJournal>,
@@ -53,6 +55,7 @@ impl ApiState {
                 options.failure_window,
                 options.ban,
             )),
+            backoff: Arc::new(AccountBackoff::default()),
             session_ttl: options.session_ttl,
             snapshot: None,
             journal: None,

@@ -247,14 +247,6 @@ impl Server {
         };
         let registrar =
             registrar::Registrar::new(&config.registrar, nonce_key(state_dir)?, location);
-        let registry = shared::Registry {
-            registrar,
-            file: location_file,
-        };
-        let shared = Arc::new(shared::Shared::new(
-            registry,
-            guard::Guard::new(&config.guard),
-        ));
         let (control_tx, control_rx) = mpsc::channel(16);
         let (live, live_rx) = mpsc::channel(16);
         let control = match state_dir {
@@ -395,6 +387,15 @@ impl Server {
         if config.media.mode != MediaMode::Off && !nodes.is_empty() {
             info!(nodes = ?nodes, mode = config.media.mode.as_str(), "media nodes for proxied calls");
         }
+        let own = addrs.iter().map(|(_, a)| *a).collect();
+        let registry = shared::Registry {
+            registrar: registrar.with_own_sockets(own, config.proxy.advertise_ip()),
+            file: location_file,
+        };
+        let shared = Arc::new(shared::Shared::new(
+            registry,
+            guard::Guard::new(&config.guard),
+        ));
         let cdr_queue = services.cdrs.map(|j| cdr::spawn_writer(j, &mut tasks));
         let overload = core::Overload {
             max_wait: config.sip.overload_wait(),

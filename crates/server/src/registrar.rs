@@ -5,11 +5,12 @@
 //! ([`persist`]) before the response leaves.
 
 pub mod auth;
+pub mod contact_policy;
 pub mod location;
 pub mod persist;
 pub mod request;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, SystemTime};
 
 use trunkline_sip::{HeaderName, Message};
@@ -18,6 +19,7 @@ use trunkline_store::Snapshot;
 use crate::config::{RegistrarConfig, Transport};
 use crate::flow::FlowId;
 use auth::{Authenticator, Verdict};
+use contact_policy::ContactPolicy;
 use location::{Binding, Location, Origin, Received, Refused};
 use request::{ExpiryPolicy, Reject};
 
@@ -86,6 +88,7 @@ pub struct Registrar {
     auth: Authenticator,
     location: Location,
     flow_timer_secs: u32,
+    contacts: ContactPolicy,
 }
 
 impl Registrar {
@@ -101,7 +104,15 @@ impl Registrar {
             auth: Authenticator::new(nonce_key, config.nonce_ttl_secs, config.algorithms()),
             location,
             flow_timer_secs: config.flow_timer_secs,
+            contacts: ContactPolicy::new(config.allow_private_contacts),
         }
+    }
+
+    /// Refuses contacts that name one of `own` (this server's bound SIP sockets; `advertise`
+    /// stands in for wildcard listeners), which would make every call to them loop.
+    pub fn with_own_sockets(mut self, own: Vec<SocketAddr>, advertise: Option<IpAddr>) -> Self {
+        self.contacts = self.contacts.with_own_sockets(own, advertise);
+        self
     }
 
     /// The location service, for lookups (the router) and persistence.
@@ -171,6 +182,11 @@ impl Registrar {
         // Valid credentials of one user do not let it bind another's address of record.
         if username != req.user {
             return Answer::new(403, "Forbidden");
+        }
+        for c in &req.addresses {
+            if let Err(reason) = self.contacts.check(*c, at.source) {
+                return Answer::new(403, reason);
+            }
         }
         let origin = Origin {
             call_id: req.call_id,

@@ -12,6 +12,7 @@
 //! socket its request came in on (same local address and port either way).
 
 mod batch;
+mod send_log;
 
 use std::io;
 use std::net::SocketAddr;
@@ -22,9 +23,10 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use self::batch::{BatchReceiver, Datagram, SEND_BATCH};
+use self::send_log::{FAILURES, sendable};
 use crate::config::Transport;
 use crate::core::{Arrival, Inbound};
 use crate::ingress::Ingress;
@@ -160,6 +162,9 @@ impl UdpOut {
     /// queues (a send error is then logged by the send task, not returned): the send task puts
     /// everything queued meanwhile into one `sendmmsg`. Waits only while the queue is full.
     pub(crate) async fn send(&self, to: SocketAddr, bytes: &[u8]) -> bool {
+        if !sendable(to) {
+            return false;
+        }
         match &self.queue {
             Some(queue) => {
                 let datagram = Datagram {
@@ -171,7 +176,7 @@ impl UdpOut {
             None => match self.socket.send_to(bytes, to).await {
                 Ok(_) => true,
                 Err(e) => {
-                    warn!(error = %e, %to, "udp send failed");
+                    FAILURES.failed(&e, to);
                     false
                 }
             },
@@ -192,7 +197,9 @@ fn deliver(at: &Arrived<'_>, source: SocketAddr, bytes: &[u8]) -> bool {
     let (core, index) = (at.core, at.index);
     if crate::stun::is_stun(bytes) {
         // An outbound keep-alive (RFC 5626 §4.4.2): answered here, never a SIP message.
-        if let Some(answer) = crate::stun::binding_response(bytes, source) {
+        if let Some(answer) = crate::stun::binding_response(bytes, source)
+            && sendable(source)
+        {
             let _ = at.socket.try_send_to(&answer, source);
         }
         return true;
@@ -214,6 +221,7 @@ fn deliver(at: &Arrived<'_>, source: SocketAddr, bytes: &[u8]) -> bool {
             debug!(%source, "core busy, datagram refused");
             if let Some(reply) =
                 crate::front::overloaded(&msg.bytes, source, Transport::Udp, at.retry_after)
+                && sendable(reply.destination)
             {
                 let _ = at.socket.try_send_to(&reply.bytes, reply.destination);
             }
@@ -288,7 +296,7 @@ async fn send_batched(socket: Arc<UdpSocket>, mut queue: mpsc::Receiver<Datagram
                 Ok(n) => done += n,
                 Err(e) => {
                     // The kernel names no culprit beyond the first unsent datagram: skip it.
-                    warn!(error = %e, to = %pending[done].to, "udp send failed");
+                    FAILURES.failed(&e, pending[done].to);
                     done += 1;
                 }
             }

@@ -29,7 +29,9 @@ impl ResponseBuilder {
     /// Starts a response: status line, then Via (all, in order, the top one annotated),
     /// From, To (with `to_tag` added when the request's To has none and the code is not 100),
     /// Call-ID and CSeq copied from `req` (RFC 3261 §8.2.6). Headers the request lacks are
-    /// skipped, so even a request missing some can be answered with a 400.
+    /// skipped, so even a request missing some can be answered with a 400. Folded values are
+    /// copied unfolded (each line break with the white space around it becomes one SP, which
+    /// RFC 3261 §7.3.1 makes equivalent), so a 400 shows the value the validator judged.
     pub fn new(
         req: &Message<'_>,
         code: u16,
@@ -49,7 +51,7 @@ impl ResponseBuilder {
                 first = false;
                 write_annotated_via_line(&mut out, h.value, via);
             } else {
-                out.extend_from_slice(h.value);
+                push_unfolded(&mut out, h.value);
             }
             out.extend_from_slice(b"\r\n");
         }
@@ -62,7 +64,7 @@ impl ResponseBuilder {
             if let Some(h) = req.header(name) {
                 out.extend_from_slice(name.as_str().as_bytes());
                 out.extend_from_slice(b": ");
-                out.extend_from_slice(h.value);
+                push_unfolded(&mut out, h.value);
                 if name == HeaderName::To
                     && code != 100
                     && let Some(tag) = to_tag
@@ -146,12 +148,32 @@ fn push_sanitized(out: &mut Vec<u8>, s: &[u8]) {
     );
 }
 
+/// Copies a header value with each line fold (CR/LF and the white space around it) written
+/// as one SP.
+fn push_unfolded(out: &mut Vec<u8>, s: &[u8]) {
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'\r' || s[i] == b'\n' {
+            while out.last().is_some_and(|&b| b == b' ' || b == b'\t') {
+                out.pop();
+            }
+            while i < s.len() && crate::scan::is_lws(s[i]) {
+                i += 1;
+            }
+            out.push(b' ');
+        } else {
+            out.push(s[i]);
+            i += 1;
+        }
+    }
+}
+
 /// Writes the first Via line with its first value annotated with received/rport; the other
-/// values of the line are copied as they were.
+/// values of the line are copied unfolded.
 fn write_annotated_via_line(out: &mut Vec<u8>, line: &[u8], via: ViaReceived) {
     let mut values = CommaSplit::new(line);
     let Some(Ok(top)) = values.next() else {
-        out.extend_from_slice(line);
+        push_unfolded(out, line);
         return;
     };
     match Via::parse(top) {
@@ -180,11 +202,11 @@ fn write_annotated_via_line(out: &mut Vec<u8>, line: &[u8], via: ViaReceived) {
                 let _ = write!(Bytes(out), ";received={ip}");
             }
         }
-        _ => out.extend_from_slice(top),
+        _ => push_unfolded(out, top),
     }
-    // Everything after the top value on this line, verbatim.
+    // Everything after the top value on this line.
     let rest = &line[top.as_ptr() as usize - line.as_ptr() as usize + top.len()..];
-    out.extend_from_slice(rest);
+    push_unfolded(out, rest);
 }
 
 /// `fmt::Write` into a byte vector.

@@ -117,14 +117,18 @@ impl<'a> Message<'a> {
         NameAddr::parse(self.required(name)?).map_err(|p| herr(name, p))
     }
 
-    /// Call-ID: `word ["@" word]`, opaque, compared byte for byte.
+    /// Call-ID: `word ["@" word]`, opaque, compared byte for byte. Empty is `Empty`; white
+    /// space inside (a folded line included) or a non-printable byte is `Trailing`: the word
+    /// ends there.
     pub fn call_id(&self) -> Result<&'a [u8], HeaderError> {
         let v = self.required(HeaderName::CallId)?;
-        if v.is_empty()
-            || v.iter()
-                .any(|&b| scan::is_lws(b) || !(0x21..=0x7e).contains(&b))
-        {
+        if v.is_empty() {
             return Err(herr(HeaderName::CallId, Problem::Empty));
+        }
+        if v.iter()
+            .any(|&b| scan::is_lws(b) || !(0x21..=0x7e).contains(&b))
+        {
+            return Err(herr(HeaderName::CallId, Problem::Trailing));
         }
         Ok(v)
     }

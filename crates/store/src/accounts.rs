@@ -13,7 +13,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use sqlx::Row as _;
 
 use crate::auth::{Principal, Secret, new_secret, secret_hash};
-use crate::error::map_constraint;
+use crate::claims::Claim;
 use crate::model::{self, Account, Role};
 use crate::sql::Sql;
 use crate::store::{Audit, now_ms};
@@ -90,6 +90,19 @@ impl Store {
         let hash = hash_password(password).await?;
         let mut tx = self.write_tx().await?;
         crate::tenants::visible(&mut tx, ctx.scope, tenant_id).await?;
+        let claim = Claim {
+            table: "accounts",
+            column: "login",
+            owner: "tenant_id",
+            field: "account.login",
+            value: login.as_str(),
+            except: None,
+        };
+        claim
+            .check(&mut tx, ctx.scope, || {
+                format!("login {:?} already exists", login.as_str())
+            })
+            .await?;
         let mut q = Sql::new(
             "INSERT INTO accounts (tenant_id, login, password_hash, role, enabled, created_at) \
              VALUES (",
@@ -106,13 +119,8 @@ impl Store {
             .push(", ")
             .bind(now_ms())
             .push(") RETURNING id, tenant_id, login, role, enabled, created_at");
-        let row = q.query().fetch_one(&mut *tx).await.map_err(|e| {
-            map_constraint(
-                e,
-                &format!("login {:?} already exists", login.as_str()),
-                &format!("tenant {tenant_id} does not exist"),
-            )
-        })?;
+        let row = (q.query().fetch_one(&mut *tx).await)
+            .map_err(|e| claim.map(e, &format!("tenant {tenant_id} does not exist")))?;
         let account = model::account(&row)?;
         self.commit_audited(
             tx,

@@ -13,7 +13,9 @@ use crate::model::TenantKind;
 use crate::sql::Sql;
 use crate::store::{Audit, now_ms};
 use crate::update::Update;
-use crate::{CarrierId, CarrierName, Change, Ctx, Page, Scope, Store, StoreError, TenantId};
+use crate::{
+    CarrierId, CarrierName, Change, Ctx, Keyring, Page, Scope, Store, StoreError, TenantId,
+};
 
 const COLS: &str = "SELECT id, tenant_id, name, auth_mode, username, password, realm, enabled, \
      max_channels, created_at FROM carriers WHERE ";
@@ -94,9 +96,11 @@ pub(crate) async fn provider(
     Ok(())
 }
 
-/// Fetches a carrier visible in `scope`, inside a transaction.
+/// Fetches a carrier visible in `scope`, inside a transaction; its password is opened with
+/// `keyring`.
 pub(crate) async fn visible(
     tx: &mut Transaction<'_, Any>,
+    keyring: Option<&Keyring>,
     scope: Scope,
     id: CarrierId,
 ) -> Result<Carrier, StoreError> {
@@ -107,27 +111,30 @@ pub(crate) async fn visible(
         .scope("tenant_id", scope);
     let row = q.query().fetch_optional(&mut **tx).await?;
     row.as_ref()
-        .map(catalog_model::carrier)
+        .map(|r| catalog_model::carrier(r, keyring))
         .transpose()?
         .ok_or_else(|| StoreError::not_found("carrier", id))
 }
 
-/// The columns `auth` is stored in: mode, username, password, realm.
-fn auth_columns(
-    auth: &CarrierAuth,
-) -> (&'static str, Option<String>, Option<String>, Option<String>) {
-    match auth {
-        CarrierAuth::Ip => ("ip", None, None, None),
-        CarrierAuth::Credentials {
-            username,
-            password,
-            realm,
-        } => (
-            "credentials",
-            Some(username.as_str().to_owned()),
-            Some(password.expose().to_owned()),
-            realm.as_ref().map(|r| r.as_str().to_owned()),
-        ),
+/// The columns `auth` is stored in: mode, username, password (sealed), realm.
+type AuthColumns = (&'static str, Option<String>, Option<String>, Option<String>);
+
+impl Store {
+    /// What `auth` is stored as; the password sealed under the current key.
+    fn auth_columns(&self, auth: &CarrierAuth) -> Result<AuthColumns, StoreError> {
+        Ok(match auth {
+            CarrierAuth::Ip => ("ip", None, None, None),
+            CarrierAuth::Credentials {
+                username,
+                password,
+                realm,
+            } => (
+                "credentials",
+                Some(username.as_str().to_owned()),
+                Some(self.keyring()?.seal(password.expose())?),
+                realm.as_ref().map(|r| r.as_str().to_owned()),
+            ),
+        })
     }
 }
 
@@ -158,7 +165,7 @@ impl Store {
             "carriers",
         )
         .await?;
-        let (mode, username, password, realm) = auth_columns(&new.auth);
+        let (mode, username, password, realm) = self.auth_columns(&new.auth)?;
         let mut q = Sql::new(
             "INSERT INTO carriers (tenant_id, name, auth_mode, username, password, realm, \
              enabled, max_channels, created_at) VALUES (",
@@ -193,7 +200,7 @@ impl Store {
                 &format!("tenant {} does not exist", new.tenant_id),
             )
         })?;
-        let carrier = catalog_model::carrier(&row)?;
+        let carrier = catalog_model::carrier(&row, self.keyring.as_deref())?;
         self.commit_audited(
             tx,
             Audit {
@@ -219,7 +226,7 @@ impl Store {
     /// A carrier visible in `scope` (customers see none).
     pub async fn get_carrier(&self, scope: Scope, id: CarrierId) -> Result<Carrier, StoreError> {
         let mut tx = self.write_tx().await?;
-        let carrier = visible(&mut tx, scope, id).await?;
+        let carrier = visible(&mut tx, self.keyring.as_deref(), scope, id).await?;
         tx.commit().await?;
         Ok(carrier)
     }
@@ -241,7 +248,9 @@ impl Store {
         }
         q.page("id", page)?;
         let rows = q.query().fetch_all(&self.pool).await?;
-        rows.iter().map(catalog_model::carrier).collect()
+        (rows.iter())
+            .map(|r| catalog_model::carrier(r, self.keyring.as_deref()))
+            .collect()
     }
 
     /// Applies `update` to a carrier visible in the scope.
@@ -252,13 +261,13 @@ impl Store {
         update: &CarrierUpdate,
     ) -> Result<Carrier, StoreError> {
         let mut tx = self.write_tx().await?;
-        let old = visible(&mut tx, ctx.scope, id).await?;
+        let old = visible(&mut tx, self.keyring.as_deref(), ctx.scope, id).await?;
         let mut u = Update::new("carriers");
         if let Some(name) = &update.name {
             u.set("name", name.as_str(), format!("name {:?}", name.as_str()));
         }
         if let Some(auth) = &update.auth {
-            let (mode, username, password, realm) = auth_columns(auth);
+            let (mode, username, password, realm) = self.auth_columns(auth)?;
             u.set("auth_mode", mode, describe(auth));
             u.set_quiet("username", username);
             u.set_quiet("password", password);
@@ -290,7 +299,7 @@ impl Store {
                 "carrier reference",
             )
         })?;
-        let carrier = catalog_model::carrier(&row)?;
+        let carrier = catalog_model::carrier(&row, self.keyring.as_deref())?;
         self.commit_audited(
             tx,
             Audit {
@@ -311,7 +320,7 @@ impl Store {
     /// routes still use it.
     pub async fn delete_carrier(&self, ctx: &Ctx, id: CarrierId) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        let carrier = visible(&mut tx, ctx.scope, id).await?;
+        let carrier = visible(&mut tx, self.keyring.as_deref(), ctx.scope, id).await?;
         let mut q = Sql::new("DELETE FROM gateways WHERE carrier_id = ");
         q.bind(id.0);
         let gateways = q.query().execute(&mut *tx).await?.rows_affected();

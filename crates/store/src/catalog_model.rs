@@ -6,8 +6,8 @@ use sqlx::any::AnyRow;
 
 use crate::model::get_bool;
 use crate::{
-    CarrierId, CarrierPassword, CarrierRealm, CarrierUsername, DeviceId, GatewayId, RateId,
-    RateTableId, RouteId, StoreError, TenantId, UserId,
+    CarrierId, CarrierPassword, CarrierRealm, CarrierUsername, DeviceId, GatewayId, Keyring,
+    RateId, RateTableId, RouteId, StoreError, TenantId, UserId,
 };
 
 /// A customer's phone, optionally handed to one of its users.
@@ -39,7 +39,8 @@ pub enum CarrierAuth {
     Credentials {
         /// Digest username.
         username: CarrierUsername,
-        /// Digest password (plaintext; `Debug` is redacted).
+        /// Digest password, opened (sealed at rest, see [`crate::Keyring`]; `Debug` is
+        /// redacted).
         password: CarrierPassword,
         /// Only answer challenges for this realm, if set.
         realm: Option<CarrierRealm>,
@@ -232,7 +233,9 @@ pub(crate) fn device(row: &AnyRow) -> Result<Device, StoreError> {
     })
 }
 
-pub(crate) fn carrier(row: &AnyRow) -> Result<Carrier, StoreError> {
+/// A carrier row; a sealed password is opened with `keyring` (a value from before sealing
+/// existed is read as it is, and sealed at the next connect with a keyring).
+pub(crate) fn carrier(row: &AnyRow, keyring: Option<&Keyring>) -> Result<Carrier, StoreError> {
     let mode: String = row.try_get("auth_mode")?;
     let auth = match mode.as_str() {
         "ip" => CarrierAuth::Ip,
@@ -244,6 +247,17 @@ pub(crate) fn carrier(row: &AnyRow) -> Result<Carrier, StoreError> {
                 return Err(StoreError::Corrupt(
                     "carriers: credentials without username or password".to_owned(),
                 ));
+            };
+            let password = match crate::secrets::is_sealed(&password) {
+                false => password,
+                true => keyring
+                    .ok_or_else(|| {
+                        StoreError::Secret(
+                            "carriers.password is sealed, but no secret key is configured"
+                                .to_owned(),
+                        )
+                    })?
+                    .open("carriers.password", &password)?,
             };
             CarrierAuth::Credentials {
                 username: CarrierUsername::parse(&username)

@@ -5,13 +5,15 @@ use std::fmt;
 use std::net::IpAddr;
 
 use crate::StoreError;
-use crate::validate::{no_control, quoted};
+use crate::validate::quoted;
 
 /// Longest digit string in a route or rate prefix, and in a route's `prepend`.
 pub const MAX_PREFIX_DIGITS: usize = 20;
 
-/// Trims `value` and checks it is 1–`max` characters without control characters.
+/// Trims `value` and checks it is 1–`max` characters, none that [`crate::text`] refuses
+/// (checked before trimming, so nothing is silently dropped).
 fn label(field: &'static str, value: &str, max: usize) -> Result<String, StoreError> {
+    crate::text::plain(field, value)?;
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return Err(StoreError::invalid(field, "must not be empty"));
@@ -22,7 +24,6 @@ fn label(field: &'static str, value: &str, max: usize) -> Result<String, StoreEr
             format!("{} is longer than {max} characters", quoted(value)),
         ));
     }
-    no_control(field, trimmed)?;
     Ok(trimmed.to_owned())
 }
 
@@ -47,31 +48,31 @@ macro_rules! label_type {
 }
 
 label_type!(
-    /// A device's display name: 1–100 characters, no control characters.
+    /// A device's display name: 1–100 characters, no control or format characters.
     DeviceName,
     "device.name",
     100
 );
 label_type!(
-    /// A device's model, e.g. `Yealink T54W`: 1–100 characters, no control characters.
+    /// A device's model, e.g. `Yealink T54W`: 1–100 characters, no control or format characters.
     DeviceModel,
     "device.model",
     100
 );
 label_type!(
-    /// A carrier's name, unique per owning tenant: 1–100 characters, no control characters.
+    /// A carrier's name, unique per owning tenant: 1–100 characters, no control or format characters.
     CarrierName,
     "carrier.name",
     100
 );
 label_type!(
-    /// A rate table's name, unique per owning tenant: 1–100 characters, no control characters.
+    /// A rate table's name, unique per owning tenant: 1–100 characters, no control or format characters.
     RateTableName,
     "rate_table.name",
     100
 );
 label_type!(
-    /// A rate's description, e.g. `Germany mobile`: 1–200 characters, no control characters.
+    /// A rate's description, e.g. `Germany mobile`: 1–200 characters, no control or format characters.
     RateDescription,
     "rate.description",
     200
@@ -236,7 +237,9 @@ impl fmt::Debug for CarrierPassword {
 }
 
 /// A gateway's host: an IPv4 or IPv6 literal (brackets optional, stored in canonical form
-/// without them) or a lower-cased DNS name.
+/// without them) or a lower-cased DNS name. An address must be one host: never unspecified
+/// (`0.0.0.0`, `::`), multicast (224.0.0.0/4, ff00::/8) or broadcast (255.255.255.255),
+/// which would send calls nowhere, to every host on a segment, or back to this server.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct GatewayHost(String);
 
@@ -248,14 +251,20 @@ impl GatewayHost {
         if value.is_empty() {
             return Err(StoreError::invalid(F, "must not be empty"));
         }
-        if let Some(inner) = value.strip_prefix('[') {
-            let ip = inner
-                .strip_suffix(']')
-                .and_then(|v| v.parse::<std::net::Ipv6Addr>().ok())
-                .ok_or_else(|| bad("is not a bracketed IPv6 address"))?;
-            return Ok(Self(ip.to_string()));
-        }
-        if let Ok(ip) = value.parse::<IpAddr>() {
+        let literal = match value.strip_prefix('[') {
+            Some(inner) => Some(
+                inner
+                    .strip_suffix(']')
+                    .and_then(|v| v.parse::<std::net::Ipv6Addr>().ok())
+                    .map(IpAddr::V6)
+                    .ok_or_else(|| bad("is not a bracketed IPv6 address"))?,
+            ),
+            None => value.parse::<IpAddr>().ok(),
+        };
+        if let Some(ip) = literal {
+            if let Some(why) = not_one_host(ip) {
+                return Err(bad(why));
+            }
             return Ok(Self(ip.to_string()));
         }
         let name = value
@@ -295,6 +304,20 @@ impl GatewayHost {
     /// The address, if the host is an IP literal.
     pub fn ip(&self) -> Option<IpAddr> {
         self.0.parse().ok()
+    }
+}
+
+/// Why `ip` does not name one host, if it does not.
+pub(crate) fn not_one_host(ip: IpAddr) -> Option<&'static str> {
+    let ip = ip.to_canonical();
+    if ip.is_unspecified() {
+        Some("is the unspecified address, not a host")
+    } else if ip.is_multicast() {
+        Some("is a multicast address, not a host")
+    } else if ip == IpAddr::V4(std::net::Ipv4Addr::BROADCAST) {
+        Some("is the broadcast address, not a host")
+    } else {
+        None
     }
 }
 
@@ -475,6 +498,16 @@ mod tests {
             "host name",
             "sip.example:5060",
             "'; DROP TABLE gateways; --",
+            // Issue 19, finding 3: not one host.
+            "0.0.0.0",
+            "::",
+            "[::]",
+            "224.0.0.1",
+            "239.255.255.250",
+            "ff02::1",
+            "[ff02::1]",
+            "::ffff:224.0.0.1",
+            "255.255.255.255",
         ] {
             assert_eq!(field(GatewayHost::parse(bad)), "gateway.host", "{bad:?}");
         }

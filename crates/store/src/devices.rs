@@ -4,6 +4,7 @@
 use sqlx::{Any, Transaction};
 
 use crate::catalog_model::{self, Device};
+use crate::claims::Claim;
 use crate::dids::user_of;
 use crate::error::map_constraint;
 use crate::sql::Sql;
@@ -96,6 +97,18 @@ pub(crate) async fn unassign_user(
     rows.iter().map(catalog_model::device).collect()
 }
 
+/// The platform-wide claim on `mac`, if there is one.
+fn mac_claim(mac: Option<&MacAddress>, except: Option<DeviceId>) -> Option<Claim<'_>> {
+    mac.map(|m| Claim {
+        table: "devices",
+        column: "mac",
+        owner: "customer_id",
+        field: "device.mac",
+        value: m.as_str(),
+        except: except.map(|d| d.0),
+    })
+}
+
 fn mac_conflict(mac: Option<&MacAddress>) -> String {
     format!(
         "a device with MAC {} already exists",
@@ -111,6 +124,10 @@ impl Store {
         crate::domains::customer(&mut tx, ctx.scope, new.customer_id).await?;
         if let Some(u) = new.user_id {
             user_of(&mut tx, ctx.scope, new.customer_id, u).await?;
+        }
+        let claim = mac_claim(new.mac.as_ref(), None);
+        if let Some(claim) = &claim {
+            (claim.check(&mut tx, ctx.scope, || mac_conflict(new.mac.as_ref()))).await?;
         }
         let mut q = Sql::new(
             "INSERT INTO devices (customer_id, name, mac, model, user_id, created_at) VALUES (",
@@ -129,11 +146,11 @@ impl Store {
             .push(")")
             .push(RETURNING);
         let row = q.query().fetch_one(&mut *tx).await.map_err(|e| {
-            map_constraint(
-                e,
-                &mac_conflict(new.mac.as_ref()),
-                "device owner or user does not exist",
-            )
+            let foreign = "device owner or user does not exist";
+            match &claim {
+                Some(claim) => claim.map(e, foreign),
+                None => map_constraint(e, "", foreign),
+            }
         })?;
         let device = catalog_model::device(&row)?;
         self.commit_audited(
@@ -236,15 +253,21 @@ impl Store {
         if u.is_empty() {
             return Ok(old);
         }
+        let mac = update.mac.as_ref().and_then(Option::as_ref);
+        let claim = mac_claim(mac, Some(id));
+        if let Some(claim) = &claim {
+            (claim.check(&mut tx, ctx.scope, || mac_conflict(mac))).await?;
+        }
         let (mut q, detail) = u.finish();
         q.push(" WHERE id = ").bind(id.0).push(RETURNING);
-        let row = q.query().fetch_one(&mut *tx).await.map_err(|e| {
-            map_constraint(
-                e,
-                &mac_conflict(update.mac.as_ref().and_then(Option::as_ref)),
-                "user does not exist",
-            )
-        })?;
+        let row = q
+            .query()
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| match &claim {
+                Some(claim) => claim.map(e, "user does not exist"),
+                None => map_constraint(e, "", "user does not exist"),
+            })?;
         let device = catalog_model::device(&row)?;
         self.commit_audited(
             tx,

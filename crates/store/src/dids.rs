@@ -2,6 +2,7 @@
 
 use sqlx::{Any, Transaction};
 
+use crate::claims::Claim;
 use crate::error::map_constraint;
 use crate::model::{self, Did};
 use crate::sql::Sql;
@@ -63,6 +64,19 @@ impl Store {
         if let Some(u) = user_id {
             user_of(&mut tx, ctx.scope, customer_id, u).await?;
         }
+        let claim = Claim {
+            table: "dids",
+            column: "e164",
+            owner: "customer_id",
+            field: "did.e164",
+            value: e164.as_str(),
+            except: None,
+        };
+        claim
+            .check(&mut tx, ctx.scope, || {
+                format!("DID {} already exists", e164.as_str())
+            })
+            .await?;
         let mut q = Sql::new("INSERT INTO dids (customer_id, e164, user_id, created_at) VALUES (");
         q.bind(customer_id.0)
             .push(", ")
@@ -73,13 +87,8 @@ impl Store {
             .bind(now_ms())
             .push(")")
             .push(RETURNING);
-        let row = q.query().fetch_one(&mut *tx).await.map_err(|e| {
-            map_constraint(
-                e,
-                &format!("DID {} already exists", e164.as_str()),
-                "DID owner or user does not exist",
-            )
-        })?;
+        let row = (q.query().fetch_one(&mut *tx).await)
+            .map_err(|e| claim.map(e, "DID owner or user does not exist"))?;
         let did = model::did(&row)?;
         self.commit_audited(
             tx,

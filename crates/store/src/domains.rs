@@ -2,6 +2,7 @@
 
 use sqlx::{Any, Transaction};
 
+use crate::claims::Claim;
 use crate::error::map_constraint;
 use crate::model::{self, Domain, TenantKind};
 use crate::sql::Sql;
@@ -45,15 +46,39 @@ pub(crate) async fn visible(
 }
 
 impl Store {
-    /// Creates a domain for a customer visible in the scope. Names are unique platform-wide.
+    /// Creates a domain for a customer visible in the scope. Names are unique platform-wide; a
+    /// name another tenant holds, or one of this server's own names
+    /// ([`crate::ConnectOptions::reserved_domains`]), is `Invalid` ("not available").
     pub async fn create_domain(
         &self,
         ctx: &Ctx,
         customer_id: TenantId,
         name: &DomainName,
     ) -> Result<Domain, StoreError> {
+        if self.is_reserved_domain(name.as_str()) {
+            return Err(StoreError::invalid(
+                "domain.name",
+                format!(
+                    "{:?} is not available: it is a name of this server",
+                    name.as_str()
+                ),
+            ));
+        }
         let mut tx = self.write_tx().await?;
         customer(&mut tx, ctx.scope, customer_id).await?;
+        let claim = Claim {
+            table: "domains",
+            column: "name",
+            owner: "customer_id",
+            field: "domain.name",
+            value: name.as_str(),
+            except: None,
+        };
+        claim
+            .check(&mut tx, ctx.scope, || {
+                format!("domain {:?} already exists", name.as_str())
+            })
+            .await?;
         let mut q = Sql::new("INSERT INTO domains (customer_id, name, created_at) VALUES (");
         q.bind(customer_id.0)
             .push(", ")
@@ -61,13 +86,8 @@ impl Store {
             .push(", ")
             .bind(now_ms())
             .push(") RETURNING id, customer_id, name, created_at");
-        let row = q.query().fetch_one(&mut *tx).await.map_err(|e| {
-            map_constraint(
-                e,
-                &format!("domain {:?} already exists", name.as_str()),
-                &format!("tenant {customer_id} does not exist"),
-            )
-        })?;
+        let row = (q.query().fetch_one(&mut *tx).await)
+            .map_err(|e| claim.map(e, &format!("tenant {customer_id} does not exist")))?;
         let domain = model::domain(&row)?;
         self.commit_audited(
             tx,

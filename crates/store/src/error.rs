@@ -40,6 +40,10 @@ pub enum StoreError {
     /// The database or the driver failed.
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    /// A sealed secret cannot be opened or sealed: no key, the wrong key, or a damaged value.
+    /// The message names the column and the key id, never the secret.
+    #[error("secret key: {0}")]
+    Secret(String),
     /// Applying migrations failed.
     #[error("migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

@@ -126,7 +126,9 @@ impl Store {
         }
         let port = check_port(new.port)?;
         let mut tx = self.write_tx().await?;
-        let carrier = crate::carriers::visible(&mut tx, ctx.scope, new.carrier_id).await?;
+        let carrier =
+            crate::carriers::visible(&mut tx, self.keyring.as_deref(), ctx.scope, new.carrier_id)
+                .await?;
         let mut q = Sql::new(
             "INSERT INTO gateways (carrier_id, host, port, transport, priority, weight, enabled, \
              created_at) VALUES (",

@@ -107,11 +107,16 @@ impl Rate {
     }
 }
 
+/// The largest price per minute or connect fee: 10^12 micro-units (a million currency units).
+/// Far above any real tariff, and low enough that a rate, a CDR amount or a sum of many stays
+/// far inside `i64`: a call of a year at this price costs about 5.3 × 10^17.
+pub const MAX_MONEY: i64 = 1_000_000_000_000;
+
 fn check_money(field: &'static str, v: i64) -> Result<i64, StoreError> {
-    if v < 0 {
+    if !(0..=MAX_MONEY).contains(&v) {
         return Err(StoreError::invalid(
             field,
-            format!("{v} is negative (prices are micro-units ≥ 0)"),
+            format!("{v} is not within 0..={MAX_MONEY} (micro-units of the table's currency)"),
         ));
     }
     Ok(v)
@@ -450,6 +455,32 @@ mod tests {
         assert_eq!(s.cost(1), 1, "1/60 of a micro-unit rounds up");
         assert_eq!(s.cost(60_000), 1);
         assert_eq!(s.cost(61_000), 2);
+    }
+
+    /// Issue 19, finding 7: `price_per_min = i64::MAX` was accepted.
+    #[test]
+    fn money_is_bounded() {
+        for ok in [0, 1, MAX_MONEY] {
+            assert_eq!(check_money("rate.price_per_min", ok).ok(), Some(ok));
+        }
+        for bad in [-1, MAX_MONEY + 1, i64::MAX, i64::MIN] {
+            assert!(
+                matches!(
+                    check_money("rate.connect_fee", bad),
+                    Err(StoreError::Invalid {
+                        field: "rate.connect_fee",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
+        // At the bounds a day's call is exact, far from overflow.
+        let day = 24 * 3_600_000;
+        let r = rate(MAX_MONEY, MAX_MONEY, 1, 1);
+        assert_eq!(r.cost(day), MAX_MONEY + MAX_MONEY * 24 * 60);
+        let year = 366 * day;
+        assert_eq!(r.cost(year), MAX_MONEY + MAX_MONEY * 366 * 24 * 60);
     }
 
     #[test]

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use sqlx::AnyPool;
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::task::JoinHandle;
 
@@ -232,7 +231,8 @@ impl Snapshot {
         }
     }
 
-    async fn load(pool: &AnyPool) -> Result<Self, StoreError> {
+    async fn load(store: &Store) -> Result<Self, StoreError> {
+        let pool = &store.pool;
         let mut s = Self::default();
         let rows = sqlx::query("SELECT id, customer_id, name, created_at FROM domains")
             .fetch_all(pool)
@@ -256,7 +256,7 @@ impl Snapshot {
         for row in &rows {
             s.apply(Change::DidUpserted(model::did(row)?));
         }
-        s.routing = routes::Routing::load(pool).await?;
+        s.routing = routes::Routing::load(pool, store.keyring.as_deref()).await?;
         s.version = 0;
         Ok(s)
     }
@@ -306,7 +306,7 @@ async fn follow(
                 Err(RecvError::Closed) => return,
                 Err(RecvError::Lagged(n)) => {
                     tracing::warn!(missed = n, "snapshot fell behind the change feed; reloading");
-                    resync(&store.pool, &current).await;
+                    resync(&store, &current).await;
                     continue;
                 }
             },
@@ -318,7 +318,7 @@ async fn follow(
                             tail_failing = false;
                         }
                         if polled.resync {
-                            resync(&store.pool, &current).await;
+                            resync(&store, &current).await;
                         } else if !polled.changes.is_empty() {
                             let mut next = Snapshot::clone(&current.load());
                             for c in polled.changes {
@@ -353,14 +353,14 @@ async fn follow(
         }
         current.store(Arc::new(next));
         if lagged {
-            resync(&store.pool, &current).await;
+            resync(&store, &current).await;
         }
     }
 }
 
-async fn resync(pool: &AnyPool, current: &ArcSwap<Snapshot>) {
+async fn resync(store: &Store, current: &ArcSwap<Snapshot>) {
     loop {
-        match Snapshot::load(pool).await {
+        match Snapshot::load(store).await {
             Ok(mut s) => {
                 s.version = current.load().version + 1;
                 current.store(Arc::new(s));
@@ -383,7 +383,7 @@ impl Store {
         // already-loaded change is harmless because every event carries the whole row.
         let rx = self.subscribe();
         let tail = AuditTail::start(self).await?;
-        let snapshot = Snapshot::load(&self.pool).await?;
+        let snapshot = Snapshot::load(self).await?;
         let current = Arc::new(ArcSwap::from_pointee(snapshot));
         let task = tokio::spawn(follow(self.clone(), rx, tail, Arc::clone(&current)));
         Ok(SnapshotHandle {

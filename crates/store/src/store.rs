@@ -1,5 +1,6 @@
 //! Connecting to a back end chosen by URL, migrating it, and the audit trail every write leaves.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -7,8 +8,9 @@ use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 use tokio::sync::broadcast;
 
+use crate::secrets::{Keyring, is_sealed};
 use crate::sql::Sql;
-use crate::{Change, StoreError, TenantId};
+use crate::{Change, DomainName, StoreError, TenantId};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -37,6 +39,15 @@ pub struct ConnectOptions {
     /// How long a query waits for a pooled connection, including connecting; default 10 s.
     /// While the database is unreachable, this is how long each attempt takes to fail.
     pub acquire_timeout: Option<Duration>,
+    /// The keys that seal carrier passwords at rest (see [`Keyring`]). Without one, the store
+    /// can neither write nor read a sealed password; with one, passwords still stored in
+    /// plaintext (written before sealing existed) are sealed at connect.
+    pub keyring: Option<Arc<Keyring>>,
+    /// This server's own host names (its SIP aliases, its host name): never a tenant's
+    /// domain, since a request addressed to the server by one of them would otherwise reach
+    /// that tenant from every tenant. Compared lower-case, without a trailing dot. IP literals
+    /// and `localhost` are refused by [`DomainName::parse`] whatever this holds.
+    pub reserved_domains: Vec<String>,
 }
 
 /// The provisioning store: a connection pool plus the in-process change feed.
@@ -48,6 +59,8 @@ pub struct Store {
     backend: Backend,
     platform: TenantId,
     changes: broadcast::Sender<Change>,
+    pub(crate) keyring: Option<Arc<Keyring>>,
+    reserved: Arc<[String]>,
 }
 
 /// Turns what an operator writes into a URL sqlx understands: `sqlite://…` and `postgres://…`
@@ -115,11 +128,16 @@ impl Store {
         if backend == Backend::Sqlite {
             // WAL: a commit is one append and one fsync of the log (synchronous=FULL keeps it
             // durable), not a rollback journal created, synced and deleted per transaction;
-            // readers (the API, the CLI) do not block the CDR writer.
+            // readers (the API, the CLI) do not block the CDR writer. secure_delete: what a
+            // write replaces (an HA1, a password sealed under a retired key) is overwritten
+            // with zeros, not left in a free page of the file.
             pool = pool.after_connect(|conn, _meta| {
                 Box::pin(async move {
-                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL")
-                        .await?;
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                         PRAGMA secure_delete = ON",
+                    )
+                    .await?;
                     Ok(())
                 })
             });
@@ -135,12 +153,127 @@ impl Store {
         let platform = TenantId(row.try_get("id")?);
         let (changes, _) = broadcast::channel(CHANGE_FEED_CAPACITY);
         tracing::info!(?backend, "store connected and migrated");
-        Ok(Self {
+        let reserved = (options.reserved_domains.iter())
+            .map(|n| n.trim_end_matches('.').to_ascii_lowercase())
+            .collect();
+        let store = Self {
             pool,
             backend,
             platform,
             changes,
+            keyring: options.keyring,
+            reserved,
+        };
+        let sealed = store.seal_plaintext_secrets().await?;
+        if sealed > 0 {
+            tracing::info!(
+                carriers = sealed,
+                "carrier passwords stored in plaintext are now sealed"
+            );
+        }
+        store.warn_unfit_domains().await?;
+        Ok(store)
+    }
+
+    /// Whether `name` (lower-case) is one of this server's own names.
+    pub(crate) fn is_reserved_domain(&self, name: &str) -> bool {
+        self.reserved.iter().any(|r| r == name)
+    }
+
+    /// Logs a warning for every stored domain that would not be accepted today (an IP
+    /// literal, `localhost`, a single label, one of this server's names): it keeps working,
+    /// because refusing to start would take every other tenant down with it, but the operator
+    /// should move its users to a real domain (docs/security.md, *Domains*).
+    async fn warn_unfit_domains(&self) -> Result<(), StoreError> {
+        let rows = sqlx::query("SELECT id, customer_id, name FROM domains")
+            .fetch_all(&self.pool)
+            .await?;
+        for row in &rows {
+            let name: String = row.try_get("name")?;
+            let why = match DomainName::parse(&name) {
+                Err(StoreError::Invalid { reason, .. }) => reason,
+                Err(e) => return Err(e),
+                Ok(d) if self.is_reserved_domain(d.as_str()) => {
+                    format!("{name:?} is a name of this server")
+                }
+                Ok(_) => continue,
+            };
+            let id: i64 = row.try_get("id")?;
+            let customer: i64 = row.try_get("customer_id")?;
+            tracing::warn!(
+                domain = %name,
+                id,
+                customer,
+                "a tenant holds a domain that is no longer accepted: {why}; \
+                 move its users to a DNS name the customer owns (docs/security.md)"
+            );
+        }
+        Ok(())
+    }
+
+    /// Seals every carrier password still stored in plaintext; returns how many. Without a
+    /// keyring, nothing (the values stay readable, and this runs again at the next connect
+    /// that has one).
+    async fn seal_plaintext_secrets(&self) -> Result<usize, StoreError> {
+        let Some(keyring) = &self.keyring else {
+            return Ok(0);
+        };
+        self.reseal(keyring, |stored| !is_sealed(stored)).await
+    }
+
+    /// Re-seals every carrier password not sealed under the keyring's current key (after
+    /// [`Keyring::rotated`]); returns how many were re-sealed. Old values must still open with
+    /// one of the keyring's keys.
+    pub async fn reseal_secrets(&self) -> Result<usize, StoreError> {
+        let keyring = self.keyring()?;
+        self.reseal(keyring, |stored| !keyring.is_current(stored))
+            .await
+    }
+
+    /// The keyring, or the error every sealed read or write gives without one.
+    pub(crate) fn keyring(&self) -> Result<&Keyring, StoreError> {
+        self.keyring.as_deref().ok_or_else(|| {
+            StoreError::Secret(
+                "no secret key is configured (data.secret_key_file or TRUNKLINE_SECRET_KEY)"
+                    .to_owned(),
+            )
         })
+    }
+
+    async fn reseal(
+        &self,
+        keyring: &Keyring,
+        stale: impl Fn(&str) -> bool,
+    ) -> Result<usize, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let rows = sqlx::query("SELECT id, password FROM carriers WHERE password IS NOT NULL")
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut count = 0;
+        for row in &rows {
+            let stored: String = row.try_get("password")?;
+            if !stale(&stored) {
+                continue;
+            }
+            let id: i64 = row.try_get("id")?;
+            let plain = match is_sealed(&stored) {
+                true => keyring.open("carriers.password", &stored)?,
+                false => stored,
+            };
+            let mut q = Sql::new("UPDATE carriers SET password = ");
+            q.bind(keyring.seal(&plain)?).push(" WHERE id = ").bind(id);
+            q.query().execute(&mut *tx).await?;
+            count += 1;
+        }
+        tx.commit().await?;
+        if count > 0 && self.backend == Backend::Sqlite {
+            // The replaced values are still in the WAL's frames until a checkpoint copies the
+            // pages back and the log is cut to nothing.
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(count)
     }
 
     /// The back end in use.

@@ -8,11 +8,28 @@
 
 use std::any::Any;
 use std::future::Future;
+use std::sync::Arc;
 
 use rand::Rng as _;
 use sqlx::{AnyConnection, Connection as _};
 
-use crate::{ConnectOptions, Store};
+use crate::{ConnectOptions, Keyring, Store};
+
+/// Connect options with a fresh keyring, so the store seals carrier passwords.
+pub fn keyed() -> ConnectOptions {
+    ConnectOptions {
+        keyring: Some(Arc::new(Keyring::generate().expect("a test keyring"))),
+        ..ConnectOptions::default()
+    }
+}
+
+/// A migrated SQLite store at `path` with a fresh keyring.
+pub async fn sqlite(path: &std::path::Path) -> Store {
+    let url = path.to_str().expect("a UTF-8 path");
+    Store::connect_with(url, keyed())
+        .await
+        .expect("connect to the test SQLite file")
+}
 
 /// The variable naming the test database.
 pub const PG_ENV: &str = "TRUNKLINE_TEST_POSTGRES_URL";
@@ -23,6 +40,7 @@ pub struct PgSchema {
     url: String,
     name: String,
     admin: AnyConnection,
+    keyring: Arc<Keyring>,
 }
 
 impl PgSchema {
@@ -42,7 +60,13 @@ impl PgSchema {
             .execute(&mut admin)
             .await
             .expect("CREATE SCHEMA");
-        Some(Self { url, name, admin })
+        let keyring = Arc::new(Keyring::generate().expect("a test keyring"));
+        Some(Self {
+            url,
+            name,
+            admin,
+            keyring,
+        })
     }
 
     /// The database URL (the schema is chosen by [`PgSchema::options`], not the URL).
@@ -50,11 +74,13 @@ impl PgSchema {
         &self.url
     }
 
-    /// Connect options that put a store in this schema, with a small pool.
+    /// Connect options that put a store in this schema, with a small pool and the schema's
+    /// keyring (the same for every store connected to it).
     pub fn options(&self, max_connections: u32) -> ConnectOptions {
         ConnectOptions {
             pg_schema: Some(self.name.clone()),
             max_connections: Some(max_connections),
+            keyring: Some(Arc::clone(&self.keyring)),
             ..ConnectOptions::default()
         }
     }

@@ -22,6 +22,8 @@ pub(crate) fn quoted(value: &str) -> String {
     format!("{s:?}")
 }
 
+/// Refuses control characters (for machine-made text such as CDR fields; names use the stricter
+/// [`crate::text::plain`]).
 pub(crate) fn no_control(field: &'static str, value: &str) -> Result<(), StoreError> {
     if value.chars().any(char::is_control) {
         return Err(StoreError::invalid(
@@ -32,8 +34,9 @@ pub(crate) fn no_control(field: &'static str, value: &str) -> Result<(), StoreEr
     Ok(())
 }
 
-/// A tenant's display name: 1–100 characters, no control characters; any other text (quotes,
-/// semicolons, …) is stored verbatim.
+/// A tenant's display name: 1–100 characters after surrounding spaces are trimmed; control,
+/// format (bidi overrides, zero-width) and line/paragraph separator characters are refused
+/// (see [`crate::text`]); any other text (quotes, semicolons, …) is stored verbatim.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantName(String);
 
@@ -41,6 +44,8 @@ impl TenantName {
     /// Validates `value`.
     pub fn parse(value: &str) -> Result<Self, StoreError> {
         const F: &str = "tenant.name";
+        // Checked before trimming: `trim` would silently drop a leading or trailing U+0085.
+        crate::text::plain(F, value)?;
         let trimmed = value.trim();
         if trimmed.is_empty() {
             return Err(StoreError::invalid(F, "must not be empty"));
@@ -54,7 +59,6 @@ impl TenantName {
                 ),
             ));
         }
-        no_control(F, trimmed)?;
         Ok(Self(trimmed.to_owned()))
     }
 
@@ -64,8 +68,15 @@ impl TenantName {
     }
 }
 
-/// A SIP domain (the digest realm of its users): a DNS name, lower-cased, at most 253
-/// characters, labels of letters, digits and `-`.
+/// A SIP domain (the digest realm of its users): a DNS name of at least two labels, lower-cased,
+/// at most 253 characters, labels of letters, digits and `-`; one trailing dot is dropped, so
+/// `example.test.` and `example.test` are one name.
+///
+/// Never a tenant domain: IP literals (a Request-URI to the server's address would otherwise
+/// reach one tenant's users from every tenant), `localhost` and `*.localhost` (this host,
+/// RFC 6761 §6.3), and `*.invalid` (RFC 6761 §6.4; `anonymous.invalid` is the host of every
+/// anonymous caller, RFC 3323). The server's own names are refused by the store it runs on
+/// (see [`crate::ConnectOptions::reserved_domains`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DomainName(String);
 
@@ -73,14 +84,21 @@ impl DomainName {
     /// Validates and lower-cases `value`.
     pub fn parse(value: &str) -> Result<Self, StoreError> {
         const F: &str = "domain.name";
+        let bad = |why: &str| StoreError::invalid(F, format!("{} {why}", quoted(value)));
+        if value.is_empty() {
+            return Err(StoreError::invalid(F, "must not be empty"));
+        }
+        let unbracketed = value
+            .strip_prefix('[')
+            .and_then(|v| v.strip_suffix(']'))
+            .unwrap_or(value);
+        if unbracketed.parse::<std::net::IpAddr>().is_ok() {
+            return Err(bad("is an IP address; a domain must be a DNS name"));
+        }
         let name = value
             .strip_suffix('.')
             .unwrap_or(value)
             .to_ascii_lowercase();
-        let bad = |why: &str| StoreError::invalid(F, format!("{} {why}", quoted(value)));
-        if name.is_empty() {
-            return Err(StoreError::invalid(F, "must not be empty"));
-        }
         if name.len() > 253 {
             return Err(bad("is longer than 253 characters"));
         }
@@ -97,6 +115,24 @@ impl DomainName {
             if label.starts_with('-') || label.ends_with('-') {
                 return Err(bad("has a label that starts or ends with '-'"));
             }
+        }
+        let Some((_, top)) = name.rsplit_once('.') else {
+            return Err(bad(
+                "is a single label; use a full DNS name such as pbx.example.com",
+            ));
+        };
+        // RFC 3696 §2: no top-level label is all-numeric, so `127.0.0.70` and `1.2.3.400` are
+        // addresses (or typos of one), never names.
+        if top.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad("is an IP address; a domain must be a DNS name"));
+        }
+        if top == "localhost" {
+            return Err(bad("names this host (localhost), never a tenant's domain"));
+        }
+        if top == "invalid" {
+            return Err(bad(
+                "is under .invalid, which never resolves (anonymous.invalid stands for anonymous callers)",
+            ));
         }
         Ok(Self(name))
     }
@@ -255,7 +291,8 @@ impl Login {
     }
 }
 
-/// Caller-ID text shown to the called party: at most 64 characters, no control characters.
+/// Caller-ID text shown to the called party: at most 64 characters, none that
+/// [`crate::text`] refuses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallerId(String);
 
@@ -272,7 +309,7 @@ impl CallerId {
                 ),
             ));
         }
-        no_control(F, value)?;
+        crate::text::plain(F, value)?;
         Ok(Self(value.to_owned()))
     }
 
@@ -336,15 +373,47 @@ mod tests {
             DomainName::parse("Example.TEST.").map(|d| d.0).ok(),
             Some("example.test".to_owned())
         );
+        assert_eq!(
+            DomainName::parse("xn--mnchen-3ya.example")
+                .map(|d| d.0)
+                .ok(),
+            Some("xn--mnchen-3ya.example".to_owned())
+        );
         for bad in [
             "",
+            ".",
             "a..b",
             "-a.b",
             "a b",
             "x'; DROP TABLE users; --",
             &"a".repeat(64),
+            &format!("{}.test", "a.".repeat(125)),
+            "example.test..",
+            // Issue 19, finding 1: the server's IP as a tenant domain intercepted other
+            // tenants' calls.
+            "127.0.0.70",
+            "127.0.0.70.",
+            "1.2.3.400",
+            "::1",
+            "[::1]",
+            "2001:db8::1",
+            "[2001:db8::1]",
+            "localhost",
+            "LocalHost.",
+            "phones.localhost",
+            "anonymous.invalid",
+            "pbx",
         ] {
-            assert!(DomainName::parse(bad).is_err(), "{bad:?}");
+            assert!(
+                matches!(
+                    DomainName::parse(bad),
+                    Err(StoreError::Invalid {
+                        field: "domain.name",
+                        ..
+                    })
+                ),
+                "{bad:?}"
+            );
         }
     }
 

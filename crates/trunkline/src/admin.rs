@@ -2,17 +2,20 @@
 //! database the configuration names (no server needed). A running server on the same database
 //! picks the changes up from the audit log within a second.
 
+use std::sync::Arc;
+
 use anyhow::{Context as _, bail};
+use trunkline_server::Config;
 use trunkline_store::{
-    CallerId, Ctx, DomainName, E164, Login, NewUser, Password, Role, Scope, Store, Tenant,
-    TenantFilter, TenantId, TenantKind, TenantName, UserUpdate, Username,
+    CallerId, ConnectOptions, Ctx, DomainName, E164, Keyring, Login, NewUser, Password, Role,
+    Scope, Store, Tenant, TenantFilter, TenantId, TenantKind, TenantName, UserUpdate, Username,
 };
 
 use crate::admin_cli::{
     AccountCommand, ApiKeyCommand, BanCommand, DidCommand, DomainCommand, LocationCommand, RoleArg,
-    StoreArgs, TenantCommand, TenantKindArg, UserCommand,
+    SecretsCommand, StoreArgs, TenantCommand, TenantKindArg, UserCommand,
 };
-use crate::load;
+use crate::{data_dir, load, own_names, secret_key};
 
 /// Every CLI write is audited as done by `cli`, with platform rights.
 fn ctx() -> Ctx {
@@ -21,21 +24,83 @@ fn ctx() -> Ctx {
 
 const P: Scope = Scope::Platform;
 
-/// Opens the store the configuration names (creating the SQLite file and data dir if needed).
-pub async fn open(args: &StoreArgs) -> anyhow::Result<Store> {
+/// The configuration an admin command reads (file, environment, `--data-dir`).
+fn config(args: &StoreArgs) -> anyhow::Result<Config> {
     let overrides = load::Overrides {
         data_dir: args.data_dir.clone(),
         ..load::Overrides::default()
     };
-    let config = load::load(args.config.as_deref(), &overrides)?;
-    let dir = &config.data.dir;
-    if config.data.database_url.is_empty() {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("data.dir: cannot create {}", dir.display()))?;
-    }
-    Store::connect(&config.data.database())
+    Ok(load::load(args.config.as_deref(), &overrides)?)
+}
+
+/// Opens the store the configuration names (creating the data dir, its key file and the
+/// SQLite file if needed).
+pub async fn open(args: &StoreArgs) -> anyhow::Result<Store> {
+    let config = config(args)?;
+    data_dir::prepare(&config.data.dir)?;
+    let keyring = secret_key::load(&config)?;
+    connect(&config, keyring).await
+}
+
+/// Connects to the configured database with `keyring` and this server's reserved names, as
+/// `serve` does.
+pub async fn connect(config: &Config, keyring: Arc<Keyring>) -> anyhow::Result<Store> {
+    let options = ConnectOptions {
+        keyring: Some(keyring),
+        reserved_domains: own_names::reserved_domains(config),
+        ..ConnectOptions::default()
+    };
+    Store::connect_with(&config.data.database(), options)
         .await
-        .context("cannot open the provisioning database")
+        .context("cannot open the provisioning database (data.database_url)")
+}
+
+/// `trunkline secrets rotate`: a new current key, every secret re-sealed with it. The key file
+/// is rewritten before anything is re-sealed (old and new keys), so a crash in between leaves a
+/// file that opens every value; `--retire` drops the old keys only after re-sealing.
+pub async fn secrets(args: &StoreArgs, command: SecretsCommand) -> anyhow::Result<()> {
+    let SecretsCommand::Rotate { retire } = command;
+    let config = config(args)?;
+    data_dir::prepare(&config.data.dir)?;
+    let source = secret_key::source(&config);
+    let next = Arc::new(secret_key::load(&config)?.rotated()?);
+    if let secret_key::Source::File(path) = &source {
+        secret_key::replace(path, &next)?;
+    }
+    let store = connect(&config, Arc::clone(&next)).await?;
+    let resealed = store.reseal_secrets().await;
+    store.close().await;
+    let resealed = resealed?;
+    let retired;
+    let kept: &Keyring = match retire {
+        true => {
+            retired = next.current_only()?;
+            &retired
+        }
+        false => &next,
+    };
+    let current = next.current_id();
+    match &source {
+        secret_key::Source::File(path) => {
+            if retire {
+                secret_key::replace(path, kept)?;
+            }
+            eprintln!(
+                "{current} is now the current key in {}; {resealed} secrets re-sealed; \
+                 restart every server on this database",
+                path.display()
+            );
+        }
+        secret_key::Source::Env => {
+            eprintln!(
+                "{resealed} secrets re-sealed with {current}; put the keys below into {} on \
+                 every node and restart",
+                secret_key::ENV
+            );
+            print!("{}", kept.to_text());
+        }
+    }
+    Ok(())
 }
 
 /// Sends one command to the running server's control socket in the data directory and prints

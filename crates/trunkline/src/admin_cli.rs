@@ -1,4 +1,4 @@
-//! The admin subcommands' syntax (`trunkline tenant|domain|user|did|apikey|account …`); what
+//! The admin subcommands' syntax (`trunkline tenant|domain|user|did|apikey|account|secrets …`); what
 //! they do is in `admin.rs`.
 
 use std::path::PathBuf;
@@ -205,6 +205,20 @@ pub enum AccountCommand {
     },
     /// List accounts.
     List,
+}
+
+/// `trunkline secrets …`: the keys that seal carrier passwords in the database.
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Add a new current key to the key file, re-seal every stored secret with it, and keep the
+    /// old keys for reading (unless --retire). Restart every server on this database
+    /// afterwards. With TRUNKLINE_SECRET_KEY, prints the new keys for that variable instead.
+    Rotate {
+        /// Drop the old keys once everything is re-sealed (after a key leak; every node must
+        /// get the new key before it next starts).
+        #[arg(long)]
+        retire: bool,
+    },
 }
 
 /// `trunkline ban …`: talks to the running server through its control socket.

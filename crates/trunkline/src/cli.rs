@@ -44,6 +44,8 @@ pub enum Command {
     Apikey(Admin<ApiKeyCommand>),
     /// Manage API login accounts.
     Account(Admin<AccountCommand>),
+    /// Rotate the keys that seal carrier passwords in the database.
+    Secrets(Admin<crate::admin_cli::SecretsCommand>),
     /// List or lift the running server's bans (flood and failed-authentication bans).
     Ban(Admin<BanCommand>),
     /// Show the running server's registrations.

@@ -22,12 +22,13 @@ pub const ENV_PREFIX: &str = "TRUNKLINE_";
 /// Separator of key path levels in environment variable names.
 const ENV_SEPARATOR: &str = "__";
 /// `TRUNKLINE_*` variables that are not config keys: `TRUNKLINE_CONFIG` names the file,
+/// `TRUNKLINE_SECRET_KEY` holds the secret keys (never shown by `config show`),
 /// `TRUNKLINE_BIN` the binary the bench scripts run, and `TRUNKLINE_TEST_*` (e.g.
 /// `TRUNKLINE_TEST_POSTGRES_URL`) belong to the test suite, which CI exports for the whole
 /// run, servers started by tests and benches included.
 fn is_config_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    key != "config" && key != "bin" && !key.starts_with("test_")
+    key != "config" && key != "secret_key" && key != "bin" && !key.starts_with("test_")
 }
 
 /// Command-line flags that override config keys; they win over file and environment.
@@ -414,7 +415,13 @@ mod tests {
 
     #[test]
     fn the_bench_binary_and_test_variables_are_not_config_keys() {
-        for key in ["BIN", "CONFIG", "TEST_BPF", "test_postgres_url"] {
+        for key in [
+            "BIN",
+            "CONFIG",
+            "SECRET_KEY",
+            "TEST_BPF",
+            "test_postgres_url",
+        ] {
             assert!(!is_config_key(key), "{key}");
         }
         assert!(is_config_key("SIP__SHARDS"));

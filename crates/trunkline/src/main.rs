@@ -3,8 +3,11 @@
 mod admin;
 mod admin_cli;
 mod cli;
+mod data_dir;
 mod load;
 mod logging;
+mod own_names;
+mod secret_key;
 mod show;
 
 use std::future::Future;
@@ -28,6 +31,8 @@ const JOURNAL_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 const EXIT_INVALID_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
+    // Before anything creates a file: the data dir holds credentials (issue 19, finding 2).
+    data_dir::restrict_umask();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(&args).map(|()| ExitCode::SUCCESS),
@@ -56,6 +61,7 @@ fn main() -> ExitCode {
         Command::Did(a) => admin_command(&a.store, |s| admin::did(s, a.command)),
         Command::Apikey(a) => admin_command(&a.store, |s| admin::apikey(s, a.command)),
         Command::Account(a) => admin_command(&a.store, |s| admin::account(s, a.command)),
+        Command::Secrets(a) => block_on(admin::secrets(&a.store, a.command)),
         Command::Ban(a) => admin::control(&a.store, &admin::ban_line(&a.command)),
         Command::Location(a) => admin::control(&a.store, &admin::location_line(&a.command)),
         Command::Status(store) => admin::control(&store, "status"),
@@ -76,16 +82,21 @@ where
     F: FnOnce(trunkline_store::Store) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
+    block_on(async {
         let store = admin::open(args).await?;
         let result = command(store.clone()).await;
         store.close().await;
         result
-    })?;
+    })
+}
+
+/// Runs `work` on a small single-threaded runtime.
+fn block_on(work: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(work)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -99,9 +110,7 @@ fn invalid_config(e: &load::LoadError) -> ExitCode {
 fn start(args: &ConfigArgs) -> anyhow::Result<(Config, tokio::runtime::Runtime)> {
     let config = load::load(args.config.as_deref(), &args.overrides())?;
     logging::init(&config.log)?;
-    let dir = &config.data.dir;
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("data.dir: cannot create {}", dir.display()))?;
+    data_dir::prepare(&config.data.dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -144,9 +153,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
         data = %config.data.dir.display(),
         "trunkline starting"
     );
-    let store = trunkline_store::Store::connect(&config.data.database())
-        .await
-        .context("cannot open the provisioning database (data.database_url)")?;
+    let keyring = secret_key::load(&config)?;
+    let store = admin::connect(&config, keyring).await?;
     let snapshot = store.start_snapshot().await?;
     {
         let s = snapshot.load();

@@ -43,6 +43,7 @@ pub fn to_toml(config: &Config) -> String {
          sync_interval_ms = {}\n\
          digest_algorithms = {}\n\
          flow_timer_secs = {}\n\
+         allow_private_contacts = {}\n\
          \n\
          [guard]\n\
          trusted = {}\n\
@@ -87,6 +88,7 @@ pub fn to_toml(config: &Config) -> String {
          [data]\n\
          dir = {}\n\
          database_url = {}\n\
+         secret_key_file = {}\n\
          \n\
          [log]\n\
          level = {}\n\
@@ -112,6 +114,7 @@ pub fn to_toml(config: &Config) -> String {
         reg.sync_interval_ms,
         list(&mut reg.digest_algorithms.iter().cloned()),
         reg.flow_timer_secs,
+        reg.allow_private_contacts,
         list(&mut guard.trusted.iter().cloned()),
         guard.register_rate,
         guard.register_burst,
@@ -149,6 +152,7 @@ pub fn to_toml(config: &Config) -> String {
         quote(&config.http.listen.to_string()),
         quote(&config.data.dir.to_string_lossy()),
         quote(&config.data.database_url),
+        quote(&config.data.secret_key_file.to_string_lossy()),
         quote(&config.log.level),
         quote(config.log.format.as_str()),
     );
@@ -249,6 +253,7 @@ mod tests {
                 sync_interval_ms: 50,
                 digest_algorithms: vec!["SHA-256".into()],
                 flow_timer_secs: 25,
+                allow_private_contacts: true,
             },
             guard: GuardConfig {
                 trusted: vec!["192.0.2.0/24".into(), "2001:db8::1".into()],
@@ -293,6 +298,7 @@ mod tests {
             data: DataConfig {
                 dir: "/var/lib/trunk line".into(),
                 database_url: "postgres://trunkline@db.example.net/trunk\"line".into(),
+                secret_key_file: "/etc/trunkline/secret key".into(),
             },
             log: LogConfig {
                 level: "warn,trunkline_sip=debug".into(),

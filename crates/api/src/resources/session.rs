@@ -71,7 +71,9 @@ pub struct SessionOut {
 }
 
 /// Exchanges a login and password for a session token. Unknown logins, wrong passwords and
-/// disabled accounts get the same 401; an address with too many failures gets 429.
+/// disabled accounts get the same 401; an address with too many failures gets 429, and so
+/// does a login name with too many recent failures, except from an address it logged in from
+/// before (see docs/security.md).
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginIn,
     responses((status = 200, body = SessionOut),
         (status = 429, body = Problem, content_type = "application/problem+json"), Problems))]
@@ -84,6 +86,9 @@ async fn login(
     s.guard
         .check(ip, Instant::now())
         .map_err(Problem::too_many)?;
+    s.backoff
+        .check(&creds.login, ip, Instant::now())
+        .map_err(Problem::too_many)?;
     let opened = s
         .store
         .login(&creds.login, &creds.password, s.session_ttl)
@@ -92,9 +97,14 @@ async fn login(
         if s.guard.failed(ip, Instant::now()) {
             tracing::warn!(%ip, "API login banned after repeated failures");
         }
+        if s.backoff.failed(&creds.login, Instant::now()) {
+            // The login name is not logged: people type passwords into it.
+            tracing::warn!(%ip, "API logins for one account slowed down after repeated failures");
+        }
         return Err(Problem::unauthorized());
     };
     s.guard.succeeded(ip);
+    s.backoff.succeeded(&creds.login, ip, Instant::now());
     Ok(Json(SessionOut {
         token: token.expose().to_owned(),
         expires_in: s.session_ttl.as_secs(),

@@ -66,15 +66,16 @@ pub async fn devices(api: Api) {
         d.get("model").is_none() && d.get("user_id").is_none(),
         "{d}"
     );
-    // One MAC platform-wide; a device can only go to a user of its own customer.
-    let (s, _) = api
+    // One MAC platform-wide, and another customer's is "not available" like any name it may
+    // not have (issue 19, finding 4); a device can only go to a user of its own customer.
+    let (s, p) = api
         .post(
             "/api/v1/devices",
             &w.b_key,
             json!({"name": "Clone", "mac": "aabbccddee01"}),
         )
         .await;
-    assert_eq!(s, 409);
+    assert_eq!((s, p["field"].as_str()), (422, Some("device.mac")), "{p}");
     let (s, _) = api
         .patch(&path, &w.a_key, json!({"user_id": w.b_user}))
         .await;

@@ -175,7 +175,7 @@ pub async fn tenant_rate_table(api: Api) {
         (422, Some("tenant.rate_table_id"))
     );
     let (s, p) = put(&api, &a_path, &w.r1_key, json!({})).await;
-    assert_eq!(s, 422, "{p}");
+    assert_eq!(s, 400, "a missing field is malformed: {p}");
     assert!(p.to_string().contains("rate_table_id"), "{p}");
     // A table in use cannot be deleted until the customer is moved off it.
     let tpath = format!("/api/v1/rate-tables/{t1}");

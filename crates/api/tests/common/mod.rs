@@ -2,6 +2,9 @@
 //! (`TRUNKLINE_TEST_POSTGRES_URL`, see `trunkline_store::testing`) and hands the test
 //! a client with a platform admin key.
 
+// Each test binary uses only some of the helpers.
+#![allow(dead_code)]
+
 use std::future::Future;
 use std::net::SocketAddr;
 
@@ -114,7 +117,7 @@ where
 {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.sqlite");
-    let store = Store::connect(path.to_str().unwrap()).await.unwrap();
+    let store = trunkline_store::testing::sqlite(&path).await;
     let api = start(store.clone()).await;
     let result = isolated(body(api)).await;
     store.close().await;

@@ -14,6 +14,10 @@ pub struct DataConfig {
     /// The provisioning database: empty for the embedded SQLite file `trunkline.sqlite` in
     /// `dir`, or a `postgres://…` URL (or a `sqlite://…` URL elsewhere).
     pub database_url: String,
+    /// The key file that seals carrier passwords in the database: empty for `secret.key` in
+    /// `dir`, created (mode 0600) at first start. `TRUNKLINE_SECRET_KEY`, when set, holds the
+    /// keys instead. Keep it apart from database backups.
+    pub secret_key_file: PathBuf,
 }
 
 impl Default for DataConfig {
@@ -21,6 +25,7 @@ impl Default for DataConfig {
         DataConfig {
             dir: PathBuf::from("./trunkline-data"),
             database_url: String::new(),
+            secret_key_file: PathBuf::new(),
         }
     }
 }

@@ -38,6 +38,12 @@ pub struct RegistrarConfig {
     /// `Flow-Timer` (RFC 5626 §4.4.1) sent to outbound clients: seconds between their
     /// keep-alives.
     pub flow_timer_secs: u32,
+    /// Bind private-range contacts (RFC 1918, 100.64/10, link-local, fc00::/7) that are the
+    /// REGISTER's own source address: phones on a private network shared with the server.
+    /// Off: such contacts are bound only behind NAT (from another address, where requests then
+    /// go); loopback contacts only from loopback. Never bound: unspecified, multicast,
+    /// broadcast, and this server's own sockets.
+    pub allow_private_contacts: bool,
 }
 
 impl Default for RegistrarConfig {
@@ -51,6 +57,7 @@ impl Default for RegistrarConfig {
             sync_interval_ms: 1000,
             digest_algorithms: vec!["MD5".to_owned()],
             flow_timer_secs: 120,
+            allow_private_contacts: false,
         }
     }
 }

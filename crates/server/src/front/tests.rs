@@ -183,3 +183,38 @@ fn a_request_that_comes_back_unchanged_is_a_loop() {
     let spiral = looped.replace("INVITE sip:b@example.test", "INVITE sip:c@example.test");
     assert_eq!(reply(spiral.as_bytes()).code, 404);
 }
+
+/// Issue 19, finding 7: a folded Call-ID was echoed raw (line break and all) in a 400 whose
+/// reason called the header empty. Now the 400 says what is wrong with it and echoes the value
+/// unfolded, as RFC 3261 §7.3.1 reads it.
+#[test]
+fn folded_values_are_echoed_as_judged() {
+    let bytes = request("INVITE sip:b@example.test SIP/2.0", "", VIA);
+    let text = String::from_utf8(bytes)
+        .unwrap()
+        .replace("Call-ID: c1", "Call-ID: c1 \r\n\t more")
+        .replace(
+            "From: <sip:a@example.test>;tag=f",
+            "From: <sip:a@example.test>\r\n ;tag=f",
+        );
+    let r = reply(text.as_bytes());
+    let answer = String::from_utf8(r.bytes).unwrap();
+    assert_eq!(r.code, 400);
+    assert!(
+        answer.starts_with("SIP/2.0 400 Bad Request (Call-ID: unexpected trailing characters)\r\n"),
+        "{answer:?}"
+    );
+    assert!(answer.contains("\r\nCall-ID: c1 more\r\n"), "{answer:?}");
+    assert!(
+        answer.contains("\r\nFrom: <sip:a@example.test> ;tag=f\r\n"),
+        "{answer:?}"
+    );
+    assert!(
+        !answer.contains("\r\n ") && !answer.contains("\r\n\t"),
+        "a folded line: {answer:?}"
+    );
+    // Empty is still called empty.
+    let empty = text.replace("Call-ID: c1 \r\n\t more", "Call-ID:\r\n ");
+    let answer = String::from_utf8(reply(empty.as_bytes()).bytes).unwrap();
+    assert!(answer.contains("(Call-ID: empty value)"), "{answer:?}");
+}

@@ -1,8 +1,9 @@
 //! Reading a REGISTER (RFC 3261 §10.3 steps 4–6): the address of record, the contacts with
 //! their expiry resolved against the registrar's policy, and what makes the request fail.
 
-use trunkline_sip::{Contact, HeaderName, Message, SipUri, Uri, unescape};
+use trunkline_sip::{Contact, HeaderName, Host, Message, SipUri, Uri, unescape};
 
+use crate::registrar::contact_policy::ContactAddr;
 use crate::registrar::location::{BindingKey, ContactUpdate, Update};
 
 /// Expiry limits, in seconds.
@@ -37,6 +38,9 @@ pub struct RegisterRequest {
     pub domain: String,
     /// What to do with the bindings.
     pub update: Update,
+    /// The IP-literal addresses of the contacts to bind (not those being removed), for the
+    /// [`crate::registrar::contact_policy`].
+    pub addresses: Vec<ContactAddr>,
     /// Call-ID.
     pub call_id: String,
     /// CSeq number.
@@ -100,6 +104,7 @@ pub fn read(msg: &Message<'_>, policy: ExpiryPolicy) -> Result<RegisterRequest, 
         .expires()
         .map_err(|_| Reject::BadRequest("Bad Expires"))?;
     let mut contacts = Vec::new();
+    let mut addresses = Vec::new();
     let mut star = false;
     for c in msg.contacts() {
         match c.map_err(|_| Reject::BadRequest("Bad Contact"))? {
@@ -130,6 +135,18 @@ pub fn read(msg: &Message<'_>, policy: ExpiryPolicy) -> Result<RegisterRequest, 
                 .unwrap_or(policy.default);
             if requested != 0 && requested < policy.min {
                 return Err(Reject::IntervalTooBrief(policy.min));
+            }
+            let ip = match uri.host {
+                Host::V4(v4) => Some(v4.into()),
+                Host::V6(v6) => Some(v6.into()),
+                Host::Domain(_) => None,
+            };
+            if let Some(ip) = ip.filter(|_| requested != 0) {
+                addresses.push(ContactAddr {
+                    ip,
+                    port: uri.port,
+                    secure: uri.secure,
+                });
             }
             let q = addr
                 .q()
@@ -168,6 +185,7 @@ pub fn read(msg: &Message<'_>, policy: ExpiryPolicy) -> Result<RegisterRequest, 
         user,
         domain,
         update,
+        addresses,
         call_id: text(call_id),
         cseq,
         path,

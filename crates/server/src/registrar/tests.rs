@@ -271,3 +271,57 @@ fn outbound_gruu_and_path() {
     assert_eq!(b.path, ["<sip:edge.example.net;lr>"]);
     assert_eq!(b.reg_id, Some(1));
 }
+
+/// Issue 19, finding 3: an authenticated subscriber bound multicast, broadcast, unspecified
+/// addresses and the server's own socket. Each is refused with 403 and nothing is bound; a
+/// contact naming a phone's own host is still bound.
+#[test]
+fn contacts_that_are_no_phone_are_refused() {
+    let snap = snapshot();
+    let own = "198.51.100.1:5060".parse().unwrap();
+    let mut r = registrar().with_own_sockets(vec![own], None);
+    for (contact, reason) in [
+        ("<sip:1001@224.0.0.1>", "Forbidden (Contact Address)"),
+        ("<sip:1001@[ff02::1]:5060>", "Forbidden (Contact Address)"),
+        (
+            "<sip:1001@255.255.255.255:5060>",
+            "Forbidden (Contact Address)",
+        ),
+        ("<sip:1001@0.0.0.0:5060>", "Forbidden (Contact Address)"),
+        ("<sip:1001@[::]>", "Forbidden (Contact Address)"),
+        (
+            "<sip:1001@198.51.100.1>",
+            "Forbidden (Contact Is This Server)",
+        ),
+        ("<sip:1001@127.0.0.1:5060>", "Forbidden (Private Contact)"),
+        (
+            "<sip:1001@192.0.2.50>, <sip:1001@239.1.1.1>",
+            "Forbidden (Contact Address)",
+        ),
+    ] {
+        let a = registered(&mut r, &snap, 1, &format!("Contact: {contact}\r\n"), T0);
+        assert_eq!((a.code, a.reason), (403, reason), "{contact}");
+        assert!(
+            r.lookup("1001@example.test", T0).is_empty(),
+            "{contact} bound"
+        );
+    }
+    // Removing such a binding is not binding it; a phone's own address binds.
+    let a = registered(
+        &mut r,
+        &snap,
+        1,
+        "Contact: <sip:1001@224.0.0.1>;expires=0\r\n",
+        T0,
+    );
+    assert_eq!(a.code, 200);
+    let a = registered(
+        &mut r,
+        &snap,
+        1,
+        "Contact: <sip:1001@192.0.2.10:5060>\r\n",
+        T0,
+    );
+    assert_eq!(a.code, 200);
+    assert_eq!(r.lookup("1001@example.test", T0).len(), 1);
+}

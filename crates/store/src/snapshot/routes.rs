@@ -13,7 +13,7 @@ use sqlx::AnyPool;
 use super::Snapshot;
 use crate::catalog_model::{self, Carrier, CarrierAuth, Gateway, Route};
 use crate::model;
-use crate::{CarrierId, Change, GatewayId, RouteId, StoreError, TenantId};
+use crate::{CarrierId, Change, GatewayId, Keyring, RouteId, StoreError, TenantId};
 
 /// Longest route prefix in characters (a `+` and 20 digits).
 const MAX_PREFIX_CHARS: usize = 21;
@@ -162,7 +162,10 @@ impl Routing {
     }
 
     /// Reads tenants, carriers, gateways and routes (disabled ones are dropped by `apply`).
-    pub(super) async fn load(pool: &AnyPool) -> Result<Self, StoreError> {
+    pub(super) async fn load(
+        pool: &AnyPool,
+        keyring: Option<&Keyring>,
+    ) -> Result<Self, StoreError> {
         let mut r = Self::default();
         let rows = sqlx::query("SELECT id, kind, parent_id, name, created_at FROM tenants")
             .fetch_all(pool)
@@ -177,7 +180,9 @@ impl Routing {
         .fetch_all(pool)
         .await?;
         for row in &rows {
-            r.apply(Change::CarrierUpserted(catalog_model::carrier(row)?));
+            r.apply(Change::CarrierUpserted(catalog_model::carrier(
+                row, keyring,
+            )?));
         }
         let rows = sqlx::query(
             "SELECT id, carrier_id, host, port, transport, priority, weight, enabled, created_at \

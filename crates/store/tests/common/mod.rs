@@ -13,7 +13,7 @@ where
 {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.sqlite");
-    let store = Store::connect(path.to_str().unwrap()).await.unwrap();
+    let store = trunkline_store::testing::sqlite(&path).await;
     let result = isolated(body(store.clone())).await;
     store.close().await;
     if let Err(panic) = result {
