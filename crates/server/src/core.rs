@@ -254,6 +254,22 @@ pub(crate) async fn run(
     }
 }
 
+/// The span a request is handled in: its Call-ID, method and role, so that one call's log
+/// lines can be followed whichever shard handles them.
+fn span(msg: &Message<'_>, role: &'static str) -> tracing::Span {
+    let call_id =
+        (msg.header(HeaderName::CallId)).map_or("", |h| std::str::from_utf8(h.value).unwrap_or(""));
+    let method = msg.method().map_or("", |m| m.as_str());
+    tracing::info_span!("sip", call_id, method, role)
+}
+
+/// The span of a message the proxy handles without parsing it here (ACKs, responses): its
+/// Call-ID by a scan.
+fn scanned_span(bytes: &[u8], what: &'static str) -> tracing::Span {
+    let call_id = std::str::from_utf8(crate::ingress::call_id(bytes)).unwrap_or("");
+    tracing::info_span!("sip", call_id, method = what, role = "proxy")
+}
+
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
@@ -444,6 +460,7 @@ impl Core {
                     self.stateless(from, outcome);
                 }
                 Output::Ack { bytes, from, tx } => {
+                    let _span = scanned_span(&bytes, "ACK").entered();
                     self.with_proxy(|proxy, env| proxy.ack(env, &bytes, from, tx))
                 }
                 Output::StrayResponse { from, .. } => {
@@ -451,7 +468,10 @@ impl Core {
                 }
                 Output::Response {
                     tx, code, bytes, ..
-                } => self.with_proxy(|proxy, env| proxy.response(env, tx, code, bytes)),
+                } => {
+                    let _span = scanned_span(&bytes, "response").entered();
+                    self.with_proxy(|proxy, env| proxy.response(env, tx, code, bytes))
+                }
                 Output::ClientFailed { tx, code } => {
                     self.with_proxy(|proxy, env| proxy.client_failed(env, tx, code))
                 }
@@ -481,6 +501,8 @@ impl Core {
                 return self.respond(tx, from, outcome);
             }
         };
+        // REGISTER gets its span in `register`.
+        let _span = (msg.method() != Some(Method::Register)).then(|| span(&msg, "proxy").entered());
         let outcome = match self.front.screen(&msg, from.addr, from.transport, ctx) {
             Outcome::Route if msg.method() == Some(Method::Register) => self.register(&msg, from),
             Outcome::Route => {
@@ -576,6 +598,7 @@ impl Core {
             },
             now_ms: now,
         };
+        let _span = span(msg, "registrar").entered();
         let mut registry = self.roles.shared.registry();
         let answer = registry.registrar.register(msg, &snapshot, at);
         if let Event::Changed { aor } = &answer.event {
