@@ -9,7 +9,9 @@ use std::fmt::Debug;
 use std::time::Instant;
 
 use bytes::Bytes;
-use trunkline_sip::{HeaderName, Message, Method, ParseError, ResponseBuilder, Via, ViaReceived};
+use trunkline_sip::{
+    HeaderName, Index, Message, Method, ParseError, ResponseBuilder, Via, ViaReceived,
+};
 
 use crate::act::{Act, End, TxError};
 use crate::invite_client::InviteClient;
@@ -54,6 +56,8 @@ pub struct Incoming<D> {
     pub tx: ServerTxId,
     /// The request as received.
     pub bytes: Bytes,
+    /// Where its parts are in `bytes`: [`Message::from_index`] gives it back unparsed.
+    pub index: Index,
     /// Who sent it.
     pub from: D,
     /// For a CANCEL: the INVITE transaction it cancels (§9.2), if there is one.
@@ -83,6 +87,8 @@ pub enum Output<D> {
     Ack {
         /// The ACK.
         bytes: Bytes,
+        /// Where its parts are in `bytes`.
+        index: Index,
         /// Who sent it.
         from: D,
         /// The INVITE server transaction, if it is still around.
@@ -96,6 +102,8 @@ pub enum Output<D> {
         code: u16,
         /// The response as received.
         bytes: Bytes,
+        /// Where its parts are in `bytes`.
+        index: Index,
         /// Who sent it.
         from: D,
     },
@@ -268,6 +276,7 @@ impl<D: Destination> Engine<D> {
             }
             let deliver = is_ack.then(|| Output::Ack {
                 bytes,
+                index: msg.index(),
                 from,
                 tx: Some(id),
             });
@@ -279,6 +288,7 @@ impl<D: Destination> Engine<D> {
             // An ACK for a 2xx whose transaction is gone, or for a dialog: the core's.
             self.out.push_back(Output::Ack {
                 bytes,
+                index: msg.index(),
                 from,
                 tx: None,
             });
@@ -327,6 +337,7 @@ impl<D: Destination> Engine<D> {
         let deliver = Output::Request(Incoming {
             tx: id,
             bytes,
+            index: msg.index(),
             from,
             cancels,
             merged_with,
@@ -365,6 +376,7 @@ impl<D: Destination> Engine<D> {
             tx: id,
             code,
             bytes,
+            index: msg.index(),
             from,
         };
         self.apply(TxId::Client(id), &mut acts, Some(deliver), now);

@@ -299,12 +299,15 @@ impl Core {
         if msg.broken.is_none() && class == Class::Register {
             return self.register_stateless(&msg.bytes, peer);
         }
-        // Before the engine, so that a dropped request leaves no transaction behind.
-        if self.roles.shared.guard().has_scanner_list()
-            && let Ok(head) = Message::parse_head(&msg.bytes)
-            && self.is_scanner(&head, peer)
-        {
-            return;
+        // Before the engine, so that a dropped request leaves no transaction behind; by a
+        // scan of the header lines, so that the message is still parsed only once.
+        if !msg.bytes.starts_with(b"SIP/") {
+            let ua = crate::ingress::header(&msg.bytes, b"user-agent", b"");
+            let mut guard = self.roles.shared.guard();
+            if !ua.is_empty() && guard.has_scanner_list() && guard.is_scanner(ua) {
+                debug!(source = %peer.addr, "scanner User-Agent dropped");
+                return;
+            }
         }
         match msg.broken {
             // A stream that lost its framing: no transaction, a stateless 400 if possible.
@@ -459,7 +462,9 @@ impl Core {
                     };
                     self.stateless(from, outcome);
                 }
-                Output::Ack { bytes, from, tx } => {
+                Output::Ack {
+                    bytes, from, tx, ..
+                } => {
                     let _span = scanned_span(&bytes, "ACK").entered();
                     self.with_proxy(|proxy, env| proxy.ack(env, &bytes, from, tx))
                 }
@@ -494,7 +499,11 @@ impl Core {
             cancel_matched: inc.cancels.is_some(),
             merged: inc.merged_with.is_some(),
         };
-        let msg = match Message::parse(&inc.bytes) {
+        // Parsed once, by the engine: rebuilt from its index.
+        let msg = match Message::from_index(&inc.bytes, &inc.index)
+            .ok_or(())
+            .or_else(|()| Message::parse(&inc.bytes))
+        {
             Ok(m) => m,
             Err(e) => {
                 let outcome = self.front.reject(&inc.bytes, e, from.addr, from.transport);

@@ -56,6 +56,12 @@ pub(crate) fn shard_of(call_id: &[u8], n: usize) -> usize {
 /// messages still land on one shard consistently, which is all this is for; the parser
 /// judges them there.
 pub(crate) fn call_id(bytes: &[u8]) -> &[u8] {
+    header(bytes, b"call-id", b"i")
+}
+
+/// The first value of header `long` (or its compact form; `b""` for none) by the same scan:
+/// for the edge's checks that run before the message is parsed (a scanner's User-Agent).
+pub(crate) fn header<'a>(bytes: &'a [u8], long: &[u8], compact: &[u8]) -> &'a [u8] {
     let mut rest = bytes;
     // Skip the start line.
     let Some(nl) = memchr::memchr(b'\n', rest) else {
@@ -71,7 +77,9 @@ pub(crate) fn call_id(bytes: &[u8]) -> &[u8] {
         }
         if let Some(colon) = memchr::memchr(b':', line) {
             let name = line[..colon].trim_ascii();
-            if name.eq_ignore_ascii_case(b"call-id") || name.eq_ignore_ascii_case(b"i") {
+            if name.eq_ignore_ascii_case(long)
+                || (!compact.is_empty() && name.eq_ignore_ascii_case(compact))
+            {
                 return line[colon + 1..].trim_ascii();
             }
         }
@@ -93,6 +101,13 @@ mod tests {
         assert_eq!(call_id(long), b"abc@h");
         let compact = b"SIP/2.0 200 OK\r\nv: x\r\ni:abc@h\r\n\r\nbody i: no";
         assert_eq!(call_id(compact), b"abc@h");
+    }
+
+    #[test]
+    fn finds_other_headers_by_the_same_scan() {
+        let m = b"OPTIONS sip:a SIP/2.0\r\nuser-agent: friendly-scanner\r\ni: x\r\n\r\n";
+        assert_eq!(header(m, b"user-agent", b""), b"friendly-scanner");
+        assert_eq!(header(m, b"server", b""), b"");
     }
 
     #[test]

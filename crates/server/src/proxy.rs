@@ -30,7 +30,7 @@ use trunkline_media::Side;
 use trunkline_proto::fork::{BranchId, Fork, Step};
 use trunkline_proto::forward::{self, Forward};
 use trunkline_proto::{ClientTxId, Engine, ServerTxId, branch};
-use trunkline_sip::{HeaderName, Message, Method, SipUri, Uri};
+use trunkline_sip::{HeaderName, Index, Message, Method, SipUri, Uri};
 use trunkline_store::{NewCdr, Snapshot, SnapshotUser};
 
 use crate::config::ProxyConfig;
@@ -77,6 +77,8 @@ struct BranchTx {
 #[derive(Debug)]
 struct Pending {
     request: Bytes,
+    /// Where `request`'s parts are: it is never parsed again.
+    index: Index,
     from: Peer,
     fork: Fork<Target>,
     branches: Vec<Option<BranchTx>>,
@@ -90,6 +92,13 @@ struct Pending {
     media: Option<(CallKey, Side)>,
     /// Whether the request carried SDP (an offer): then SDP in its responses answers it.
     offered: bool,
+}
+
+impl Pending {
+    /// The request, rebuilt from its index.
+    fn message(&self) -> Option<Message<'_>> {
+        Message::from_index(&self.request, &self.index)
+    }
 }
 
 /// The edits every branch of a request shares.
@@ -336,8 +345,9 @@ impl Proxy {
         let Some(p) = self.pending.get(&stx) else {
             return;
         };
-        let (request, from, mut tpl) = (p.request.clone(), p.from, p.template.clone());
-        let Ok(msg) = Message::parse(&request) else {
+        let (request, index) = (p.request.clone(), p.index.clone());
+        let (from, mut tpl) = (p.from, p.template.clone());
+        let Some(msg) = Message::from_index(&request, &index) else {
             return;
         };
         if let Some(body) = self.branch_offer(p, &msg, b, &t) {
@@ -466,7 +476,7 @@ impl Proxy {
                 && let Some(key) = p.call.clone()
             {
                 let dialog = source.and_then(|callee| {
-                    let invite = Message::parse(&p.request).ok()?;
+                    let invite = p.message()?;
                     let is_ours = |u: &SipUri<'_>| Self::is_ours(env.front, u);
                     hangup::Dialog::answered(&invite, p.from, &resp, callee, is_ours)
                 });
@@ -497,7 +507,7 @@ impl Proxy {
                 let Some(p) = self.pending.get(&stx) else {
                     return;
                 };
-                let Ok(msg) = Message::parse(&p.request) else {
+                let Some(msg) = p.message() else {
                     return;
                 };
                 let reason = match code {
@@ -583,7 +593,7 @@ impl Proxy {
     pub(crate) fn cancel(&mut self, env: &mut Env<'_>, stx: ServerTxId) {
         if let Some(pending) = self.remote.as_mut().and_then(|r| r.take_launch(stx)) {
             // Cancelled while its offer was at a media node: it never went out.
-            if let Ok(msg) = Message::parse(&pending.request)
+            if let Some(msg) = pending.message()
                 && let Outcome::Reply(r) = env.front.reply(
                     &msg,
                     pending.from.addr,

@@ -27,6 +27,7 @@ mod framing;
 mod header_name;
 mod headers;
 mod host;
+mod index;
 mod media_type;
 mod message;
 mod method;
@@ -45,7 +46,10 @@ pub use framing::{Frame, StreamFramer};
 pub use header_name::HeaderName;
 pub use headers::{CSeq, Values};
 pub use host::Host;
+pub use index::Index;
 pub use media_type::MediaType;
+#[cfg(feature = "count-parses")]
+pub use message::PARSES;
 pub use message::{Header, Message, RequestLine, StartLine, StatusLine, Version};
 pub use method::Method;
 pub use name_addr::{Contact, NameAddr, unquote};

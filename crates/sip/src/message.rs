@@ -18,6 +18,8 @@ pub struct Message<'a> {
     start_line: &'a [u8],
     headers: Vec<Header<'a>>,
     body_start: usize,
+    /// CRLFs skipped before the start line (RFC 3261 §7.5): where `raw` starts in the buffer.
+    skipped: usize,
 }
 
 /// Request-Line or Status-Line.
@@ -93,6 +95,32 @@ pub struct Header<'a> {
     pub value: &'a [u8],
     /// Offsets of the whole header line (name to last value byte, no CRLF) in the message.
     pub(crate) line: (u32, u32),
+}
+
+impl<'a> Message<'a> {
+    /// A message from its parts, for [`Message::from_index`].
+    pub(crate) fn assemble(
+        raw: &'a [u8],
+        start: StartLine<'a>,
+        start_line: &'a [u8],
+        headers: Vec<Header<'a>>,
+        body_start: usize,
+        skipped: usize,
+    ) -> Self {
+        Message {
+            raw,
+            start,
+            start_line,
+            headers,
+            body_start,
+            skipped,
+        }
+    }
+
+    /// CRLFs skipped before the start line: where [`Message::raw`] starts in the buffer.
+    pub(crate) fn skipped(&self) -> usize {
+        self.skipped
+    }
 }
 
 impl<'a> Header<'a> {
@@ -266,7 +294,14 @@ fn err(kind: ParseErrorKind, offset: usize) -> ParseError {
     ParseError { kind, offset }
 }
 
+/// Messages framed so far by this process, with the `count-parses` feature: tests check with
+/// it that a message is parsed once on its way through the layers.
+#[cfg(feature = "count-parses")]
+pub static PARSES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 fn parse(bytes: &[u8], framing: Framing) -> Result<Message<'_>, ParseError> {
+    #[cfg(feature = "count-parses")]
+    PARSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     // RFC 3261 §7.5: CRLFs before the start line are ignored.
     let mut pos = 0;
     while pos < bytes.len() && (bytes[pos] == b'\r' || bytes[pos] == b'\n') {
@@ -361,6 +396,7 @@ fn parse(bytes: &[u8], framing: Framing) -> Result<Message<'_>, ParseError> {
         start_line,
         headers,
         body_start,
+        skipped: pos,
     })
 }
 

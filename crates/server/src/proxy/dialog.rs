@@ -66,6 +66,7 @@ impl Proxy {
         }
         let pending = Pending {
             request: bytes.clone(),
+            index: msg.index(),
             from,
             fork: Fork::new(method == Method::Invite, groups),
             branches: Vec::new(),

@@ -391,6 +391,7 @@ impl Proxy {
         let ring_deadline = invite.then(|| env.now_ms + self.config.ring_timeout_secs * 1000);
         let pending = Pending {
             request: bytes.clone(),
+            index: msg.index(),
             from,
             fork: Fork::new(invite, groups),
             branches: Vec::new(),
