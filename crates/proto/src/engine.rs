@@ -410,15 +410,47 @@ impl<D: Destination> Engine<D> {
         if method == Method::Ack {
             return Err(TxError::BadMessage("ACK has no transaction"));
         }
+        let invite = method == Method::Invite;
         let key =
             key::client_key(&msg).map_err(|_| TxError::BadMessage("no Via branch or CSeq"))?;
+        self.start_client(bytes, key, invite, to, now)
+    }
+
+    /// [`Engine::request`] for a request whose top Via `branch` and `method` (also its CSeq
+    /// method) the caller wrote itself: the engine does not parse it again.
+    pub fn request_keyed(
+        &mut self,
+        bytes: Bytes,
+        branch: &str,
+        method: Method<'_>,
+        to: D,
+        now: Instant,
+    ) -> Result<ClientTxId, TxError> {
+        if method == Method::Ack {
+            return Err(TxError::BadMessage("ACK has no transaction"));
+        }
+        let key = ClientKey {
+            branch: branch.as_bytes().into(),
+            method: method.as_str().into(),
+        };
+        self.start_client(bytes, key, method == Method::Invite, to, now)
+    }
+
+    fn start_client(
+        &mut self,
+        bytes: Bytes,
+        key: ClientKey,
+        invite: bool,
+        to: D,
+        now: Instant,
+    ) -> Result<ClientTxId, TxError> {
         if self.client_index.contains_key(&key) {
             return Err(TxError::BadMessage("branch already in use"));
         }
         let id = ClientTxId(self.bump());
         let reliable = to.is_reliable();
         let mut acts = std::mem::take(&mut self.acts);
-        let sm = if method == Method::Invite {
+        let sm = if invite {
             ClientSm::Invite(InviteClient::new(bytes, reliable, &self.timers, &mut acts))
         } else {
             ClientSm::NonInvite(NonInviteClient::new(

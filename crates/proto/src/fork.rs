@@ -9,8 +9,8 @@
 
 use std::collections::VecDeque;
 
-use bytes::Bytes;
-use trunkline_sip::{HeaderName, Message};
+use crate::Received;
+use trunkline_sip::HeaderName;
 
 /// One branch of a fork, numbered in start order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -29,7 +29,7 @@ pub enum Step<T> {
     /// Send a CANCEL for the INVITE of `branch` (it has had a provisional response).
     Cancel(BranchId),
     /// Forward this provisional or 2xx response of `branch` upstream.
-    Forward(BranchId, Bytes),
+    Forward(BranchId, Received),
     /// The final answer upstream: the best response, and the challenges of the other
     /// 401/407 responses to add to it. `response` is `None` when the best is one the proxy
     /// makes itself (`code` is then 408, 480 or 503 from a timeout, no target or a transport
@@ -38,7 +38,7 @@ pub enum Step<T> {
         /// Its status code.
         code: u16,
         /// The response as received, if one was.
-        response: Option<Bytes>,
+        response: Option<Received>,
         /// `(header, value)` challenges to append (WWW-Authenticate or Proxy-Authenticate).
         challenges: Vec<(HeaderName, String)>,
     },
@@ -51,7 +51,7 @@ enum State {
     /// A provisional response came.
     Proceeding,
     /// Ended with this code (and the response, unless the proxy made it itself).
-    Done(u16, Option<Bytes>),
+    Done(u16, Option<Received>),
 }
 
 #[derive(Debug, Clone)]
@@ -130,7 +130,13 @@ impl<T> Fork<T> {
     }
 
     /// A response on `branch`'s client transaction.
-    pub fn response(&mut self, branch: BranchId, code: u16, bytes: Bytes, out: &mut Vec<Step<T>>) {
+    pub fn response(
+        &mut self,
+        branch: BranchId,
+        code: u16,
+        bytes: Received,
+        out: &mut Vec<Step<T>>,
+    ) {
         let invite = self.invite;
         let final_sent = self.final_sent;
         let Some(b) = self.branches.get_mut(branch.0) else {
@@ -195,7 +201,7 @@ impl<T> Fork<T> {
         &mut self,
         branch: BranchId,
         code: u16,
-        bytes: Bytes,
+        bytes: Received,
         targets: Vec<T>,
         out: &mut Vec<Step<T>>,
     ) {
@@ -328,8 +334,8 @@ fn rank(code: u16, received: bool) -> (u8, u8, u8) {
 }
 
 /// The WWW-Authenticate and Proxy-Authenticate values of a response.
-fn challenges_of(bytes: &[u8]) -> Vec<(HeaderName, String)> {
-    let Ok(msg) = Message::parse(bytes) else {
+fn challenges_of(response: &Received) -> Vec<(HeaderName, String)> {
+    let Some(msg) = response.message() else {
         return Vec::new();
     };
     (msg.headers().iter())

@@ -19,6 +19,7 @@ mod invite_server;
 mod key;
 mod non_invite_client;
 mod non_invite_server;
+mod received;
 mod timer;
 
 pub use act::{End, TxError};
@@ -27,4 +28,5 @@ pub use invite_client::InviteClientState;
 pub use invite_server::InviteServerState;
 pub use non_invite_client::NonInviteClientState;
 pub use non_invite_server::NonInviteServerState;
+pub use received::Received;
 pub use timer::{TimerKind, Timers};

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
-use trunkline_proto::{Destination, Engine, Incoming, Output, Timers, TxId};
+use trunkline_proto::{Destination, Engine, Incoming, Output, Received, Timers, TxId};
 use trunkline_sip::{HeaderName, Message, Method, Uri, Via, ViaReceived};
 use trunkline_store::{LiveCall, RecordOutcome, Snapshot, SnapshotHandle};
 
@@ -463,19 +463,28 @@ impl Core {
                     self.stateless(from, outcome);
                 }
                 Output::Ack {
-                    bytes, from, tx, ..
+                    bytes,
+                    index,
+                    from,
+                    tx,
                 } => {
                     let _span = scanned_span(&bytes, "ACK").entered();
-                    self.with_proxy(|proxy, env| proxy.ack(env, &bytes, from, tx))
+                    let ack = Received { bytes, index };
+                    self.with_proxy(|proxy, env| proxy.ack(env, &ack, from, tx))
                 }
                 Output::StrayResponse { from, .. } => {
                     debug!(source = %from.addr, "response for no transaction dropped")
                 }
                 Output::Response {
-                    tx, code, bytes, ..
+                    tx,
+                    code,
+                    bytes,
+                    index,
+                    ..
                 } => {
                     let _span = scanned_span(&bytes, "response").entered();
-                    self.with_proxy(|proxy, env| proxy.response(env, tx, code, bytes))
+                    let response = Received { bytes, index };
+                    self.with_proxy(|proxy, env| proxy.response(env, tx, code, response))
                 }
                 Output::ClientFailed { tx, code } => {
                     self.with_proxy(|proxy, env| proxy.client_failed(env, tx, code))

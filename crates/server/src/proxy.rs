@@ -29,7 +29,7 @@ use tracing::debug;
 use trunkline_media::Side;
 use trunkline_proto::fork::{BranchId, Fork, Step};
 use trunkline_proto::forward::{self, Forward};
-use trunkline_proto::{ClientTxId, Engine, ServerTxId, branch};
+use trunkline_proto::{ClientTxId, Engine, Received, ServerTxId, branch};
 use trunkline_sip::{HeaderName, Index, Message, Method, SipUri, Uri};
 use trunkline_store::{NewCdr, Snapshot, SnapshotUser};
 
@@ -266,14 +266,14 @@ impl Proxy {
         None
     }
 
-    /// The request as it leaves for one target.
+    /// The request as it leaves for one target, and the branch of its Via.
     fn forwarded(
         &mut self,
         msg: &Message<'_>,
         tpl: &Template,
         t: &Target,
         from: Peer,
-    ) -> Option<Vec<u8>> {
+    ) -> Option<(Vec<u8>, String)> {
         self.next_branch = self.next_branch.wrapping_add(1);
         let branch = branch::forward_branch(msg, self.next_branch)?;
         let via = self
@@ -312,7 +312,7 @@ impl Proxy {
             replace: tpl.contact.as_slice(),
             body: tpl.body.as_deref(),
         };
-        Some(forward::request(msg, &fw))
+        Some((forward::request(msg, &fw), branch))
     }
 
     fn is_trusted_hop(&self, t: &Target) -> bool {
@@ -325,11 +325,11 @@ impl Proxy {
             match step {
                 Step::Start { branch, target } => self.start_branch(env, stx, branch, target),
                 Step::Cancel(b) => self.cancel_branch(env, stx, b),
-                Step::Forward(branch, bytes) => {
+                Step::Forward(branch, received) => {
                     // The callee's Contact is fixed up when it is behind NAT or on a connection.
                     let source = (self.pending.get(&stx))
                         .and_then(|p| p.branches.get(branch.0)?.as_ref().map(|b| b.peer));
-                    self.forward_branch(env, stx, branch, &bytes, source)
+                    self.forward_branch(env, stx, branch, &received, source)
                 }
                 Step::Final {
                     code,
@@ -354,11 +354,13 @@ impl Proxy {
             tpl.body = Some(body);
         }
         let out = self.forwarded(&msg, &tpl, &t, from);
-        let started = out.and_then(|out| {
+        let method = msg.method();
+        let started = out.and_then(|(out, branch)| {
             let out = Bytes::from(out);
+            // Keyed by the branch and method it was built with: the engine need not parse it.
             let tx = env
                 .engine
-                .request(out.clone(), t.peer, Instant::now())
+                .request_keyed(out.clone(), &branch, method?, t.peer, Instant::now())
                 .ok()?;
             Some(BranchTx {
                 tx,
@@ -411,13 +413,13 @@ impl Proxy {
         &mut self,
         env: &mut Env<'_>,
         stx: ServerTxId,
-        bytes: &[u8],
+        received: &Received,
         status: Option<(u16, &str)>,
         challenges: &[(HeaderName, String)],
         source: Option<Peer>,
         anchored: Option<Option<Vec<u8>>>,
     ) {
-        let Ok(resp) = Message::parse(bytes) else {
+        let Some(resp) = received.message() else {
             return;
         };
         let code = resp.status_line().map_or(0, |s| s.code);
@@ -435,7 +437,7 @@ impl Proxy {
             let offered = self.pending.get(&stx).is_some_and(|p| p.offered);
             let then = remote::Deferred::Respond {
                 stx,
-                bytes: Bytes::copy_from_slice(bytes),
+                received: received.clone(),
                 source,
             };
             let (key, sender) = (key.clone(), *sender);
@@ -493,15 +495,15 @@ impl Proxy {
         env: &mut Env<'_>,
         stx: ServerTxId,
         code: u16,
-        response: Option<Bytes>,
+        response: Option<Received>,
         challenges: &[(HeaderName, String)],
     ) {
         match response {
-            Some(bytes) => {
+            Some(received) => {
                 // §16.7 item 6: a 503 is not passed on as such (it would stop the caller's
                 // other servers too).
                 let status = (code == 503).then_some((500, "Server Internal Error"));
-                self.forward_upstream(env, stx, &bytes, status, challenges, None, None);
+                self.forward_upstream(env, stx, &received, status, challenges, None, None);
             }
             None => {
                 let Some(p) = self.pending.get(&stx) else {
@@ -536,18 +538,24 @@ impl Proxy {
     }
 
     /// A response on one of our client transactions.
-    pub(crate) fn response(&mut self, env: &mut Env<'_>, ctx: ClientTxId, code: u16, bytes: Bytes) {
+    pub(crate) fn response(
+        &mut self,
+        env: &mut Env<'_>,
+        ctx: ClientTxId,
+        code: u16,
+        received: Received,
+    ) {
         if code >= 300 {
             self.declined(ctx);
         }
         if (300..400).contains(&code) && self.config.follow_redirects {
-            let targets = redirect_targets(&bytes, &self.ifaces, env.flows);
+            let targets = redirect_targets(&received, &self.ifaces, env.flows);
             self.feed(env, ctx, |fork, b, steps| {
-                fork.redirect(b, code, bytes, targets, steps)
+                fork.redirect(b, code, received, targets, steps)
             });
         } else {
             self.feed(env, ctx, |fork, b, steps| {
-                fork.response(b, code, bytes, steps)
+                fork.response(b, code, received, steps)
             });
         }
     }
@@ -711,8 +719,8 @@ fn caller_party(msg: &Message<'_>, caller: Option<&SnapshotUser>) -> Party {
 }
 
 /// The Contacts of a 3xx the proxy may recurse to (addresses only; no DNS here).
-fn redirect_targets(bytes: &[u8], ifaces: &Interfaces, flows: &Arc<Flows>) -> Vec<Target> {
-    let Ok(msg) = Message::parse(bytes) else {
+fn redirect_targets(received: &Received, ifaces: &Interfaces, flows: &Arc<Flows>) -> Vec<Target> {
+    let Some(msg) = received.message() else {
         return Vec::new();
     };
     (msg.contacts().flatten())

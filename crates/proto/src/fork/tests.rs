@@ -1,9 +1,10 @@
 use super::*;
 
-fn resp(code: u16, extra: &str) -> Bytes {
-    Bytes::from(format!(
+fn resp(code: u16, extra: &str) -> Received {
+    Received::parse(bytes::Bytes::from(format!(
         "SIP/2.0 {code} X\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag={code}\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n{extra}Content-Length: 0\r\n\r\n"
-    ))
+    )))
+    .unwrap()
 }
 
 fn started(out: &[Step<&'static str>]) -> Vec<(usize, &'static str)> {

@@ -3,9 +3,9 @@
 
 use bytes::Bytes;
 use tracing::debug;
-use trunkline_proto::ServerTxId;
 use trunkline_proto::fork::Fork;
 use trunkline_proto::forward;
+use trunkline_proto::{Received, ServerTxId};
 use trunkline_sip::{Message, Method, Uri};
 
 use trunkline_media::Side;
@@ -157,14 +157,14 @@ impl Proxy {
     pub(crate) fn ack(
         &mut self,
         env: &mut Env<'_>,
-        bytes: &Bytes,
+        received: &Received,
         from: Peer,
         tx: Option<ServerTxId>,
     ) {
         if tx.is_some_and(|t| !self.accepted.contains(&t)) {
             return;
         }
-        self.forward_ack(env, bytes, from, None);
+        self.forward_ack(env, received, from, None);
     }
 
     /// Forwards an ACK for a 2xx; `anchored` as for responses: the body a media node gave
@@ -172,11 +172,11 @@ impl Proxy {
     pub(super) fn forward_ack(
         &mut self,
         env: &mut Env<'_>,
-        bytes: &Bytes,
+        received: &Received,
         from: Peer,
         anchored: Option<Option<Vec<u8>>>,
     ) {
-        let Ok(msg) = Message::parse(bytes) else {
+        let Some(msg) = received.message() else {
             return;
         };
         let pre = forward::preprocess(&msg, |u| Self::is_ours(env.front, u));
@@ -197,7 +197,7 @@ impl Proxy {
                     template.body = a.rewrite(k, *side, &msg, None, None);
                 } else if let Some(r) = self.remote.as_mut().filter(|r| r.relays(k)) {
                     let then = super::remote::Deferred::Ack {
-                        bytes: bytes.clone(),
+                        received: received.clone(),
                         from,
                     };
                     if r.anchor(k, *side, &msg, true, then).is_none() {
@@ -210,7 +210,7 @@ impl Proxy {
         let Some(t) = groups.into_iter().flatten().next() else {
             return;
         };
-        let Some(out) = self.forwarded(&msg, &template, &t, from) else {
+        let Some((out, _)) = self.forwarded(&msg, &template, &t, from) else {
             return;
         };
         env.engine.send_stateless(t.peer, Bytes::from(out));

@@ -4,10 +4,9 @@
 //! Kamailio and rtpengine's via-branch); the branch that answers is kept and the others'
 //! ports are freed, as are a declining branch's.
 
-use bytes::Bytes;
 use trunkline_media::Branch;
-use trunkline_proto::ServerTxId;
 use trunkline_proto::fork::BranchId;
+use trunkline_proto::{Received, ServerTxId};
 use trunkline_sip::Message;
 
 use super::calls::CallKey;
@@ -54,17 +53,17 @@ impl Proxy {
         env: &mut Env<'_>,
         stx: ServerTxId,
         b: BranchId,
-        bytes: &Bytes,
+        received: &Received,
         source: Option<Peer>,
     ) {
         let forked = self.pending.get(&stx).and_then(|p| self.forked(p));
         let Some((a, key)) = forked else {
-            return self.forward_upstream(env, stx, bytes, None, &[], source, None);
+            return self.forward_upstream(env, stx, received, None, &[], source, None);
         };
         if self.accepted.contains(&stx) {
-            return self.forward_upstream(env, stx, bytes, None, &[], source, Some(None));
+            return self.forward_upstream(env, stx, received, None, &[], source, Some(None));
         }
-        let Ok(resp) = Message::parse(bytes) else {
+        let Some(resp) = received.message() else {
             return;
         };
         let code = resp.status_line().map_or(0, |s| s.code);
@@ -72,7 +71,7 @@ impl Proxy {
         if has_sdp(&resp) {
             a.select(&key, branch_of(b), v6);
         }
-        self.forward_upstream(env, stx, bytes, None, &[], source, None);
+        self.forward_upstream(env, stx, received, None, &[], source, None);
         if (200..300).contains(&code) {
             a.keep(&key, branch_of(b));
         }

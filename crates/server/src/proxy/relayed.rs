@@ -140,11 +140,17 @@ impl Proxy {
                 pending.template.body = sdp;
                 self.launch(env, stx, pending);
             }
-            remote::Deferred::Respond { stx, bytes, source } => {
-                self.forward_upstream(env, stx, &bytes, None, &[], source, Some(sdp));
+            remote::Deferred::Respond {
+                stx,
+                received,
+                source,
+            } => {
+                self.forward_upstream(env, stx, &received, None, &[], source, Some(sdp));
                 self.reap(stx);
             }
-            remote::Deferred::Ack { bytes, from } => self.forward_ack(env, &bytes, from, Some(sdp)),
+            remote::Deferred::Ack { received, from } => {
+                self.forward_ack(env, &received, from, Some(sdp))
+            }
             remote::Deferred::Cdr { cdr, .. } => env.cdrs.push(cdr),
             remote::Deferred::Poll { key, gone } => {
                 if gone {

@@ -19,12 +19,11 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 use trunkline_media::bencode::Value;
 use trunkline_media::{NgClient, NgError, Side};
-use trunkline_proto::ServerTxId;
+use trunkline_proto::{Received, ServerTxId};
 use trunkline_sip::Message;
 use trunkline_store::{Leg, LiveMedia, NewCdr, Qos};
 
@@ -40,11 +39,11 @@ pub(super) enum Deferred {
     /// A response to forward once its SDP is anchored.
     Respond {
         stx: ServerTxId,
-        bytes: Bytes,
+        received: Received,
         source: Option<Peer>,
     },
     /// An ACK (with the answer to a late offer) to forward.
-    Ack { bytes: Bytes, from: Peer },
+    Ack { received: Received, from: Peer },
     /// A CDR that gets the node's figures from its `delete` reply (else from the latest
     /// `query`, `last`).
     Cdr {
