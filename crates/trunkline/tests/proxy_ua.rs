@@ -336,37 +336,26 @@ fn a_subscriber_cannot_relay_to_a_host_or_through_a_preloaded_route() {
     let mut alice = ua(Link::udp(s.port), 1001);
     let from = format!("<sip:1001@{DOMAIN}>;tag=relay1");
     let host = format!("sip:x@127.0.0.1:{port}");
-    let inv = alice.request(
-        "INVITE",
-        &host,
-        &from,
-        &format!("<{host}>"),
-        "relay-1",
-        &[],
-        SDP,
-    );
-    alice
-        .send_with_auth(&inv, "1001")
-        .unwrap_or_else(|r| panic!("INVITE not challenged:\n{r}"));
-    let refused = alice.wait_final(WAIT).expect("no answer");
-    assert_eq!(status(&refused), 403, "{refused}");
-    // A pre-loaded Route to the same place, with a Request-URI of a local user.
     let bob = format!("sip:1002@{DOMAIN}");
-    let route = format!("Route: <sip:127.0.0.1:{port};lr>");
-    let inv = alice.request(
-        "INVITE",
-        &bob,
-        &from,
-        &format!("<{bob}>"),
-        "relay-2",
-        &[route],
-        SDP,
-    );
-    alice
-        .send_with_auth(&inv, "1001")
-        .unwrap_or_else(|r| panic!("INVITE not challenged:\n{r}"));
-    let refused = alice.wait_final(WAIT).expect("no answer");
-    assert_eq!(status(&refused), 403, "{refused}");
+    // A Request-URI naming a host; then a pre-loaded Route to the same place, with a
+    // Request-URI of a local user.
+    let attempts = [
+        (host.as_str(), "relay-1", Vec::new()),
+        (
+            bob.as_str(),
+            "relay-2",
+            vec![format!("Route: <sip:127.0.0.1:{port};lr>")],
+        ),
+    ];
+    for (ruri, call_id, extra) in attempts {
+        let to = format!("<{ruri}>");
+        let inv = alice.request("INVITE", ruri, &from, &to, call_id, &extra, SDP);
+        alice
+            .send_with_auth(&inv, "1001")
+            .unwrap_or_else(|r| panic!("INVITE not challenged:\n{r}"));
+        let refused = alice.wait_final(WAIT).expect("no answer");
+        assert_eq!(status(&refused), 403, "{call_id}: {refused}");
+    }
     let mut buf = [0u8; 2048];
     assert!(
         target.recv_from(&mut buf).is_err(),
