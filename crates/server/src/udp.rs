@@ -87,6 +87,13 @@ pub(crate) fn bind(
 /// Receive and send buffer asked for on every UDP socket.
 const SOCKET_BUFFER: usize = 4 << 20;
 
+/// Receive buffer asked for beyond `net.core.rmem_max` where the process may
+/// (`CAP_NET_ADMIN`, `SO_RCVBUFFORCE`): about 0.3 s of a saturated shard's datagrams on
+/// loopback (each small datagram costs ~2 kB of buffer). Under overload the datagrams must
+/// wait in the queue the shard sheds from (503 to new calls, the admitted ones served), not
+/// be dropped by the kernel: a dropped BYE or 200 leaves an admitted call retransmitting.
+const SOCKET_BUFFER_FORCED: usize = 32 << 20;
+
 fn bind_one(addr: SocketAddr, reuse_port: bool) -> io::Result<UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     // Only for shards: on a lone socket it would let another process of the same user bind
@@ -104,7 +111,11 @@ fn bind_one(addr: SocketAddr, reuse_port: bool) -> io::Result<UdpSocket> {
     // A burst of a few thousand datagrams (phones re-registering after an outage, a SIPp run)
     // overflows the default ~200 kB buffer while the core is busy; the kernel caps the request
     // at net.core.rmem_max / wmem_max, which is fine.
-    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+    if rustix::net::sockopt::set_socket_recv_buffer_size_force(&socket, SOCKET_BUFFER_FORCED)
+        .is_err()
+    {
+        let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+    }
     let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
     socket.bind(&addr.into())?;
     UdpSocket::from_std(socket.into())
