@@ -108,8 +108,8 @@ impl Node {
             },
             ["location", "list"] => {
                 let mut out = String::new();
-                let registry = self.shared.registry();
-                let loc = registry.registrar.location();
+                let registrar = self.shared.registrar();
+                let loc = registrar.location();
                 let mut aors: Vec<_> = loc.iter().map(|(a, _)| a).collect();
                 aors.sort_unstable();
                 for aor in aors {
@@ -130,8 +130,8 @@ impl Node {
                 let (calls, proxied) = self.counts().await;
                 let g = self.shared.guard().stats();
                 let (aors, bindings) = {
-                    let registry = self.shared.registry();
-                    let loc = registry.registrar.location();
+                    let registrar = self.shared.registrar();
+                    let loc = registrar.location();
                     (loc.aor_count(), loc.len())
                 };
                 format!(

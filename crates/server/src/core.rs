@@ -398,20 +398,19 @@ impl Core {
 
     /// When the next binding expires, as an `Instant`.
     fn expiry_deadline(&self) -> Option<Instant> {
-        let at = self.roles.shared.registry().registrar.next_expiry()?;
+        let at = self.roles.shared.registrar().next_expiry()?;
         let wait = at.saturating_sub(now_ms());
         Some(Instant::now() + Duration::from_millis(wait))
     }
 
     fn expire(&mut self) {
         let now = now_ms();
-        let mut registry = self.roles.shared.registry();
-        if registry.registrar.next_expiry().is_none_or(|at| at > now) {
+        let mut registrar = self.roles.shared.registrar();
+        if registrar.next_expiry().is_none_or(|at| at > now) {
             return;
         }
-        for aor in registry.registrar.expire(now) {
+        for aor in registrar.expire(now) {
             debug!(aor, "bindings expired");
-            registry.save(&aor, now);
         }
         self.unsaved = true;
     }
@@ -420,7 +419,7 @@ impl Core {
     /// a 200 OK is never sent for a binding a crash could lose.
     fn persist(&mut self) {
         if std::mem::take(&mut self.unsaved) {
-            self.roles.shared.registry().persist();
+            self.roles.shared.registrar().persist();
         }
     }
 
@@ -617,13 +616,11 @@ impl Core {
             now_ms: now,
         };
         let _span = span(msg, "registrar").entered();
-        let mut registry = self.roles.shared.registry();
-        let answer = registry.registrar.register(msg, &snapshot, at);
-        if let Event::Changed { aor } = &answer.event {
-            registry.save(aor, now);
+        let answer = self.roles.shared.registrar().register(msg, &snapshot, at);
+        // The location service buffered the change; it is written before anything is sent.
+        if let Event::Changed { .. } = &answer.event {
             self.unsaved = true;
         }
-        drop(registry);
         match &answer.event {
             Event::None => {}
             Event::AuthFailed { user } => {

@@ -21,6 +21,14 @@ const QUEUE: usize = 256;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FlowId(u64);
 
+#[cfg(test)]
+impl FlowId {
+    /// A flow id for tests that need one without a connection.
+    pub(crate) fn from_raw(n: u64) -> Self {
+        FlowId(n)
+    }
+}
+
 /// Why a message could not be handed to a flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum FlowError {

@@ -245,8 +245,9 @@ impl Server {
             }
             None => (None, registrar::location::Location::new(max_contacts)),
         };
+        let location = registrar::service::LocalLocation::new(location, location_file);
         let registrar =
-            registrar::Registrar::new(&config.registrar, nonce_key(state_dir)?, location);
+            registrar::Registrar::new(&config.registrar, nonce_key(state_dir)?, Box::new(location));
         let (control_tx, control_rx) = mpsc::channel(16);
         let (live, live_rx) = mpsc::channel(16);
         let control = match state_dir {
@@ -388,12 +389,8 @@ impl Server {
             info!(nodes = ?nodes, mode = config.media.mode.as_str(), "media nodes for proxied calls");
         }
         let own = addrs.iter().map(|(_, a)| *a).collect();
-        let registry = shared::Registry {
-            registrar: registrar.with_own_sockets(own, config.proxy.advertise_ip()),
-            file: location_file,
-        };
         let shared = Arc::new(shared::Shared::new(
-            registry,
+            registrar.with_own_sockets(own, config.proxy.advertise_ip()),
             guard::Guard::new(&config.guard),
         ));
         let cdr_queue = services.cdrs.map(|j| cdr::spawn_writer(j, &mut tasks));

@@ -9,6 +9,7 @@ pub mod contact_policy;
 pub mod location;
 pub mod persist;
 pub mod request;
+pub mod service;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, SystemTime};
@@ -20,8 +21,9 @@ use crate::config::{RegistrarConfig, Transport};
 use crate::flow::FlowId;
 use auth::{Authenticator, Verdict};
 use contact_policy::ContactPolicy;
-use location::{Binding, Location, Origin, Received, Refused};
+use location::{Binding, FlowRef, Location, Origin, Received, Refused};
 use request::{ExpiryPolicy, Reject};
+use service::LocationService;
 
 /// Option tags the registrar implements, for `Supported` in its answers.
 pub const SUPPORTED: &str = "path, outbound, gruu";
@@ -86,15 +88,19 @@ impl Answer {
 pub struct Registrar {
     policy: ExpiryPolicy,
     auth: Authenticator,
-    location: Location,
+    location: Box<dyn LocationService>,
     flow_timer_secs: u32,
     contacts: ContactPolicy,
 }
 
 impl Registrar {
-    /// A registrar with `config`'s limits, nonces keyed by `nonce_key`, and the bindings of
-    /// `location` (loaded from disk).
-    pub fn new(config: &RegistrarConfig, nonce_key: [u8; 32], location: Location) -> Self {
+    /// A registrar with `config`'s limits, nonces keyed by `nonce_key`, keeping bindings in
+    /// `location` (for this node: [`service::LocalLocation`], loaded from disk).
+    pub fn new(
+        config: &RegistrarConfig,
+        nonce_key: [u8; 32],
+        location: Box<dyn LocationService>,
+    ) -> Self {
         Self {
             policy: ExpiryPolicy {
                 min: config.min_expires,
@@ -115,9 +121,14 @@ impl Registrar {
         self
     }
 
-    /// The location service, for lookups (the router) and persistence.
+    /// Every binding this node knows, in memory (listing, keep-alives, counts).
     pub fn location(&self) -> &Location {
-        &self.location
+        self.location.view()
+    }
+
+    /// Makes the bindings changed so far survive a crash, before anything answers for them.
+    pub fn persist(&mut self) {
+        self.location.persist();
     }
 
     /// The digest authenticator, shared with the proxy (one nonce space, one replay ring).
@@ -195,15 +206,12 @@ impl Registrar {
             received: Received {
                 source: at.source,
                 transport: at.transport,
-                flow: at.flow,
+                flow: at.flow.map(FlowRef::local),
             },
             user_agent: req.user_agent,
         };
         let changed = !matches!(req.update, location::Update::Query);
-        let bindings = match self
-            .location
-            .apply(&req.aor, &origin, req.update, at.now_ms)
-        {
+        let bindings = match (self.location).apply(&req.aor, &origin, req.update, at.now_ms) {
             Ok(b) => b,
             // §10.3 step 7: an out-of-order or retransmitted REGISTER is refused with 500.
             Err(Refused::OutOfOrder) => {
@@ -220,7 +228,7 @@ impl Registrar {
                 .any(|t| t.eq_ignore_ascii_case(tag))
         };
         let gruu = supported("gruu");
-        for b in bindings {
+        for b in &bindings {
             a.headers
                 .push(("Contact", contact_value(b, &req.aor, gruu, at.now_ms)));
         }

@@ -1,54 +1,15 @@
 //! State the SIP shards share because it is scoped by AOR, source address or user rather than
-//! by call: the registrar (location service, nonce replay ring) with its location file, the
+//! by call: the registrar (its location service, the nonce replay ring), the
 //! edge guard (rate buckets, bans), and the concurrent-call count of each user. Each sits
 //! behind its own short-held lock; a shard never holds one while it does anything else.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tracing::error;
 use trunkline_store::UserId;
 
 use crate::guard::Guard;
 use crate::registrar::Registrar;
-use crate::registrar::persist::LocationFile;
-
-/// The registrar and the file its bindings are kept in.
-#[derive(Debug)]
-pub(crate) struct Registry {
-    pub(crate) registrar: Registrar,
-    pub(crate) file: Option<LocationFile>,
-}
-
-impl Registry {
-    /// Buffers the current bindings of `aor` for the location file.
-    pub(crate) fn save(&mut self, aor: &str, now_ms: u64) {
-        let Some(file) = self.file.as_mut() else {
-            return;
-        };
-        let bindings = self.registrar.lookup(aor, now_ms);
-        if let Err(e) = file.save(aor, &bindings) {
-            error!(aor, error = %e, "cannot record bindings");
-        }
-    }
-
-    /// Hands buffered location records to the kernel (one `write`, no sync): called before a
-    /// shard sends anything, so a 200 OK never leaves for a binding a crash could lose.
-    pub(crate) fn persist(&mut self) {
-        let Some(file) = self.file.as_mut() else {
-            return;
-        };
-        if !file.has_pending() {
-            return;
-        }
-        if let Err(e) = file.write() {
-            error!(error = %e, "cannot write the location file");
-        }
-        if let Err(e) = file.compact_if_large(self.registrar.location()) {
-            error!(error = %e, "cannot compact the location file");
-        }
-    }
-}
 
 /// Calls in progress per user, across shards, for `max_calls`.
 #[derive(Debug, Default)]
@@ -84,16 +45,16 @@ impl UserCalls {
 /// What every shard shares.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    registry: Mutex<Registry>,
+    registrar: Mutex<Registrar>,
     guard: Mutex<Guard>,
     /// Concurrent calls per user.
     pub(crate) user_calls: Arc<UserCalls>,
 }
 
 impl Shared {
-    pub(crate) fn new(registry: Registry, guard: Guard) -> Self {
+    pub(crate) fn new(registrar: Registrar, guard: Guard) -> Self {
         Shared {
-            registry: Mutex::new(registry),
+            registrar: Mutex::new(registrar),
             guard: Mutex::new(guard),
             user_calls: Arc::default(),
         }
@@ -101,8 +62,10 @@ impl Shared {
 
     /// The registrar, locked. A poisoned lock is taken over: a panic elsewhere must not stop
     /// registrations (and the state a registrar leaves is consistent between statements).
-    pub(crate) fn registry(&self) -> MutexGuard<'_, Registry> {
-        self.registry.lock().unwrap_or_else(PoisonError::into_inner)
+    pub(crate) fn registrar(&self) -> MutexGuard<'_, Registrar> {
+        self.registrar
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The edge guard, locked.

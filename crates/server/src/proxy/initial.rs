@@ -47,18 +47,13 @@ impl Proxy {
         let caller_local = env.snapshot.has_domain(&from_domain);
         let mut caller: Option<&SnapshotUser> = None;
         if caller_local && !trusted {
-            let (verdict, claimed) = env
-                .shared
-                .registry()
-                .registrar
-                .authenticator()
-                .check_request(
-                    msg,
-                    HeaderName::ProxyAuthorization,
-                    &from_domain,
-                    env.snapshot,
-                    env.now_ms / 1000,
-                );
+            let (verdict, claimed) = env.shared.registrar().authenticator().check_request(
+                msg,
+                HeaderName::ProxyAuthorization,
+                &from_domain,
+                env.snapshot,
+                env.now_ms / 1000,
+            );
             match verdict {
                 Verdict::Authenticated { username } => {
                     // RFC 3261 §22.3 leaves identity policy to the proxy: a user calls as
@@ -80,7 +75,7 @@ impl Proxy {
                             .guard()
                             .auth_failed(from.addr.ip(), &user, env.now_ms);
                     }
-                    let challenges = env.shared.registry().registrar.authenticator().challenges(
+                    let challenges = env.shared.registrar().authenticator().challenges(
                         &from_domain,
                         stale,
                         env.now_ms / 1000,
@@ -247,10 +242,10 @@ impl Proxy {
     /// The fork groups of `aor`'s reachable bindings: one group per q value, highest first
     /// (parallel within a group, serial across them).
     fn contacts(&self, env: &Env<'_>, aor: &str) -> Vec<Vec<Target>> {
-        let registry = env.shared.registry();
+        let registrar = env.shared.registrar();
         let mut groups: Vec<Vec<Target>> = Vec::new();
         let mut last_q = None;
-        for b in registry.registrar.lookup(aor, env.now_ms) {
+        for b in registrar.lookup(aor, env.now_ms) {
             let Ok(peer) = target::peer_for_binding(&self.ifaces, env.flows, b) else {
                 debug!(
                     aor,

@@ -21,8 +21,8 @@ impl Proxy {
         }
         let slot = (env.now_ms / 1000) % interval;
         let all = self.config.nat_ping_all_udp;
-        let registry = env.shared.registry();
-        for (_, bindings) in registry.registrar.location().iter() {
+        let registrar = env.shared.registrar();
+        for (_, bindings) in registrar.location().iter() {
             for b in bindings {
                 // The slot first: a hash, where needs_ping parses the Contact.
                 if ping_slot(&b.contact, interval) != slot

@@ -11,6 +11,7 @@ use crate::config::Transport;
 use crate::core::{Arrival, Peer};
 use crate::flow::Flows;
 use crate::registrar::location::Binding;
+use crate::registrar::location::NodeId;
 
 /// This server's sockets, as the proxy advertises them.
 #[derive(Debug, Clone, Default)]
@@ -178,7 +179,7 @@ pub(crate) fn peer_for(
 }
 
 /// A registered binding is reached where its REGISTER came from (the NAT's public side), over
-/// the connection it came on when that is still open.
+/// the connection it came on when that is still open and this node holds it.
 pub(crate) fn peer_for_binding(
     ifaces: &Interfaces,
     flows: &Arc<Flows>,
@@ -187,8 +188,8 @@ pub(crate) fn peer_for_binding(
     let r = &b.received;
     match (r.transport, r.flow) {
         (Transport::Udp, _) => peer_for(ifaces, flows, r.source, Transport::Udp, Dial::Never),
-        (t, Some(id)) if flows.is_open(id) => Ok(Peer {
-            arrival: Arrival::Flow(id),
+        (t, Some(f)) if f.node == NodeId::LOCAL && flows.is_open(f.id) => Ok(Peer {
+            arrival: Arrival::Flow(f.id),
             addr: r.source,
             transport: t,
         }),

@@ -34,7 +34,36 @@ pub struct Received {
     pub transport: Transport,
     /// The connection it arrived on (stream transports), for requests to the UA while the
     /// connection lives (RFC 5626 flows). Not kept across restarts.
-    pub flow: Option<FlowId>,
+    pub flow: Option<FlowRef>,
+}
+
+/// A node of the cluster. A single node is [`NodeId::LOCAL`]; the cluster issue gives each
+/// node its own, so that a replicated binding says which node holds its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    /// This node, when it runs alone.
+    pub const LOCAL: NodeId = NodeId(0);
+}
+
+/// A connection, qualified by the node that holds it: only that node can send on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowRef {
+    /// The node holding the connection.
+    pub node: NodeId,
+    /// The connection on that node.
+    pub id: FlowId,
+}
+
+impl FlowRef {
+    /// A connection of this node.
+    pub fn local(id: FlowId) -> Self {
+        FlowRef {
+            node: NodeId::LOCAL,
+            id,
+        }
+    }
 }
 
 /// One registered contact of an address of record.

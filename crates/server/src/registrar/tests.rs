@@ -21,10 +21,11 @@ fn registrar() -> Registrar {
         digest_algorithms: vec!["SHA-256".into(), "MD5".into()],
         ..RegistrarConfig::default()
     };
+    let location = Location::new(config.max_contacts as usize);
     Registrar::new(
         &config,
         [7; 32],
-        Location::new(config.max_contacts as usize),
+        Box::new(super::service::LocalLocation::new(location, None)),
     )
 }
 
