@@ -118,3 +118,44 @@ fn cancel_responses_do_not_land_in_the_invite_transaction() {
     assert_eq!(responses(&out, ctx), vec![200]);
     assert_eq!(responses(&out, itx), vec![487]);
 }
+
+/// `Engine::knows`: a driver shedding new work under overload can tell a retransmission of an
+/// admitted request (served) from a new one (refused), without touching the engine.
+#[test]
+fn knows_tells_retransmissions_from_new_requests() {
+    let t0 = Instant::now();
+    let mut e = Engine::new(timers());
+    let first = request("INVITE", "z9hG4bKk1", None);
+    e.receive(first.clone(), UDP, t0);
+    drain(&mut e);
+    let known = trunkline_sip::Message::parse(&first).unwrap();
+    assert!(e.knows(&known));
+    let other = request("INVITE", "z9hG4bKk2", None);
+    assert!(!e.knows(&trunkline_sip::Message::parse(&other).unwrap()));
+}
+
+/// A client transaction keyed by the branch its builder wrote (`request_keyed`, no parse)
+/// matches its responses exactly as one the engine keyed by parsing (`request`).
+#[test]
+fn a_keyed_request_matches_its_responses() {
+    let t0 = Instant::now();
+    let mut e = Engine::new(timers());
+    let out = request("INVITE", "z9hG4bKkeyed", None);
+    let method = trunkline_sip::Method::Invite;
+    let tx = e
+        .request_keyed(out.clone(), "z9hG4bKkeyed", method, UDP, t0)
+        .unwrap();
+    drain(&mut e);
+    e.receive(response_to(&out, 180), UDP, t0);
+    let got = drain(&mut e);
+    assert!(
+        got.iter()
+            .any(|o| matches!(o, Output::Response { tx: t, code: 180, .. } if *t == tx)),
+        "{got:?}"
+    );
+    // The same branch again is refused, as with `request`.
+    assert!(
+        e.request_keyed(out, "z9hG4bKkeyed", method, UDP, t0)
+            .is_err()
+    );
+}
