@@ -1,29 +1,32 @@
-//! Trunkline's roles wired on tokio. Today: the SIP listeners (UDP, TCP, TLS, WS, WSS), the edge
-//! guard, the front door that validates every request at the wire, and the registrar; routing
-//! and media follow.
+//! Trunkline's SIP node on tokio. The folders follow a message's path:
+//!
+//! - [`transport`]: the wire (UDP, TCP, TLS, WS, WSS, flows), the edge guard and the front
+//!   door that judge each message as it arrives, and the ingress to the shard of its Call-ID;
+//! - [`driver`]: the shards (a transaction engine, the clock and the timers each), the CDR
+//!   hand-off, the node's answers to the control socket and the API;
+//! - [`roles`]: the registrar and the proxy, and the state they share across shards
+//!   (routing decisions themselves are the `trunkline-routing` crate's);
+//! - [`config`]: the config model.
+//!
+//! Each layer uses only those before it: `roles` the transport's types, `driver` both.
 //!
 //! [`Server::start_with`] is what `trunkline serve` calls, with the provisioning snapshot and
 //! the data directory; [`Server::start`] runs the same without them, for tests and embedding.
 
-mod cdr;
-mod commands;
 pub mod config;
-pub mod control;
-mod core;
-mod dial;
-pub mod flow;
-pub mod front;
-pub mod guard;
-mod ingress;
-pub mod limits;
-mod proxy;
-pub mod registrar;
-mod shared;
-pub mod stun;
-mod tcp;
-mod tls;
-mod udp;
-mod ws;
+pub mod driver;
+pub mod roles;
+pub mod transport;
+
+// The public paths of the modules the binary and the tests use.
+pub use driver::control;
+pub use roles::registrar;
+pub use transport::{flow, front, guard, limits, stun};
+
+use driver::shard as core;
+use driver::{cdr, commands};
+use roles::{proxy, shared};
+use transport::{dial, ingress, tcp, tls, udp, ws};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -306,7 +309,7 @@ impl Server {
         let (mut inbound, mut dial_events) = (Vec::new(), Vec::new());
         let (mut shard_in, mut shard_dials) = (Vec::new(), Vec::new());
         for _ in 0..shard_count {
-            let (tx, rx) = mpsc::channel(core::INBOUND_QUEUE);
+            let (tx, rx) = mpsc::channel(transport::INBOUND_QUEUE);
             inbound.push(tx);
             shard_in.push(rx);
             let (tx, rx) = mpsc::channel(DIAL_EVENTS);

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::config::Transport;
-use crate::flow::FlowId;
+use crate::transport::flow::FlowId;
 
 /// How a binding is identified: by contact URI, or by instance and reg-id (RFC 5626 §6).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

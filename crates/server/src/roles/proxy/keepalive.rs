@@ -10,7 +10,7 @@ use trunkline_sip::{Host, Method, RequestBuilder, Uri};
 use super::target::{self, host_port};
 use super::{Env, Proxy};
 use crate::config::{NatPing, Transport};
-use crate::registrar::location::Binding;
+use crate::roles::registrar::location::Binding;
 
 impl Proxy {
     /// Sends the keep-alives due this second; called about once a second.
@@ -103,7 +103,7 @@ fn options_ping(contact: &str, via: &str, local: std::net::SocketAddr, n: u64) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registrar::location::{BindingKey, Received};
+    use crate::roles::registrar::location::{BindingKey, Received};
 
     fn binding(contact: &str, source: &str, transport: Transport) -> Binding {
         Binding {

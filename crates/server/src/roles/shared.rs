@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use trunkline_store::UserId;
 
-use crate::guard::Guard;
-use crate::registrar::Registrar;
+use crate::roles::registrar::Registrar;
+use crate::transport::guard::Guard;
 
 /// Calls in progress per user, across shards, for `max_calls`.
 #[derive(Debug, Default)]

@@ -16,7 +16,7 @@ use trunkline_store::{Leg, LiveMedia, Qos};
 use super::Target;
 use super::calls::CallKey;
 use crate::config::MediaMode;
-use crate::core::Peer;
+use crate::transport::Peer;
 
 /// The proxy's hold on the in-process relay.
 #[derive(Debug, Clone)]

@@ -34,10 +34,10 @@ use trunkline_sip::{HeaderName, Index, Message, Method, SipUri, Uri};
 use trunkline_store::{NewCdr, Snapshot, SnapshotUser};
 
 use crate::config::ProxyConfig;
-use crate::core::Peer;
-use crate::flow::Flows;
-use crate::front::{FrontDoor, Outcome};
-use crate::shared::{Shared, UserCalls};
+use crate::roles::shared::{Shared, UserCalls};
+use crate::transport::Peer;
+use crate::transport::flow::Flows;
+use crate::transport::front::{FrontDoor, Outcome};
 use calls::{CallKey, Calls, Hangup, Party};
 use media::Anchor;
 use target::Interfaces;
@@ -196,7 +196,7 @@ impl Proxy {
 
     /// Whether the call `call_id` is this shard's.
     fn owns(&self, call_id: &str) -> bool {
-        crate::ingress::shard_of(call_id.as_bytes(), self.shard.1) == self.shard.0
+        crate::transport::ingress::shard_of(call_id.as_bytes(), self.shard.1) == self.shard.0
     }
 
     fn anchor(&self) -> Option<&Anchor> {

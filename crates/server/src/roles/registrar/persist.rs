@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use trunkline_store::{KvLog, KvLogError};
 
 use crate::config::Transport;
-use crate::registrar::location::{Binding, BindingKey, Location, Received};
+use crate::roles::registrar::location::{Binding, BindingKey, Location, Received};
 
 /// File name in the data directory.
 pub const FILE: &str = "location.log";

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use trunkline_sip::{Host, SipUri};
 
 use crate::config::Transport;
-use crate::core::{Arrival, Peer};
-use crate::flow::Flows;
-use crate::registrar::location::Binding;
-use crate::registrar::location::NodeId;
+use crate::roles::registrar::location::Binding;
+use crate::roles::registrar::location::NodeId;
+use crate::transport::flow::Flows;
+use crate::transport::{Arrival, Peer};
 
 /// This server's sockets, as the proxy advertises them.
 #[derive(Debug, Clone, Default)]

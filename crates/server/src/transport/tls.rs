@@ -20,10 +20,10 @@ pub(crate) use stream::TlsStream;
 use tracing::debug;
 
 use crate::config::{TlsConfig, Transport};
-use crate::flow::Flows;
-use crate::ingress::Ingress;
-use crate::limits::ConnectionLimits;
-use crate::tcp::{self, Limits};
+use crate::transport::flow::Flows;
+use crate::transport::ingress::Ingress;
+use crate::transport::limits::ConnectionLimits;
+use crate::transport::tcp::{self, Limits};
 
 /// Why the TLS settings could not be turned into a working server configuration. Each message
 /// names the config key and the file, like the config checks do.

@@ -120,7 +120,7 @@ mod tests {
 
     use super::*;
     use crate::config::Transport;
-    use crate::registrar::location::{BindingKey, ContactUpdate, FlowRef, NodeId, Received};
+    use crate::roles::registrar::location::{BindingKey, ContactUpdate, FlowRef, NodeId, Received};
 
     fn origin(cseq: u32) -> Origin {
         Origin {
@@ -130,7 +130,7 @@ mod tests {
             received: Received {
                 source: "192.0.2.10:5060".parse().unwrap(),
                 transport: Transport::Tcp,
-                flow: Some(FlowRef::local(crate::flow::FlowId::from_raw(3))),
+                flow: Some(FlowRef::local(crate::transport::flow::FlowId::from_raw(3))),
             },
             user_agent: None,
         }

@@ -14,9 +14,9 @@ use tokio::sync::mpsc;
 use tracing::debug;
 
 use crate::config::Transport;
-use crate::flow::{FlowId, Flows};
-use crate::ingress::Ingress;
-use crate::tcp;
+use crate::transport::flow::{FlowId, Flows};
+use crate::transport::ingress::Ingress;
+use crate::transport::tcp;
 
 /// How long a connect may take before it counts as failed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -62,7 +62,7 @@ impl Dialer {
         id
     }
 
-    fn failed(&self, flow: crate::flow::Registration, addr: SocketAddr, why: &str) {
+    fn failed(&self, flow: crate::transport::flow::Registration, addr: SocketAddr, why: &str) {
         debug!(peer = %addr, error = why, "outbound tcp connect failed");
         let id = flow.id;
         drop(flow);

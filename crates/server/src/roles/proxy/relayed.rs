@@ -15,7 +15,7 @@ use trunkline_sip::{Message, Method};
 
 use super::calls::{CallKey, Hangup};
 use super::{Env, MEDIA_TIMEOUT_REASON, Pending, Proxy, remote};
-use crate::front::Outcome;
+use crate::transport::front::Outcome;
 
 impl Proxy {
     /// The calls in progress with their media figures.

@@ -20,12 +20,12 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tracing::debug;
 
 use crate::config::Transport;
-use crate::core::{Arrival, Inbound};
-use crate::flow::Flows;
-use crate::ingress::Ingress;
-use crate::limits::ConnectionLimits;
-use crate::tcp::{self, Limits};
-use crate::tls;
+use crate::transport::flow::Flows;
+use crate::transport::ingress::Ingress;
+use crate::transport::limits::ConnectionLimits;
+use crate::transport::tcp::{self, Limits};
+use crate::transport::tls;
+use crate::transport::{Arrival, Inbound};
 
 /// The WebSocket subprotocol registered for SIP (RFC 7118 §3).
 const SUBPROTOCOL: &str = "sip";

@@ -12,7 +12,7 @@ use trunkline_sip::Message;
 use super::calls::CallKey;
 use super::media::{Anchor, has_sdp};
 use super::{Env, Pending, Proxy, Target};
-use crate::core::Peer;
+use crate::transport::Peer;
 
 /// The relay's name for a fork branch.
 fn branch_of(b: BranchId) -> Branch {

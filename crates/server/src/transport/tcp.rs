@@ -14,10 +14,10 @@ use tracing::{debug, warn};
 use trunkline_sip::{Frame, ParseError, ParseErrorKind, StreamFramer};
 
 use crate::config::Transport;
-use crate::core::{Arrival, Inbound};
-use crate::flow::Flows;
-use crate::ingress::Ingress;
-use crate::limits::ConnectionLimits;
+use crate::transport::flow::Flows;
+use crate::transport::ingress::Ingress;
+use crate::transport::limits::ConnectionLimits;
+use crate::transport::{Arrival, Inbound};
 
 /// Connection settings from the SIP config.
 #[derive(Debug, Clone, Copy)]
@@ -103,7 +103,7 @@ pub(crate) async fn connection<R, W>(
     mut writer: W,
     peer: SocketAddr,
     transport: Transport,
-    mut flow: crate::flow::Registration,
+    mut flow: crate::transport::flow::Registration,
     core: &Ingress,
     limits: Limits,
 ) -> std::io::Result<()>
@@ -147,7 +147,7 @@ where
                                 Ok(()) => {}
                                 // Overload: 503 with Retry-After instead of queueing.
                                 Err(mpsc::error::TrySendError::Full(msg)) => {
-                                    if let Some(reply) = crate::front::overloaded(&msg.bytes, peer, transport, limits.retry_after) {
+                                    if let Some(reply) = crate::transport::front::overloaded(&msg.bytes, peer, transport, limits.retry_after) {
                                         writer.write_all(&reply.bytes).await?;
                                     }
                                 }
@@ -211,7 +211,7 @@ impl Default for ReadBuf {
 /// After the peer's EOF: writes what the core still sends until it has been quiet for
 /// [`LINGER_QUIET`], at most [`LAST_WORDS`], then closes.
 async fn linger<W: AsyncWrite + Unpin>(
-    flow: &mut crate::flow::Registration,
+    flow: &mut crate::transport::flow::Registration,
     writer: &mut W,
 ) -> std::io::Result<()> {
     let deadline = tokio::time::Instant::now() + LAST_WORDS;
@@ -232,7 +232,7 @@ async fn last_words<W: AsyncWrite + Unpin>(
     error: ParseError,
     peer: SocketAddr,
     transport: Transport,
-    flow: &mut crate::flow::Registration,
+    flow: &mut crate::transport::flow::Registration,
     core: &Ingress,
     writer: &mut W,
 ) -> std::io::Result<()> {

@@ -11,7 +11,7 @@ use trunkline_store::{
 };
 
 use super::hangup::Dialog;
-use crate::shared::UserCalls;
+use crate::roles::shared::UserCalls;
 
 /// A call is known by its Call-ID and the caller's From tag (a fork's dialogs share both).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

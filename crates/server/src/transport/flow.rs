@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::mpsc;
 
 use crate::config::Transport;
-use crate::dial::Dialer;
+use crate::transport::dial::Dialer;
 
 /// Outbound messages queued per connection before the connection counts as stuck.
 const QUEUE: usize = 256;

@@ -18,7 +18,7 @@ use trunkline_sip::{HeaderName, Message};
 use trunkline_store::Snapshot;
 
 use crate::config::{RegistrarConfig, Transport};
-use crate::flow::FlowId;
+use crate::transport::flow::FlowId;
 use auth::{Authenticator, Verdict};
 use contact_policy::ContactPolicy;
 use location::{Binding, FlowRef, Location, Origin, Received, Refused};

@@ -3,8 +3,8 @@
 
 use trunkline_sip::{Contact, HeaderName, Host, Message, SipUri, Uri, unescape};
 
-use crate::registrar::contact_policy::ContactAddr;
-use crate::registrar::location::{BindingKey, ContactUpdate, Update};
+use crate::roles::registrar::contact_policy::ContactAddr;
+use crate::roles::registrar::location::{BindingKey, ContactUpdate, Update};
 
 /// Expiry limits, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +39,7 @@ pub struct RegisterRequest {
     /// What to do with the bindings.
     pub update: Update,
     /// The IP-literal addresses of the contacts to bind (not those being removed), for the
-    /// [`crate::registrar::contact_policy`].
+    /// [`crate::roles::registrar::contact_policy`].
     pub addresses: Vec<ContactAddr>,
     /// Call-ID.
     pub call_id: String,

@@ -13,8 +13,8 @@ use trunkline_media::Side;
 use super::calls::{CallKey, Hangup};
 use super::target::{self, Dial, Unreachable};
 use super::{Env, Pending, Proxy, Target, Template, contact, sets_target};
-use crate::core::Peer;
-use crate::front::Outcome;
+use crate::transport::Peer;
+use crate::transport::front::Outcome;
 
 impl Proxy {
     /// An in-dialog request: follow the route set.

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use trunkline_store::{LiveCall, LiveRequest, RecordOutcome};
 
-use crate::control::Command;
-use crate::core::{Query, now_ms};
-use crate::ingress::shard_of;
-use crate::shared::Shared;
+use crate::driver::control::Command;
+use crate::driver::shard::{Query, now_ms};
+use crate::roles::shared::Shared;
+use crate::transport::ingress::shard_of;
 
 /// Answers commands and live-call requests until both queues close.
 pub(crate) async fn serve(

@@ -20,9 +20,9 @@ use super::target::{self, Dial, Unreachable};
 use super::{
     Env, Pending, Proxy, Target, Template, caller_party, contact, record_routes, sets_target,
 };
-use crate::core::Peer;
-use crate::front::Outcome;
-use crate::registrar::auth::Verdict;
+use crate::roles::registrar::auth::Verdict;
+use crate::transport::Peer;
+use crate::transport::front::Outcome;
 
 impl Proxy {
     /// An out-of-dialog request: authenticate a local caller, find the callee's contacts,

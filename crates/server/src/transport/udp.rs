@@ -28,8 +28,8 @@ use tracing::debug;
 use self::batch::{BatchReceiver, Datagram, SEND_BATCH};
 use self::send_log::{FAILURES, sendable};
 use crate::config::Transport;
-use crate::core::{Arrival, Inbound};
-use crate::ingress::Ingress;
+use crate::transport::ingress::Ingress;
+use crate::transport::{Arrival, Inbound};
 
 /// Largest datagram accepted; anything bigger than a UDP payload cannot arrive anyway.
 const MAX_DATAGRAM: usize = 65_535;
@@ -206,9 +206,9 @@ struct Arrived<'a> {
 /// Hands one datagram to the core; false once the core is gone.
 fn deliver(at: &Arrived<'_>, source: SocketAddr, bytes: &[u8]) -> bool {
     let (core, index) = (at.core, at.index);
-    if crate::stun::is_stun(bytes) {
+    if crate::transport::stun::is_stun(bytes) {
         // An outbound keep-alive (RFC 5626 §4.4.2): answered here, never a SIP message.
-        if let Some(answer) = crate::stun::binding_response(bytes, source)
+        if let Some(answer) = crate::transport::stun::binding_response(bytes, source)
             && sendable(source)
         {
             let _ = at.socket.try_send_to(&answer, source);
@@ -230,9 +230,12 @@ fn deliver(at: &Arrived<'_>, source: SocketAddr, bytes: &[u8]) -> bool {
         // queue; anything else is dropped.
         Err(mpsc::error::TrySendError::Full(msg)) => {
             debug!(%source, "core busy, datagram refused");
-            if let Some(reply) =
-                crate::front::overloaded(&msg.bytes, source, Transport::Udp, at.retry_after)
-                && sendable(reply.destination)
+            if let Some(reply) = crate::transport::front::overloaded(
+                &msg.bytes,
+                source,
+                Transport::Udp,
+                at.retry_after,
+            ) && sendable(reply.destination)
             {
                 let _ = at.socket.try_send_to(&reply.bytes, reply.destination);
             }

@@ -7,7 +7,7 @@
 use trunkline_media::Side;
 use trunkline_sip::{HeaderName, Message, Method, RequestBuilder, SipUri, Uri};
 
-use crate::core::Peer;
+use crate::transport::Peer;
 
 /// One party of a dialog, as requests to it are addressed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,7 +121,7 @@ impl Dialog {
 mod tests {
     use super::*;
     use crate::config::Transport;
-    use crate::core::Arrival;
+    use crate::transport::Arrival;
 
     fn peer(addr: &str) -> Peer {
         Peer {

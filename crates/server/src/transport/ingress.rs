@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::core::Inbound;
+use crate::transport::Inbound;
 
 /// The shards' inbound queues, as transports see them. Cloning is cheap.
 #[derive(Debug, Clone)]

@@ -4,11 +4,10 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use trunkline_sip::{
-    Defect, HeaderName, Host, Message, Method, ParseError, ResponseBuilder, Uri, ViaReceived,
-};
+use trunkline_sip::{Defect, HeaderName, Host, Message, Method, ParseError, ResponseBuilder, Uri};
 
 use crate::config::{SipConfig, Transport};
+use crate::transport::{response_destination, via_received};
 
 /// Methods a request may carry that Trunkline understands (the proxy forwards them all).
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO, REFER, NOTIFY, SUBSCRIBE, MESSAGE";
@@ -349,34 +348,6 @@ pub struct TxContext {
     pub cancel_matched: bool,
     /// A request merged with one that arrived by another path (§8.2.2.2).
     pub merged: bool,
-}
-
-/// RFC 3261 §18.2.1 and RFC 3581: `received` when the sent-by is not the source address,
-/// `rport` filled with the source port when asked for.
-pub fn via_received(top: Option<&trunkline_sip::Via<'_>>, source: SocketAddr) -> ViaReceived {
-    ViaReceived {
-        received: top
-            .filter(|v| !v.host.is_ip(source.ip()))
-            .map(|_| source.ip()),
-        rport: top.and_then(|v| v.rport()).map(|_| source.port()),
-    }
-}
-
-/// RFC 3261 §18.2.2 with RFC 3581: on UDP, to the source address when rport was asked for,
-/// else to the source IP at the sent-by port (default 5060). `maddr` is deliberately not
-/// honoured: it would let anyone aim our responses at a third party.
-pub fn response_destination(
-    top: Option<&trunkline_sip::Via<'_>>,
-    source: SocketAddr,
-    transport: Transport,
-) -> SocketAddr {
-    if transport.is_reliable() {
-        return source;
-    }
-    match top {
-        Some(v) if v.rport().is_none() => SocketAddr::new(source.ip(), v.port.unwrap_or(5060)),
-        _ => source,
-    }
 }
 
 /// Option tags in `name` that this server does not implement, in order, without repeats.

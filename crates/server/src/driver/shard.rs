@@ -5,86 +5,30 @@
 //! ([`CdrSink`]); nothing here waits on storage.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
-use trunkline_proto::{Destination, Engine, Incoming, Output, Received, Timers, TxId};
-use trunkline_sip::{HeaderName, Message, Method, Uri, Via, ViaReceived};
+use trunkline_proto::{Engine, Incoming, Output, Received, Timers, TxId};
+use trunkline_sip::{HeaderName, Message, Method, Uri};
 use trunkline_store::{LiveCall, RecordOutcome, Snapshot, SnapshotHandle};
 
-use crate::cdr::CdrSink;
-use crate::config::Transport;
-use crate::dial::DialEvent;
-use crate::flow::{FlowId, Flows};
-use crate::front::{self, FrontDoor, Outcome, TxContext};
-use crate::guard::{Admission, Class};
-use crate::proxy::{Env, Proxy};
-use crate::registrar::{self, Event};
-use crate::shared::Shared;
-
-/// Messages waiting for a shard before transports start shedding load.
-pub(crate) const INBOUND_QUEUE: usize = 8192;
-
-/// One message as a transport received it.
-#[derive(Debug)]
-pub struct Inbound {
-    /// The whole message (a datagram, or one frame cut from a stream).
-    pub bytes: Vec<u8>,
-    /// Who sent it.
-    pub source: SocketAddr,
-    /// Over what.
-    pub transport: Transport,
-    /// Where it arrived: a UDP listener index, or the connection.
-    pub via: Arrival,
-    /// Set when a stream lost its framing at this message; it gets a 400 if possible.
-    pub broken: Option<trunkline_sip::ParseError>,
-    /// When the transport received it: how long it waited for its shard says whether the
-    /// shard is overloaded.
-    pub queued: Instant,
-}
-
-/// Where a message arrived, so that answers leave the same way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Arrival {
-    /// The UDP socket (listener shard) with this index.
-    Udp(usize),
-    /// A connection.
-    Flow(FlowId),
-}
-
-/// A peer as the transaction engine sees it: how to reach it and over what.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Peer {
-    pub(crate) arrival: Arrival,
-    pub(crate) addr: SocketAddr,
-    pub(crate) transport: Transport,
-}
-
-impl Destination for Peer {
-    fn is_reliable(&self) -> bool {
-        self.transport.is_reliable()
-    }
-
-    fn response_target(&self, top_via: Option<&Via<'_>>) -> Self {
-        Peer {
-            addr: front::response_destination(top_via, self.addr, self.transport),
-            ..*self
-        }
-    }
-
-    fn via_received(&self, top_via: Option<&Via<'_>>) -> ViaReceived {
-        front::via_received(top_via, self.addr)
-    }
-}
+use crate::driver::cdr::CdrSink;
+use crate::roles::proxy::{Env, Proxy};
+use crate::roles::registrar::{self, Event};
+use crate::roles::shared::Shared;
+use crate::transport::dial::DialEvent;
+use crate::transport::flow::{FlowId, Flows};
+use crate::transport::front::{FrontDoor, Outcome, TxContext};
+use crate::transport::guard::{Admission, Class};
+use crate::transport::{Arrival, Inbound, Peer};
 
 /// What the core needs to reach the network.
 #[derive(Debug)]
 pub(crate) struct Network {
-    pub(crate) udp: Vec<crate::udp::UdpOut>,
+    pub(crate) udp: Vec<crate::transport::udp::UdpOut>,
     pub(crate) flows: Arc<Flows>,
     /// How outbound connections ended up (every shard hears of every dial; the one that
     /// sent on it acts).
@@ -136,7 +80,7 @@ pub(crate) struct Roles {
     /// Questions about this shard's calls (`trunkline calls`, the API's live calls).
     pub(crate) queries: mpsc::Receiver<Query>,
     /// Media nodes' answers to the proxy.
-    pub(crate) media: mpsc::UnboundedReceiver<crate::proxy::remote::MediaReply>,
+    pub(crate) media: mpsc::UnboundedReceiver<crate::roles::proxy::remote::MediaReply>,
     /// New INVITEs and REGISTERs that waited longer than this in the inbound queue are
     /// refused with 503 before any work is spent on them.
     pub(crate) overload: Overload,
@@ -266,7 +210,7 @@ fn span(msg: &Message<'_>, role: &'static str) -> tracing::Span {
 /// The span of a message the proxy handles without parsing it here (ACKs, responses): its
 /// Call-ID by a scan.
 fn scanned_span(bytes: &[u8], what: &'static str) -> tracing::Span {
-    let call_id = std::str::from_utf8(crate::ingress::call_id(bytes)).unwrap_or("");
+    let call_id = std::str::from_utf8(crate::transport::ingress::call_id(bytes)).unwrap_or("");
     tracing::info_span!("sip", call_id, method = what, role = "proxy")
 }
 
@@ -302,7 +246,7 @@ impl Core {
         // Before the engine, so that a dropped request leaves no transaction behind; by a
         // scan of the header lines, so that the message is still parsed only once.
         if !msg.bytes.starts_with(b"SIP/") {
-            let ua = crate::ingress::header(&msg.bytes, b"user-agent", b"");
+            let ua = crate::transport::ingress::header(&msg.bytes, b"user-agent", b"");
             let mut guard = self.roles.shared.guard();
             if !ua.is_empty() && guard.has_scanner_list() && guard.is_scanner(ua) {
                 debug!(source = %peer.addr, "scanner User-Agent dropped");
