@@ -73,6 +73,9 @@ pub enum ServerError {
     State(String),
 }
 
+/// Media nodes' replies queued per shard.
+const MEDIA_REPLIES: usize = 4096;
+
 /// Dial events queued per shard (outbound TCP connects are rare).
 const DIAL_EVENTS: usize = 1024;
 
@@ -410,7 +413,7 @@ impl Server {
                 Arc::clone(&shared.user_calls),
                 (index, shard_count),
             );
-            let (media_tx, media_rx) = mpsc::unbounded_channel();
+            let (media_tx, media_rx) = mpsc::channel(MEDIA_REPLIES);
             if config.media.mode != MediaMode::Off && !nodes.is_empty() {
                 // The ng client talks from the family of the first node.
                 let any = match nodes[0].is_ipv6() {

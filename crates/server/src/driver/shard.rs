@@ -80,7 +80,7 @@ pub(crate) struct Roles {
     /// Questions about this shard's calls (`trunkline calls`, the API's live calls).
     pub(crate) queries: mpsc::Receiver<Query>,
     /// Media nodes' answers to the proxy.
-    pub(crate) media: mpsc::UnboundedReceiver<crate::roles::proxy::remote::MediaReply>,
+    pub(crate) media: mpsc::Receiver<crate::roles::proxy::remote::MediaReply>,
     /// New INVITEs and REGISTERs that waited longer than this in the inbound queue are
     /// refused with 503 before any work is spent on them.
     pub(crate) overload: Overload,

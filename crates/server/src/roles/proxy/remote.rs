@@ -72,7 +72,7 @@ pub(crate) struct Remote {
     /// callee (a late offer).
     relayed: HashMap<CallKey, Option<bool>>,
     deferred: HashMap<u64, Deferred>,
-    replies: mpsc::UnboundedSender<MediaReply>,
+    replies: mpsc::Sender<MediaReply>,
     next: u64,
     /// How often calls are asked after, and when next (ms since the epoch).
     poll_every_ms: u64,
@@ -99,7 +99,7 @@ impl Remote {
         mode: MediaMode,
         client: NgClient,
         nodes: Vec<SocketAddr>,
-        replies: mpsc::UnboundedSender<MediaReply>,
+        replies: mpsc::Sender<MediaReply>,
         timeout: Duration,
     ) -> Self {
         let poll_every = (timeout / 2).clamp(Duration::from_secs(1), Duration::from_secs(10));
@@ -263,7 +263,8 @@ impl Remote {
         tokio::spawn(async move {
             let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let result = client.request(node, &borrowed).await;
-            let _ = replies.send(MediaReply { token, result });
+            // The request's own task waits when the shard is behind; the shard never does.
+            let _ = replies.send(MediaReply { token, result }).await;
         });
     }
 
