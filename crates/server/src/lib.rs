@@ -23,8 +23,7 @@ pub use driver::control;
 pub use roles::registrar;
 pub use transport::{flow, front, guard, limits, stun};
 
-use driver::shard as core;
-use driver::{cdr, commands};
+use driver::{cdr, commands, shard};
 use roles::{proxy, shared};
 use transport::{dial, ingress, tcp, tls, udp, ws};
 
@@ -400,7 +399,7 @@ impl Server {
             guard::Guard::new(&config.guard),
         ));
         let cdr_queue = services.cdrs.map(|j| cdr::spawn_writer(j, &mut tasks));
-        let overload = core::Overload {
+        let overload = shard::Overload {
             max_wait: config.sip.overload_wait(),
             retry_after: config.guard.overload_retry_after_secs,
         };
@@ -440,7 +439,7 @@ impl Server {
             }
             let (query_tx, query_rx) = mpsc::channel(16);
             queries.push(query_tx);
-            let roles = core::Roles {
+            let roles = shard::Roles {
                 index,
                 shared: Arc::clone(&shared),
                 snapshot: services.snapshot.clone(),
@@ -450,7 +449,7 @@ impl Server {
                 media: media_rx,
                 overload,
             };
-            let net = core::Network {
+            let net = shard::Network {
                 udp: udp.clone(),
                 flows: Arc::clone(&flows),
                 dialed,
@@ -459,7 +458,7 @@ impl Server {
             let front = front.clone();
             let span = tracing::info_span!("shard", shard = index);
             tasks.spawn(tracing::Instrument::instrument(
-                core::run(inbound, front, net, roles),
+                shard::run(inbound, front, net, roles),
                 span,
             ));
         }

@@ -224,9 +224,21 @@ async fn sleep_until(deadline: Option<Instant>) {
 impl Core {
     fn inbound(&mut self, msg: Inbound, now_ms: u64) {
         let class = Class::of(&msg.bytes);
-        let admitted = (self.roles.shared.guard()).admit(msg.source.ip(), class, now_ms);
-        if admitted == Admission::Drop {
-            return;
+        {
+            // One lock for both edge checks. The scanner check runs before the engine, so a
+            // dropped request leaves no transaction behind, and by a scan of the header
+            // lines, so the message is still parsed only once.
+            let mut guard = self.roles.shared.guard();
+            if guard.admit(msg.source.ip(), class, now_ms) == Admission::Drop {
+                return;
+            }
+            if guard.has_scanner_list() && !msg.bytes.starts_with(b"SIP/") {
+                let ua = crate::transport::ingress::header(&msg.bytes, b"user-agent", b"");
+                if !ua.is_empty() && guard.is_scanner(ua) {
+                    debug!(source = %msg.source, "scanner User-Agent dropped");
+                    return;
+                }
+            }
         }
         let peer = Peer {
             arrival: msg.via,
@@ -242,16 +254,6 @@ impl Core {
         }
         if msg.broken.is_none() && class == Class::Register {
             return self.register_stateless(&msg.bytes, peer);
-        }
-        // Before the engine, so that a dropped request leaves no transaction behind; by a
-        // scan of the header lines, so that the message is still parsed only once.
-        if !msg.bytes.starts_with(b"SIP/") {
-            let ua = crate::transport::ingress::header(&msg.bytes, b"user-agent", b"");
-            let mut guard = self.roles.shared.guard();
-            if !ua.is_empty() && guard.has_scanner_list() && guard.is_scanner(ua) {
-                debug!(source = %peer.addr, "scanner User-Agent dropped");
-                return;
-            }
         }
         match msg.broken {
             // A stream that lost its framing: no transaction, a stateless 400 if possible.
@@ -516,24 +518,10 @@ impl Core {
     /// replay and it gets `stale=true`, after which the phone re-authenticates.
     fn register_stateless(&mut self, bytes: &[u8], from: Peer) {
         let outcome = match Message::parse(bytes) {
-            Ok(msg) if self.is_scanner(&msg, from) => return,
             Ok(msg) => self.answer_parsed(&msg, from, TxContext::default()),
             Err(e) => self.front.reject(bytes, e, from.addr, from.transport),
         };
         self.stateless(from, outcome);
-    }
-
-    /// Whether `msg` comes from a scanner the guard drops unanswered.
-    fn is_scanner(&mut self, msg: &Message<'_>, from: Peer) -> bool {
-        let mut guard = self.roles.shared.guard();
-        let hit = guard.has_scanner_list()
-            && msg
-                .header(HeaderName::UserAgent)
-                .is_some_and(|ua| guard.is_scanner(ua.value));
-        if hit {
-            debug!(source = %from.addr, "scanner User-Agent dropped");
-        }
-        hit
     }
 
     fn answer_parsed(&mut self, msg: &Message<'_>, from: Peer, ctx: TxContext) -> Outcome {

@@ -267,15 +267,16 @@ impl Proxy {
     }
 
     /// The request as it leaves for one target, and the branch of its Via.
+    /// `n` is this copy's number ([`Proxy::bump_branch`]), from which its branch is made.
     fn forwarded(
-        &mut self,
+        &self,
         msg: &Message<'_>,
         tpl: &Template,
         t: &Target,
         from: Peer,
+        n: u64,
     ) -> Option<(Vec<u8>, String)> {
-        self.next_branch = self.next_branch.wrapping_add(1);
-        let branch = branch::forward_branch(msg, self.next_branch)?;
+        let branch = branch::forward_branch(msg, n)?;
         let via = self
             .ifaces
             .via(t.peer.transport, t.peer.addr.ip(), &branch)?;
@@ -341,19 +342,31 @@ impl Proxy {
         self.reap(stx);
     }
 
+    /// A fresh number for a branch or keep-alive this proxy sends.
+    fn bump_branch(&mut self) -> u64 {
+        self.next_branch = self.next_branch.wrapping_add(1);
+        self.next_branch
+    }
+
     fn start_branch(&mut self, env: &mut Env<'_>, stx: ServerTxId, b: BranchId, t: Target) {
+        let n = self.bump_branch();
         let Some(p) = self.pending.get(&stx) else {
             return;
         };
-        let (request, index) = (p.request.clone(), p.index.clone());
-        let (from, mut tpl) = (p.from, p.template.clone());
-        let Some(msg) = Message::from_index(&request, &index) else {
+        let Some(msg) = p.message() else {
             return;
         };
-        if let Some(body) = self.branch_offer(p, &msg, b, &t) {
-            tpl.body = Some(body);
-        }
-        let out = self.forwarded(&msg, &tpl, &t, from);
+        let offer = self.branch_offer(p, &msg, b, &t);
+        let out = match offer {
+            Some(body) => {
+                let tpl = Template {
+                    body: Some(body),
+                    ..p.template.clone()
+                };
+                self.forwarded(&msg, &tpl, &t, p.from, n)
+            }
+            None => self.forwarded(&msg, &p.template, &t, p.from, n),
+        };
         let method = msg.method();
         let started = out.and_then(|(out, branch)| {
             let out = Bytes::from(out);

@@ -210,7 +210,8 @@ impl Proxy {
         let Some(t) = groups.into_iter().flatten().next() else {
             return;
         };
-        let Some((out, _)) = self.forwarded(&msg, &template, &t, from) else {
+        let n = self.bump_branch();
+        let Some((out, _)) = self.forwarded(&msg, &template, &t, from, n) else {
             return;
         };
         env.engine.send_stateless(t.peer, Bytes::from(out));

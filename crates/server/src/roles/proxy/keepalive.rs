@@ -37,8 +37,7 @@ impl Proxy {
                 let ping = match self.config.nat_ping_method {
                     NatPing::Crlf => Some(Bytes::from_static(b"\r\n\r\n")),
                     NatPing::Options => {
-                        self.next_branch = self.next_branch.wrapping_add(1);
-                        let n = self.next_branch;
+                        let n = self.bump_branch();
                         let ip = peer.addr.ip();
                         let via = self
                             .ifaces

@@ -107,8 +107,7 @@ impl Proxy {
         };
         for side in [Side::Caller, Side::Callee] {
             let peer = dialog.end(side).peer;
-            self.next_branch = self.next_branch.wrapping_add(1);
-            let branch = format!("z9hG4bK-mt{:x}", self.next_branch);
+            let branch = format!("z9hG4bK-mt{:x}", self.bump_branch());
             let Some(via) = self.ifaces.via(peer.transport, peer.addr.ip(), &branch) else {
                 continue;
             };
