@@ -6,6 +6,7 @@
 //! ([`trunkline_proto::forward`]) are sans-IO; this module applies policy and drives the
 //! transaction engine.
 
+mod branches;
 pub(crate) mod calls;
 pub(crate) mod contact;
 mod dialog;
@@ -28,8 +29,8 @@ use ipnet::IpNet;
 use tracing::debug;
 use trunkline_media::Side;
 use trunkline_proto::fork::{BranchId, Fork, Step};
-use trunkline_proto::forward::{self, Forward};
-use trunkline_proto::{ClientTxId, Engine, Received, ServerTxId, branch};
+use trunkline_proto::forward;
+use trunkline_proto::{ClientTxId, Engine, Received, ServerTxId};
 use trunkline_sip::{HeaderName, Index, Message, Method, SipUri, Uri};
 use trunkline_store::{NewCdr, Snapshot, SnapshotUser};
 
@@ -266,60 +267,6 @@ impl Proxy {
         None
     }
 
-    /// The request as it leaves for one target, and the branch of its Via.
-    /// `n` is this copy's number ([`Proxy::bump_branch`]), from which its branch is made.
-    fn forwarded(
-        &self,
-        msg: &Message<'_>,
-        tpl: &Template,
-        t: &Target,
-        from: Peer,
-        n: u64,
-    ) -> Option<(Vec<u8>, String)> {
-        let branch = branch::forward_branch(msg, n)?;
-        let via = self
-            .ifaces
-            .via(t.peer.transport, t.peer.addr.ip(), &branch)?;
-        let mut rr = Vec::new();
-        if tpl.record_route {
-            let outward = self
-                .ifaces
-                .record_route(t.peer.transport, t.peer.addr.ip())?;
-            let inward = self.ifaces.record_route(from.transport, from.addr.ip())?;
-            rr.push(outward.clone());
-            // RFC 5658: a second Record-Route when the request changes transport or family.
-            if inward != outward {
-                rr.push(inward);
-            }
-        }
-        let mut remove = tpl.remove.clone();
-        let mut add = tpl.add.clone();
-        if !self.is_trusted_hop(t) {
-            // Asserted identities go to trusted hops only (RFC 3325 §5), and what the caller's
-            // Privacy header hides stays inside the trust domain (RFC 3323 §5).
-            add.retain(|(n, _)| *n != "P-Asserted-Identity");
-            privacy::Privacy::of(msg).removed_for_untrusted(&mut remove);
-        }
-        let fw = Forward {
-            request_uri: t.request_uri.as_deref().map(str::as_bytes),
-            via: &via,
-            record_route: &rr,
-            drop_routes: tpl.drop_routes,
-            drop_last_route: tpl.drop_last_route,
-            prepend_routes: &t.path,
-            append_route: tpl.append_route.as_deref(),
-            remove: &remove,
-            add: &add,
-            replace: tpl.contact.as_slice(),
-            body: tpl.body.as_deref(),
-        };
-        Some((forward::request(msg, &fw), branch))
-    }
-
-    fn is_trusted_hop(&self, t: &Target) -> bool {
-        self.trusted.iter().any(|n| n.contains(&t.peer.addr.ip()))
-    }
-
     /// Carries out what the fork asked for.
     fn apply(&mut self, env: &mut Env<'_>, stx: ServerTxId, steps: Vec<Step<Target>>) {
         for step in steps {
@@ -340,82 +287,6 @@ impl Proxy {
             }
         }
         self.reap(stx);
-    }
-
-    /// A fresh number for a branch or keep-alive this proxy sends.
-    fn bump_branch(&mut self) -> u64 {
-        self.next_branch = self.next_branch.wrapping_add(1);
-        self.next_branch
-    }
-
-    fn start_branch(&mut self, env: &mut Env<'_>, stx: ServerTxId, b: BranchId, t: Target) {
-        let n = self.bump_branch();
-        let Some(p) = self.pending.get(&stx) else {
-            return;
-        };
-        let Some(msg) = p.message() else {
-            return;
-        };
-        let offer = self.branch_offer(p, &msg, b, &t);
-        let out = match offer {
-            Some(body) => {
-                let tpl = Template {
-                    body: Some(body),
-                    ..p.template.clone()
-                };
-                self.forwarded(&msg, &tpl, &t, p.from, n)
-            }
-            None => self.forwarded(&msg, &p.template, &t, p.from, n),
-        };
-        let method = msg.method();
-        let started = out.and_then(|(out, branch)| {
-            let out = Bytes::from(out);
-            // Keyed by the branch and method it was built with: the engine need not parse it.
-            let tx = env
-                .engine
-                .request_keyed(out.clone(), &branch, method?, t.peer, Instant::now())
-                .ok()?;
-            Some(BranchTx {
-                tx,
-                forwarded: out,
-                peer: t.peer,
-            })
-        });
-        let Some(p) = self.pending.get_mut(&stx) else {
-            return;
-        };
-        if p.branches.len() <= b.0 {
-            p.branches.resize_with(b.0 + 1, || None);
-        }
-        match started {
-            Some(bt) => {
-                self.clients.insert(bt.tx, (stx, b));
-                p.branches[b.0] = Some(bt);
-            }
-            None => {
-                let mut steps = Vec::new();
-                p.fork.failed(b, 503, &mut steps);
-                self.apply(env, stx, steps);
-            }
-        }
-    }
-
-    fn cancel_branch(&mut self, env: &mut Env<'_>, stx: ServerTxId, b: BranchId) {
-        let Some(Some(bt)) = self.pending.get(&stx).and_then(|p| p.branches.get(b.0)) else {
-            return;
-        };
-        let Ok(inv) = Message::parse(&bt.forwarded) else {
-            return;
-        };
-        let Some(cancel) = forward::cancel(&inv) else {
-            return;
-        };
-        if let Ok(ctx) = env
-            .engine
-            .request(Bytes::from(cancel), bt.peer, Instant::now())
-        {
-            self.cancels.insert(ctx);
-        }
     }
 
     /// Forwards a response upstream. `anchored` is the body a media node gave it (`Some`:
