@@ -9,9 +9,10 @@ use std::fmt::Debug;
 use std::time::Instant;
 
 use bytes::Bytes;
-use trunkline_sip::{
-    HeaderName, Index, Message, Method, ParseError, ResponseBuilder, Via, ViaReceived,
-};
+use trunkline_sip::{Index, Message, Method, ParseError, ResponseBuilder, Via, ViaReceived};
+
+mod ack;
+mod id_map;
 
 use crate::act::{Act, End, TxError};
 use crate::invite_client::InviteClient;
@@ -20,6 +21,8 @@ use crate::key::{self, ClientKey, MergeKey, ServerKey};
 use crate::non_invite_client::NonInviteClient;
 use crate::non_invite_server::NonInviteServer;
 use crate::timer::{TimerKind, Timers};
+use ack::build_ack;
+use id_map::IdMap;
 
 /// Where a message came from or goes to, as the driver knows it (socket and address, or a
 /// connection). The engine only asks the questions below.
@@ -664,57 +667,4 @@ fn status_code(bytes: &[u8]) -> Option<u16> {
         }
         _ => None,
     }
-}
-
-/// Hashes our own sequential transaction ids as they are: they are not attacker-chosen, so
-/// SipHash's flood resistance buys nothing on these maps.
-#[derive(Debug, Default, Clone, Copy)]
-struct IdHasher(u64);
-
-impl std::hash::Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        // Spread sequential ids over the table's buckets.
-        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
-
-/// The ACK for a non-2xx final response (RFC 3261 §17.1.1.3): the INVITE's Request-URI,
-/// top Via, Route, From, Call-ID and CSeq number; the response's To.
-fn build_ack(invite: &[u8], response: &Message<'_>) -> Option<Bytes> {
-    let req = Message::parse(invite).ok()?;
-    let rl = req.request_line()?;
-    let mut out = Vec::with_capacity(invite.len().min(1024));
-    out.extend_from_slice(b"ACK ");
-    out.extend_from_slice(rl.uri);
-    out.extend_from_slice(b" SIP/2.0\r\n");
-    let top_via = req.values(HeaderName::Via).next()?.ok()?;
-    push(&mut out, b"Via", top_via);
-    for h in req.headers_named(HeaderName::Route) {
-        push(&mut out, b"Route", h.value);
-    }
-    push(&mut out, b"From", req.header(HeaderName::From)?.value);
-    push(&mut out, b"To", response.header(HeaderName::To)?.value);
-    push(&mut out, b"Call-ID", req.header(HeaderName::CallId)?.value);
-    let cseq = req.cseq().ok()?;
-    push(&mut out, b"CSeq", format!("{} ACK", cseq.seq).as_bytes());
-    push(&mut out, b"Max-Forwards", b"70");
-    out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
-    Some(Bytes::from(out))
-}
-
-fn push(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    out.extend_from_slice(name);
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
 }
