@@ -5,4 +5,5 @@
 pub(crate) mod cdr;
 pub(crate) mod commands;
 pub mod control;
+pub(crate) mod dispatch;
 pub(crate) mod shard;

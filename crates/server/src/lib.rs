@@ -23,7 +23,7 @@ pub use driver::control;
 pub use roles::registrar;
 pub use transport::{flow, front, guard, limits, stun};
 
-use driver::{cdr, commands, shard};
+use driver::{cdr, commands, dispatch, shard};
 use roles::{proxy, shared};
 use transport::{dial, ingress, tcp, tls, udp, ws};
 
@@ -399,7 +399,7 @@ impl Server {
             guard::Guard::new(&config.guard),
         ));
         let cdr_queue = services.cdrs.map(|j| cdr::spawn_writer(j, &mut tasks));
-        let overload = shard::Overload {
+        let overload = dispatch::Overload {
             max_wait: config.sip.overload_wait(),
             retry_after: config.guard.overload_retry_after_secs,
         };
@@ -412,7 +412,7 @@ impl Server {
                 Arc::clone(&shared.user_calls),
                 (index, shard_count),
             );
-            let (media_tx, media_rx) = mpsc::channel(MEDIA_REPLIES);
+            let mut ng = None;
             if config.media.mode != MediaMode::Off && !nodes.is_empty() {
                 // The ng client talks from the family of the first node.
                 let any = match nodes[0].is_ipv6() {
@@ -422,13 +422,9 @@ impl Server {
                 let client = trunkline_media::NgClient::bind(any)
                     .await
                     .map_err(|source| ServerError::MediaBind { addr: any, source })?;
-                let remote = proxy::remote::Remote::new(
-                    config.media.mode,
-                    client,
-                    nodes.clone(),
-                    media_tx,
-                    media_timeout,
-                );
+                ng = Some(client);
+                let remote =
+                    proxy::remote::Remote::new(config.media.mode, nodes.clone(), media_timeout);
                 proxy = proxy.with_remote(remote);
             }
             if let Some(sessions) = &sessions {
@@ -439,26 +435,28 @@ impl Server {
             }
             let (query_tx, query_rx) = mpsc::channel(16);
             queries.push(query_tx);
-            let roles = shard::Roles {
+            let roles = dispatch::Roles {
                 index,
                 shared: Arc::clone(&shared),
                 snapshot: services.snapshot.clone(),
                 proxy,
                 cdrs: cdr::CdrSink::new(cdr_queue.clone()),
-                queries: query_rx,
-                media: media_rx,
                 overload,
+            };
+            let mail = shard::Mailboxes {
+                queries: query_rx,
+                media: mpsc::channel(MEDIA_REPLIES),
+                ng,
             };
             let net = shard::Network {
                 udp: udp.clone(),
                 flows: Arc::clone(&flows),
                 dialed,
-                dialing: std::collections::HashMap::new(),
             };
-            let front = front.clone();
+            let core = dispatch::Dispatch::new(front.clone(), Arc::clone(&flows), roles);
             let span = tracing::info_span!("shard", shard = index);
             tasks.spawn(tracing::Instrument::instrument(
-                shard::run(inbound, front, net, roles),
+                shard::run(inbound, core, net, mail),
                 span,
             ));
         }

@@ -2,6 +2,7 @@
 //! stateful proxy (initial requests, dialogs, forking, NAT, privacy, limits, media), and the
 //! state they share across shards.
 
+pub(crate) mod actions;
 pub(crate) mod proxy;
 pub mod registrar;
 pub(crate) mod shared;

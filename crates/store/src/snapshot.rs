@@ -129,6 +129,19 @@ impl Snapshot {
         password: &str,
         enabled: bool,
     ) {
+        self.insert_test_user_limited(domain, username, password, enabled, None);
+    }
+
+    /// [`Snapshot::insert_test_user`] with at most `max_calls` calls at a time.
+    #[cfg(feature = "testing")]
+    pub fn insert_test_user_limited(
+        &mut self,
+        domain: &str,
+        username: &str,
+        password: &str,
+        enabled: bool,
+        max_calls: Option<u32>,
+    ) {
         use trunkline_sip::digest::{Algorithm, ha1};
         let id = self.users.len() as i64 + 1;
         self.apply(Change::UserUpserted(User {
@@ -140,7 +153,7 @@ impl Snapshot {
             ha1_md5: Ha1(ha1(Algorithm::Md5, username, domain, password).to_string()),
             ha1_sha256: Ha1(ha1(Algorithm::Sha256, username, domain, password).to_string()),
             caller_id: None,
-            max_calls: None,
+            max_calls,
             enabled,
             record_calls: false,
             created_at: 0,

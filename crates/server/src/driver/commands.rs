@@ -8,7 +8,7 @@ use tokio::sync::{mpsc, oneshot};
 use trunkline_store::{LiveCall, LiveRequest, RecordOutcome};
 
 use crate::driver::control::Command;
-use crate::driver::shard::{Query, now_ms};
+use crate::driver::dispatch::{Query, now_ms};
 use crate::roles::shared::Shared;
 use crate::transport::ingress::shard_of;
 

@@ -3,8 +3,9 @@
 //! serial across q values), record-routed (twice when the transport changes) and tracked as
 //! calls for limits and CDRs; in-dialog requests follow their route set; CANCEL reaches every
 //! branch. The response context ([`trunkline_proto::fork`]) and the message edits
-//! ([`trunkline_proto::forward`]) are sans-IO; this module applies policy and drives the
-//! transaction engine.
+//! ([`trunkline_proto::forward`]) are sans-IO, and so is this role: it is handed events
+//! (requests, responses, client transaction failures and ends, the time, media nodes' replies)
+//! and answers with [`Actions`](crate::roles::actions::Actions) the driver carries out.
 
 mod branches;
 pub(crate) mod calls;
@@ -19,22 +20,24 @@ mod privacy;
 mod relayed;
 pub(crate) mod remote;
 pub(crate) mod target;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use ipnet::IpNet;
-use tracing::debug;
 use trunkline_media::Side;
 use trunkline_proto::fork::{BranchId, Fork, Step};
 use trunkline_proto::forward;
-use trunkline_proto::{ClientTxId, Engine, Received, ServerTxId};
+use trunkline_proto::{Received, ServerTxId};
 use trunkline_sip::{HeaderName, Index, Message, Method, SipUri, Uri};
-use trunkline_store::{NewCdr, Snapshot, SnapshotUser};
+use trunkline_store::{Snapshot, SnapshotUser};
 
 use crate::config::ProxyConfig;
+use crate::roles::actions::{Actions, ClientRef};
 use crate::roles::shared::{Shared, UserCalls};
 use crate::transport::Peer;
 use crate::transport::flow::Flows;
@@ -48,15 +51,14 @@ const MEDIA_TIMEOUT_REASON: &str = "Q.850;cause=102;text=\"media timeout\"";
 
 /// What the proxy borrows from the core for one event.
 pub(crate) struct Env<'a> {
-    pub(crate) engine: &'a mut Engine<Peer>,
     pub(crate) front: &'a FrontDoor,
     /// The registrar and the guard, shared with the other shards (lock, use, let go).
     pub(crate) shared: &'a Shared,
     pub(crate) snapshot: &'a Snapshot,
     pub(crate) flows: &'a Arc<Flows>,
     pub(crate) now_ms: u64,
-    /// CDRs to hand to the journal.
-    pub(crate) cdrs: &'a mut Vec<NewCdr>,
+    /// What the proxy asks the driver to do.
+    pub(crate) out: &'a mut Actions,
 }
 
 /// Where a branch goes.
@@ -69,7 +71,7 @@ struct Target {
 
 #[derive(Debug)]
 struct BranchTx {
-    tx: ClientTxId,
+    tx: ClientRef,
     forwarded: Bytes,
     peer: Peer,
 }
@@ -126,12 +128,14 @@ pub(crate) struct Proxy {
     /// Who may choose the next hop (`proxy.relay_customers`).
     policy: trunkline_routing::Policy,
     pending: HashMap<ServerTxId, Pending>,
-    clients: HashMap<ClientTxId, (ServerTxId, BranchId)>,
-    cancels: HashSet<ClientTxId>,
+    clients: HashMap<ClientRef, (ServerTxId, BranchId)>,
+    cancels: HashSet<ClientRef>,
     /// INVITE server transactions answered 2xx: an ACK matching one is end-to-end.
     accepted: HashSet<ServerTxId>,
     calls: Calls,
     next_branch: u64,
+    /// The name of the next client transaction this proxy starts.
+    next_client: u64,
     /// The in-process media relay, and how long media may stop before a call is ended.
     anchor: Option<(Anchor, Duration)>,
     /// Remote media nodes, instead of the in-process relay.
@@ -176,6 +180,7 @@ impl Proxy {
             accepted: HashSet::new(),
             calls: Calls::new(user_calls),
             next_branch: rand::random::<u32>() as u64,
+            next_client: 0,
             anchor: None,
             remote: None,
             shard,
@@ -326,7 +331,7 @@ impl Proxy {
             };
             let (key, sender) = (key.clone(), *sender);
             if let Some(r) = self.remote.as_mut()
-                && r.anchor(&key, sender.other(), &resp, offered, then)
+                && r.anchor(&key, sender.other(), &resp, offered, then, env.out)
                     .is_none()
             {
                 return;
@@ -369,9 +374,7 @@ impl Proxy {
                 self.calls.answered(&key, env.now_ms, dialog);
             }
         }
-        if let Err(e) = env.engine.respond(stx, Bytes::from(out), Instant::now()) {
-            debug!(error = %e, code, "forwarded response refused by the server transaction");
-        }
+        env.out.respond(stx, out);
     }
 
     fn final_response(
@@ -407,9 +410,7 @@ impl Proxy {
                     env.front
                         .reply(&msg, p.from.addr, p.from.transport, code, reason, &[])
                 {
-                    let _ = env
-                        .engine
-                        .respond(stx, Bytes::from(r.bytes), Instant::now());
+                    env.out.respond(stx, r.bytes);
                 }
             }
         }
@@ -425,7 +426,7 @@ impl Proxy {
     pub(crate) fn response(
         &mut self,
         env: &mut Env<'_>,
-        ctx: ClientTxId,
+        ctx: ClientRef,
         code: u16,
         received: Received,
     ) {
@@ -445,13 +446,13 @@ impl Proxy {
     }
 
     /// A client transaction failed without a final response (408 timeout, 503 transport).
-    pub(crate) fn client_failed(&mut self, env: &mut Env<'_>, ctx: ClientTxId, code: u16) {
+    pub(crate) fn client_failed(&mut self, env: &mut Env<'_>, ctx: ClientRef, code: u16) {
         self.declined(ctx);
         self.feed(env, ctx, |fork, b, steps| fork.failed(b, code, steps));
     }
 
     /// Client transaction `ctx` (a branch of a request) ended without an answer.
-    fn declined(&self, ctx: ClientTxId) {
+    fn declined(&self, ctx: ClientRef) {
         if let Some(&(stx, b)) = self.clients.get(&ctx)
             && !self.cancels.contains(&ctx)
         {
@@ -464,7 +465,7 @@ impl Proxy {
     fn feed(
         &mut self,
         env: &mut Env<'_>,
-        ctx: ClientTxId,
+        ctx: ClientRef,
         event: impl FnOnce(&mut Fork<Target>, BranchId, &mut Vec<Step<Target>>),
     ) {
         if self.cancels.contains(&ctx) {
@@ -495,9 +496,7 @@ impl Proxy {
                     &[],
                 )
             {
-                let _ = env
-                    .engine
-                    .respond(stx, Bytes::from(r.bytes), Instant::now());
+                env.out.respond(stx, r.bytes);
             }
             if let Some(key) = pending.call {
                 let cdr = self.calls.failed(&key, 487, env.now_ms);
@@ -514,7 +513,7 @@ impl Proxy {
     }
 
     /// A client transaction is gone.
-    pub(crate) fn client_ended(&mut self, ctx: ClientTxId) {
+    pub(crate) fn client_ended(&mut self, ctx: ClientRef) {
         self.cancels.remove(&ctx);
         if let Some((stx, _)) = self.clients.remove(&ctx) {
             self.reap(stx);
@@ -577,7 +576,7 @@ impl Proxy {
         }
         self.media_timeouts(env);
         if let Some(r) = self.remote.as_mut() {
-            r.poll(env.now_ms);
+            r.poll(env.now_ms, env.out);
         }
         if main {
             self.keepalive(env);

@@ -2,8 +2,6 @@
 //! Record-Route, what an untrusted hop must not see), the client transaction it starts,
 //! and the CANCEL that ends it.
 
-use std::time::Instant;
-
 use bytes::Bytes;
 use trunkline_proto::fork::BranchId;
 use trunkline_proto::forward::{self, Forward};
@@ -11,6 +9,7 @@ use trunkline_proto::{ServerTxId, branch};
 use trunkline_sip::Message;
 
 use super::{BranchTx, Env, Proxy, Target, Template, privacy};
+use crate::roles::actions::{Action, ClientRef};
 use crate::transport::Peer;
 
 impl Proxy {
@@ -99,19 +98,15 @@ impl Proxy {
             }
             None => self.forwarded(&msg, &p.template, &t, p.from, n),
         };
-        let method = msg.method();
-        let started = out.and_then(|(out, branch)| {
+        let started = out.map(|(out, branch)| {
             let out = Bytes::from(out);
-            // Keyed by the branch and method it was built with: the engine need not parse it.
-            let tx = env
-                .engine
-                .request_keyed(out.clone(), &branch, method?, t.peer, Instant::now())
-                .ok()?;
-            Some(BranchTx {
+            // Keyed by the branch it was built with: the engine need not parse it.
+            let tx = self.start_client(env, out.clone(), t.peer, Some(branch));
+            BranchTx {
                 tx,
                 forwarded: out,
                 peer: t.peer,
-            })
+            }
         });
         let Some(p) = self.pending.get_mut(&stx) else {
             return;
@@ -132,6 +127,26 @@ impl Proxy {
         }
     }
 
+    /// Asks the driver for a client transaction sending `bytes` to `to`: its events come
+    /// back under the name returned.
+    pub(super) fn start_client(
+        &mut self,
+        env: &mut Env<'_>,
+        bytes: Bytes,
+        to: Peer,
+        branch: Option<String>,
+    ) -> ClientRef {
+        self.next_client += 1;
+        let key = ClientRef(self.next_client);
+        env.out.push(Action::Request {
+            key,
+            bytes,
+            to,
+            branch,
+        });
+        key
+    }
+
     pub(super) fn cancel_branch(&mut self, env: &mut Env<'_>, stx: ServerTxId, b: BranchId) {
         let Some(Some(bt)) = self.pending.get(&stx).and_then(|p| p.branches.get(b.0)) else {
             return;
@@ -142,11 +157,8 @@ impl Proxy {
         let Some(cancel) = forward::cancel(&inv) else {
             return;
         };
-        if let Ok(ctx) = env
-            .engine
-            .request(Bytes::from(cancel), bt.peer, Instant::now())
-        {
-            self.cancels.insert(ctx);
-        }
+        let peer = bt.peer;
+        let ctx = self.start_client(env, Bytes::from(cancel), peer, None);
+        self.cancels.insert(ctx);
     }
 }

@@ -200,7 +200,7 @@ impl Proxy {
                         received: received.clone(),
                         from,
                     };
-                    if r.anchor(k, *side, &msg, true, then).is_none() {
+                    if r.anchor(k, *side, &msg, true, then, env.out).is_none() {
                         return;
                     }
                 }
@@ -214,7 +214,7 @@ impl Proxy {
         let Some((out, _)) = self.forwarded(&msg, &template, &t, from, n) else {
             return;
         };
-        env.engine.send_stateless(t.peer, Bytes::from(out));
+        env.out.send(t.peer, out);
     }
 }
 

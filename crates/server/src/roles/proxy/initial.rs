@@ -287,7 +287,7 @@ impl Proxy {
                 .begin(key.clone(), caller_party(msg, caller), callee, env.now_ms)
             && let Some(cdr) = self.calls.failed(&key, code, env.now_ms)
         {
-            env.cdrs.push(cdr);
+            env.out.cdr(cdr);
         }
         Self::reply(env, msg, from, code, reason, &[])
     }

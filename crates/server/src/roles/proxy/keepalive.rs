@@ -49,7 +49,7 @@ impl Proxy {
                     }
                 };
                 if let Some(ping) = ping {
-                    env.engine.send_stateless(peer, ping);
+                    env.out.send(peer, ping);
                 }
             }
         }

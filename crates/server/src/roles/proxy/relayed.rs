@@ -3,10 +3,7 @@
 //! the live view of calls and recording on request that the API and CLI use, and the steps
 //! that wait for a remote media node's answer.
 
-use std::time::Instant;
-
 use bytes::Bytes;
-use tracing::debug;
 use trunkline_media::Side;
 use trunkline_store::{Leg, LiveCall, NewCdr, RecordOutcome};
 
@@ -15,6 +12,7 @@ use trunkline_sip::{Message, Method};
 
 use super::calls::{CallKey, Hangup};
 use super::{Env, MEDIA_TIMEOUT_REASON, Pending, Proxy, remote};
+use crate::roles::actions::{Actions, MediaReply};
 use crate::transport::front::Outcome;
 
 impl Proxy {
@@ -28,7 +26,12 @@ impl Proxy {
     }
 
     /// Records the call with Call-ID `call_id` from now on (the API's per-call recording).
-    pub(crate) fn record_call(&mut self, call_id: &str, now_ms: u64) -> RecordOutcome {
+    pub(crate) fn record_call(
+        &mut self,
+        call_id: &str,
+        now_ms: u64,
+        out: &mut Actions,
+    ) -> RecordOutcome {
         let keys = self.calls.keys_of(call_id);
         if keys.is_empty() {
             return RecordOutcome::NotFound;
@@ -39,7 +42,7 @@ impl Proxy {
             if self
                 .anchor()
                 .is_some_and(|a| a.relays(&key) && a.record(&key, now_ms))
-                || self.remote.as_ref().is_some_and(|r| r.record(&key))
+                || self.remote.as_ref().is_some_and(|r| r.record(&key, out))
             {
                 outcome = RecordOutcome::Recording;
             }
@@ -57,8 +60,8 @@ impl Proxy {
         if let Some(r) = self.remote.as_mut()
             && r.relays(key)
         {
-            if let Some(cdr) = r.release(key, cdr) {
-                env.cdrs.push(cdr);
+            if let Some(cdr) = r.release(key, cdr, env.out) {
+                env.out.cdr(cdr);
             }
             return;
         }
@@ -69,7 +72,7 @@ impl Proxy {
                 cdr.qos = qos;
                 cdr.recording = recording;
             }
-            env.cdrs.push(cdr);
+            env.out.cdr(cdr);
         }
     }
 
@@ -112,9 +115,7 @@ impl Proxy {
                 continue;
             };
             let bye = dialog.bye(side, &via, MEDIA_TIMEOUT_REASON);
-            if let Err(e) = env.engine.request(Bytes::from(bye), peer, Instant::now()) {
-                debug!(error = %e, "media timeout BYE not sent");
-            }
+            self.start_client(env, Bytes::from(bye), peer, None);
         }
         tracing::info!(
             call_id = key.call_id,
@@ -124,7 +125,7 @@ impl Proxy {
     }
 
     /// A media node answered: the step that waited for it goes on.
-    pub(crate) fn media_reply(&mut self, env: &mut Env<'_>, reply: remote::MediaReply) {
+    pub(crate) fn media_reply(&mut self, env: &mut Env<'_>, reply: MediaReply) {
         let Some((step, sdp)) = self.remote.as_mut().and_then(|r| r.finish(reply)) else {
             return;
         };
@@ -134,7 +135,7 @@ impl Proxy {
                 if let (Some(key), Some(r)) = (&pending.call, &self.remote)
                     && self.calls.records(key)
                 {
-                    r.record(key);
+                    r.record(key, env.out);
                 }
                 pending.template.body = sdp;
                 self.launch(env, stx, pending);
@@ -150,7 +151,7 @@ impl Proxy {
             remote::Deferred::Ack { received, from } => {
                 self.forward_ack(env, &received, from, Some(sdp))
             }
-            remote::Deferred::Cdr { cdr, .. } => env.cdrs.push(cdr),
+            remote::Deferred::Cdr { cdr, .. } => env.out.cdr(cdr),
             remote::Deferred::Poll { key, gone } => {
                 if gone {
                     self.media_stopped(env, key);
@@ -179,7 +180,7 @@ impl Proxy {
         match self
             .remote
             .as_mut()
-            .map(|r| r.anchor(&key, sender, msg, answers, then))
+            .map(|r| r.anchor(&key, sender, msg, answers, then, env.out))
         {
             Some(Some(remote::Deferred::Launch { stx, pending })) => self.launch(env, stx, pending),
             _ => None,

@@ -1,9 +1,9 @@
 //! Media anchored at remote media nodes (`media.nodes`: Trunkline media nodes or rtpengine)
 //! over the ng protocol. An ng exchange takes a network round trip, so the proxy never waits
 //! for one: what needs the node's answer (the forwarded INVITE or re-INVITE, a response, an
-//! ACK, the CDR with the node's figures) is set aside as a [`Deferred`] step, the request goes
-//! out from a task, and the reply comes back to the SIP core as a [`MediaReply`] that finishes
-//! the step. A node that does not answer leaves the SDP unchanged (logged); a CDR is never
+//! ACK, the CDR with the node's figures) is set aside as a [`Deferred`] step, the request is
+//! an [`Action::Ng`] the driver sends, and the reply comes back as a [`MediaReply`] event that
+//! finishes the step. A node that does not answer leaves the SDP unchanged (logged); a CDR is never
 //! held back by it.
 //!
 //! The proxy asks the nodes after their calls (ng `query`) every half media timeout: the
@@ -19,10 +19,9 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tracing::{debug, warn};
 use trunkline_media::bencode::Value;
-use trunkline_media::{NgClient, NgError, Side};
+use trunkline_media::{NgError, Side};
 use trunkline_proto::{Received, ServerTxId};
 use trunkline_sip::Message;
 use trunkline_store::{Leg, LiveMedia, NewCdr, Qos};
@@ -30,6 +29,7 @@ use trunkline_store::{Leg, LiveMedia, NewCdr, Qos};
 use super::calls::CallKey;
 use super::{Peer, Pending};
 use crate::config::MediaMode;
+use crate::roles::actions::{Action, Actions, MediaReply};
 
 /// What waits for a node's answer.
 #[derive(Debug)]
@@ -55,24 +55,15 @@ pub(super) enum Deferred {
     Poll { key: CallKey, gone: bool },
 }
 
-/// A node's answer to one request of the proxy.
-#[derive(Debug)]
-pub(crate) struct MediaReply {
-    pub(crate) token: u64,
-    pub(crate) result: Result<Value, NgError>,
-}
-
 /// The proxy's remote media nodes.
 #[derive(Debug)]
 pub(crate) struct Remote {
     pub(super) mode: MediaMode,
-    client: NgClient,
     nodes: Vec<SocketAddr>,
     /// Relayed calls; once the first offer went out, whether the node's "caller" is our
     /// callee (a late offer).
     relayed: HashMap<CallKey, Option<bool>>,
     deferred: HashMap<u64, Deferred>,
-    replies: mpsc::Sender<MediaReply>,
     next: u64,
     /// How often calls are asked after, and when next (ms since the epoch).
     poll_every_ms: u64,
@@ -95,21 +86,13 @@ fn sdp_of<'a>(msg: &Message<'a>) -> Option<&'a str> {
 }
 
 impl Remote {
-    pub(crate) fn new(
-        mode: MediaMode,
-        client: NgClient,
-        nodes: Vec<SocketAddr>,
-        replies: mpsc::Sender<MediaReply>,
-        timeout: Duration,
-    ) -> Self {
+    pub(crate) fn new(mode: MediaMode, nodes: Vec<SocketAddr>, timeout: Duration) -> Self {
         let poll_every = (timeout / 2).clamp(Duration::from_secs(1), Duration::from_secs(10));
         Remote {
             mode,
-            client,
             nodes,
             relayed: HashMap::new(),
             deferred: HashMap::new(),
-            replies,
             next: 0,
             poll_every_ms: u64::try_from(poll_every.as_millis()).unwrap_or(10_000),
             next_poll_ms: 0,
@@ -119,7 +102,7 @@ impl Remote {
     }
 
     /// Asks the nodes after their calls (those with an offer out), when it is time to.
-    pub(super) fn poll(&mut self, now_ms: u64) {
+    pub(super) fn poll(&mut self, now_ms: u64, out: &mut Actions) {
         if now_ms < self.next_poll_ms {
             return;
         }
@@ -137,7 +120,7 @@ impl Remote {
                 ("call-id", key.call_id.clone()),
             ];
             self.polling.insert(key.clone());
-            self.send(node, pairs, Deferred::Poll { key, gone: false });
+            self.send(out, node, pairs, Deferred::Poll { key, gone: false });
         }
     }
 
@@ -199,6 +182,7 @@ impl Remote {
         msg: &Message<'_>,
         answers_offer: bool,
         then: Deferred,
+        out: &mut Actions,
     ) -> Option<Deferred> {
         let (Some(sdp), Some(node)) = (sdp_of(msg), self.node(&key.call_id)) else {
             return Some(then);
@@ -232,13 +216,18 @@ impl Remote {
         ];
         pairs.extend(ng_from.map(|t| ("from-tag", t)));
         pairs.extend(ng_to.map(|t| ("to-tag", t)));
-        self.send(node, pairs, then);
+        self.send(out, node, pairs, then);
         None
     }
 
     /// Ends the relaying of `key`: `delete` at its node; `cdr`, if any, waits for the node's
     /// figures. The CDR comes back when the call was not relayed (keep it as it is).
-    pub(super) fn release(&mut self, key: &CallKey, cdr: Option<NewCdr>) -> Option<NewCdr> {
+    pub(super) fn release(
+        &mut self,
+        key: &CallKey,
+        cdr: Option<NewCdr>,
+        out: &mut Actions,
+    ) -> Option<NewCdr> {
         let last = self.figures.remove(key);
         let (Some(roles), Some(node)) = (self.relayed.remove(key), self.node(&key.call_id)) else {
             return cdr;
@@ -249,28 +238,32 @@ impl Remote {
             ("call-id", key.call_id.clone()),
         ];
         match cdr {
-            Some(cdr) => self.send(node, pairs, Deferred::Cdr { cdr, swapped, last }),
-            None => self.fire(node, pairs),
+            Some(cdr) => self.send(out, node, pairs, Deferred::Cdr { cdr, swapped, last }),
+            None => fire(out, node, pairs),
         }
         None
     }
 
-    fn send(&mut self, node: SocketAddr, pairs: Vec<(&'static str, String)>, then: Deferred) {
+    fn send(
+        &mut self,
+        out: &mut Actions,
+        node: SocketAddr,
+        pairs: Vec<(&'static str, String)>,
+        then: Deferred,
+    ) {
         self.next = self.next.wrapping_add(1);
         let token = self.next;
         self.deferred.insert(token, then);
-        let (client, replies) = (self.client.clone(), self.replies.clone());
-        tokio::spawn(async move {
-            let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let result = client.request(node, &borrowed).await;
-            // The request's own task waits when the shard is behind; the shard never does.
-            let _ = replies.send(MediaReply { token, result }).await;
+        out.push(Action::Ng {
+            node,
+            pairs,
+            token: Some(token),
         });
     }
 
     /// Has the node of relayed call `key` record it (ng `start recording`); false when the
     /// call is not relayed by a node.
-    pub(super) fn record(&self, key: &CallKey) -> bool {
+    pub(super) fn record(&self, key: &CallKey, out: &mut Actions) -> bool {
         let (true, Some(node)) = (self.relays(key), self.node(&key.call_id)) else {
             return false;
         };
@@ -278,18 +271,8 @@ impl Remote {
             ("command", "start recording".to_owned()),
             ("call-id", key.call_id.clone()),
         ];
-        self.fire(node, pairs);
+        fire(out, node, pairs);
         true
-    }
-
-    fn fire(&self, node: SocketAddr, pairs: Vec<(&'static str, String)>) {
-        let client = self.client.clone();
-        tokio::spawn(async move {
-            let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            if let Err(e) = client.request(node, &borrowed).await {
-                warn!(error = %e, "media node: request failed");
-            }
-        });
     }
 
     /// The step a reply finishes, with the anchored SDP (`None`: unchanged).
@@ -362,6 +345,15 @@ impl Remote {
             }
         }
     }
+}
+
+/// An ng request whose answer nothing waits for (a failure is logged by the driver).
+fn fire(out: &mut Actions, node: SocketAddr, pairs: Vec<(&'static str, String)>) {
+    out.push(Action::Ng {
+        node,
+        pairs,
+        token: None,
+    });
 }
 
 /// A CDR leg's figures from a Trunkline node's per-party totals (`caller`, `callee`: what
