@@ -112,6 +112,13 @@ impl<T> Fork<T> {
         )
     }
 
+    /// Whether branch `b` is to be cancelled (the caller cancelled, another branch won, or
+    /// Timer C fired) or already has its final response: a branch whose request has not gone
+    /// out yet need not go out at all.
+    pub fn is_unwanted(&self, b: BranchId) -> bool {
+        self.is_done(b) || self.branches.get(b.0).is_some_and(|x| x.cancel_wanted)
+    }
+
     /// Once answered, lets go of the branches' final responses, kept only to choose the best.
     pub fn settle(&mut self) {
         if !self.final_sent {

@@ -15,6 +15,7 @@
 
 pub mod config;
 pub mod driver;
+pub(crate) mod media_control;
 pub mod roles;
 pub mod transport;
 
@@ -72,8 +73,11 @@ pub enum ServerError {
     State(String),
 }
 
-/// Media nodes' replies queued per shard.
+/// Media control's answers and stopped calls queued per shard.
 const MEDIA_REPLIES: usize = 4096;
+
+/// Media requests of all shards waiting for media control.
+const MEDIA_REQUESTS: usize = 8192;
 
 /// Dial events queued per shard (outbound TCP connects are rare).
 const DIAL_EVENTS: usize = 1024;
@@ -403,17 +407,16 @@ impl Server {
             max_wait: config.sip.overload_wait(),
             retry_after: config.guard.overload_retry_after_secs,
         };
-        let mut queries = Vec::with_capacity(shard_count);
-        for (index, (inbound, dialed)) in shard_in.into_iter().zip(shard_dials).enumerate() {
-            let mut proxy = proxy::Proxy::new(
-                config.proxy.clone(),
-                ifaces.clone(),
-                config.guard.trusted_nets(),
-                Arc::clone(&shared.user_calls),
-                (index, shard_count),
-            );
-            let mut ng = None;
-            if config.media.mode != MediaMode::Off && !nodes.is_empty() {
+        // Media control: the in-process relay, or the media nodes, driven from one task.
+        let backend = match (&sessions, config.media.mode) {
+            (_, MediaMode::Off) => None,
+            (Some(sessions), _) => {
+                Some(media_control::Backend::Local(media_control::local::Local {
+                    sessions: Arc::clone(sessions),
+                    recordings: state_dir.map(|d| d.join("recordings")),
+                }))
+            }
+            (None, _) if !nodes.is_empty() => {
                 // The ng client talks from the family of the first node.
                 let any = match nodes[0].is_ipv6() {
                     true => SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 0)),
@@ -422,19 +425,28 @@ impl Server {
                 let client = trunkline_media::NgClient::bind(any)
                     .await
                     .map_err(|source| ServerError::MediaBind { addr: any, source })?;
-                ng = Some(client);
-                let remote =
-                    proxy::remote::Remote::new(config.media.mode, nodes.clone(), media_timeout);
-                proxy = proxy.with_remote(remote);
+                let n = media_control::nodes::Nodes::new(client, nodes.clone(), media_timeout);
+                Some(media_control::Backend::Nodes(Arc::new(n)))
             }
-            if let Some(sessions) = &sessions {
-                let recordings = state_dir.map(|d| d.join("recordings"));
-                let anchor =
-                    proxy::media::Anchor::new(config.media.mode, Arc::clone(sessions), recordings);
-                proxy = proxy.with_media(anchor, media_timeout);
+            (None, _) => None,
+        };
+        let (media_tx, media_rx) = mpsc::channel(MEDIA_REQUESTS);
+        let mut media_events = Vec::with_capacity(shard_count);
+        let mut queries = Vec::with_capacity(shard_count);
+        for (index, (inbound, dialed)) in shard_in.into_iter().zip(shard_dials).enumerate() {
+            let mut proxy = proxy::Proxy::new(
+                config.proxy.clone(),
+                ifaces.clone(),
+                config.guard.trusted_nets(),
+                Arc::clone(&shared.user_calls),
+            );
+            if backend.is_some() {
+                proxy = proxy.with_media(proxy::anchoring::Anchoring::new(config.media.mode));
             }
             let (query_tx, query_rx) = mpsc::channel(16);
             queries.push(query_tx);
+            let (event_tx, event_rx) = mpsc::channel(MEDIA_REPLIES);
+            media_events.push(event_tx);
             let roles = dispatch::Roles {
                 index,
                 shared: Arc::clone(&shared),
@@ -444,20 +456,31 @@ impl Server {
                 overload,
             };
             let mail = shard::Mailboxes {
+                index,
                 queries: query_rx,
-                media: mpsc::channel(MEDIA_REPLIES),
-                ng,
+                media_events: event_rx,
+                media: backend.as_ref().map(|_| media_tx.clone()),
             };
             let net = shard::Network {
                 udp: udp.clone(),
                 flows: Arc::clone(&flows),
                 dialed,
             };
-            let core = dispatch::Dispatch::new(front.clone(), Arc::clone(&flows), roles);
+            let core =
+                dispatch::Dispatch::new(front.clone(), Arc::clone(&flows), roles, backend.clone());
             let span = tracing::info_span!("shard", shard = index);
             tasks.spawn(tracing::Instrument::instrument(
                 shard::run(inbound, core, net, mail),
                 span,
+            ));
+        }
+        drop(media_tx);
+        if let Some(backend) = backend {
+            tasks.spawn(media_control::run(
+                backend,
+                media_rx,
+                media_events,
+                media_timeout,
             ));
         }
         tasks.spawn(commands::serve(

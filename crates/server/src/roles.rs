@@ -3,6 +3,7 @@
 //! state they share across shards.
 
 pub(crate) mod actions;
+pub(crate) mod media_control;
 pub(crate) mod proxy;
 pub mod registrar;
 pub(crate) mod shared;

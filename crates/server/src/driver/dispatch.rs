@@ -1,13 +1,12 @@
 //! A shard's sans-IO heart: the transaction engine and the roles, with nothing of tokio. The
 //! shard's task ([`super::shard`]) hands it what arrived (messages, connection outcomes, media
-//! node replies, questions) with the time, sends what it gives back ([`Transmit`]s and ng
-//! requests) and reports how each send went. Every role answers with
+//! events, questions) with the time, sends what it gives back ([`Transmit`]s, and media
+//! requests to media control) and reports how each send went. Every role answers with
 //! [`Action`]s, carried out here on the engine; the client transactions a role starts are
 //! recorded here with the role's name for them, so its events reach it under that name.
 //! Tests drive it on simulated time ([`crate::roles::proxy`]'s tests).
 
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -19,7 +18,9 @@ use trunkline_sip::{HeaderName, Message, Method, Uri};
 use trunkline_store::{LiveCall, RecordOutcome, Snapshot, SnapshotHandle};
 
 use crate::driver::cdr::CdrSink;
-use crate::roles::actions::{Action, Actions, ClientRef, MediaReply};
+use crate::media_control::Backend;
+use crate::roles::actions::{Action, Actions, ClientRef};
+use crate::roles::media_control::{MediaEvent, MediaRequest};
 use crate::roles::proxy::{Env, Proxy};
 use crate::roles::registrar::{self, Event};
 use crate::roles::shared::Shared;
@@ -100,14 +101,6 @@ pub(crate) struct Transmit {
     pub(crate) tx: Option<TxId>,
 }
 
-/// An ng request for a media node; a reply with `token` is handed back as a [`MediaReply`].
-#[derive(Debug)]
-pub(crate) struct NgRequest {
-    pub(crate) node: SocketAddr,
-    pub(crate) pairs: Vec<(&'static str, String)>,
-    pub(crate) token: Option<u64>,
-}
-
 /// What became of a message handed to the network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Sent {
@@ -138,7 +131,10 @@ pub(crate) struct Dispatch {
     /// The actions of the event being handled.
     actions: Actions,
     transmits: VecDeque<Transmit>,
-    ng: Vec<NgRequest>,
+    /// Requests for the media layer, to hand over.
+    media: Vec<MediaRequest>,
+    /// Where calls' media is relayed, for the live view of calls.
+    backend: Option<Backend>,
 }
 
 /// The span a request is handled in: its Call-ID, method and role, so that one call's log
@@ -158,7 +154,12 @@ fn scanned_span(bytes: &[u8], what: &'static str) -> tracing::Span {
 }
 
 impl Dispatch {
-    pub(crate) fn new(front: FrontDoor, flows: Arc<Flows>, roles: Roles) -> Self {
+    pub(crate) fn new(
+        front: FrontDoor,
+        flows: Arc<Flows>,
+        roles: Roles,
+        backend: Option<Backend>,
+    ) -> Self {
         Dispatch {
             engine: Engine::new(Timers::default()),
             front,
@@ -171,7 +172,8 @@ impl Dispatch {
             dialing: HashMap::new(),
             actions: Actions::default(),
             transmits: VecDeque::new(),
-            ng: Vec::new(),
+            media: Vec::new(),
+            backend,
         }
     }
 
@@ -293,7 +295,9 @@ impl Dispatch {
     pub(crate) fn query(&mut self, q: Query, clock: Clock) {
         match q {
             Query::Calls(reply) => {
-                let _ = reply.send(self.roles.proxy.live_calls());
+                let backend = self.backend.as_ref();
+                let figures = |k: &_| backend.and_then(|b| b.live(k));
+                let _ = reply.send(self.roles.proxy.live_calls(figures));
             }
             Query::Record { call_id, reply } => {
                 let mut out = std::mem::take(&mut self.actions);
@@ -327,9 +331,9 @@ impl Dispatch {
         }
     }
 
-    /// A media node answered an ng request.
-    pub(crate) fn media_reply(&mut self, reply: MediaReply, clock: Clock) {
-        self.with_proxy(clock, |proxy, env| proxy.media_reply(env, reply));
+    /// The media layer answered a request, or a call's media stopped.
+    pub(crate) fn media_event(&mut self, event: MediaEvent, clock: Clock) {
+        self.with_proxy(clock, |proxy, env| proxy.media_event(env, event));
     }
 
     fn stateless(&mut self, peer: Peer, outcome: Outcome) {
@@ -410,9 +414,9 @@ impl Dispatch {
         }
     }
 
-    /// The ng requests the roles asked for since the last call.
-    pub(crate) fn take_ng(&mut self) -> Vec<NgRequest> {
-        std::mem::take(&mut self.ng)
+    /// The media requests the roles made since the last call.
+    pub(crate) fn take_media(&mut self) -> Vec<MediaRequest> {
+        std::mem::take(&mut self.media)
     }
 
     fn output(&mut self, out: Output<Peer>, clock: Clock) {
@@ -576,7 +580,7 @@ impl Dispatch {
                     }
                 }
                 Action::Send { to, bytes } => self.engine.send_stateless(to, bytes),
-                Action::Ng { node, pairs, token } => self.ng.push(NgRequest { node, pairs, token }),
+                Action::Media(req) => self.media.push(req),
                 Action::Cdr(cdr) => self.roles.cdrs.push(*cdr),
             }
         }

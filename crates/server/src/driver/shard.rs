@@ -1,7 +1,7 @@
 //! One SIP shard's task: the messages whose Call-ID hashes to it arrive here, in one queue,
 //! and go with the time to its [`Dispatch`] (the engine and the roles, sans-IO); what that
-//! gives back leaves from here, over a UDP socket or a flow, and the ng requests of its
-//! roles go to the media nodes from small tasks whose replies come back on a bounded queue.
+//! gives back leaves from here, over a UDP socket or a flow, and its roles' media requests go
+//! to media control ([`crate::media_control`]), whose answers come back on a bounded queue.
 //! State shared with the other shards (registrar, guard, per-user call counts) is in
 //! [`crate::roles::shared::Shared`]; CDRs leave through a bounded queue; nothing here waits
 //! on storage.
@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
-use trunkline_media::NgClient;
 
-use super::dispatch::{Clock, Dispatch, NgRequest, Query, Sent, Transmit};
-use crate::roles::actions::MediaReply;
+use super::dispatch::{Clock, Dispatch, Query, Sent, Transmit};
+use crate::media_control::Request;
+use crate::roles::media_control::{MediaEvent, MediaRequest};
 use crate::transport::dial::DialEvent;
 use crate::transport::flow::Flows;
 use crate::transport::{Arrival, Inbound};
@@ -29,15 +29,17 @@ pub(crate) struct Network {
     pub(crate) dialed: mpsc::Receiver<DialEvent>,
 }
 
-/// The shard's queues besides the inbound one, and its way to the media nodes.
+/// The shard's queues besides the inbound one.
 #[derive(Debug)]
 pub(crate) struct Mailboxes {
+    /// Which shard this is (media control answers it by this index).
+    pub(crate) index: usize,
     /// Questions about this shard's calls (`trunkline calls`, the API's live calls).
     pub(crate) queries: mpsc::Receiver<Query>,
-    /// Media nodes' answers to the proxy, and where the tasks that ask them send them.
-    pub(crate) media: (mpsc::Sender<MediaReply>, mpsc::Receiver<MediaReply>),
-    /// The ng client, when calls are anchored at media nodes.
-    pub(crate) ng: Option<NgClient>,
+    /// Media control's answers and stopped calls.
+    pub(crate) media_events: mpsc::Receiver<MediaEvent>,
+    /// Requests to media control (none with `media.mode = off`).
+    pub(crate) media: Option<mpsc::Sender<Request>>,
 }
 
 /// Messages taken from the inbound queue per turn of the loop.
@@ -91,7 +93,7 @@ pub(crate) async fn run(
                 }
             }
             Some(event) = net.dialed.recv() => core.dialed(event, Clock::now()),
-            Some(reply) = mail.media.1.recv() => core.media_reply(reply, Clock::now()),
+            Some(event) = mail.media_events.recv() => core.media_event(event, Clock::now()),
             Some(q) = mail.queries.recv() => core.query(q, Clock::now()),
             () = sleep_until(deadline) => {
                 let clock = Clock::now();
@@ -103,39 +105,43 @@ pub(crate) async fn run(
             }
         }
         let clock = Clock::now();
-        while let Some(t) = core.next_transmit(clock) {
-            let how = net.send(&t).await;
-            core.sent(&t, how, clock);
-        }
-        core.persist();
-        for req in core.take_ng() {
-            ask_node(&mail, req);
+        loop {
+            while let Some(t) = core.next_transmit(clock) {
+                let how = net.send(&t).await;
+                core.sent(&t, how, clock);
+            }
+            core.persist();
+            // A request media control cannot take is answered here, which may send more.
+            let media = core.take_media();
+            if media.is_empty() {
+                break;
+            }
+            for req in media {
+                hand_over(&mut core, &mail, req, clock);
+            }
         }
     }
 }
 
-/// Sends an ng request from a task of its own: the reply (or the failure) comes back on the
-/// shard's media queue when the request has a token. The task waits when the shard is
-/// behind; the shard never does.
-fn ask_node(mail: &Mailboxes, req: NgRequest) {
-    let Some(client) = mail.ng.clone() else {
-        return;
+/// Hands a media request to media control without waiting: when its queue is full (or there
+/// is no media control) a request that wants an answer gets the one for "not anchored" at
+/// once, logged, so the call goes on with its SDP unchanged.
+fn hand_over(core: &mut Dispatch, mail: &Mailboxes, req: MediaRequest, clock: Clock) {
+    let req = match &mail.media {
+        Some(q) => match q.try_send((mail.index, req)) {
+            Ok(()) => return,
+            Err(e) => e.into_inner().1,
+        },
+        None => req,
     };
-    let replies = mail.media.0.clone();
-    tokio::spawn(async move {
-        let pairs: Vec<(&str, &str)> = (req.pairs.iter()).map(|(k, v)| (*k, v.as_str())).collect();
-        let result = client.request(req.node, &pairs).await;
-        match req.token {
-            Some(token) => {
-                let _ = replies.send(MediaReply { token, result }).await;
-            }
-            None => {
-                if let Err(e) = result {
-                    warn!(error = %e, "media node: request failed");
-                }
-            }
-        }
-    });
+    warn!(
+        call_id = req.call.call_id,
+        "media control is behind: SDP not anchored"
+    );
+    if let Some(token) = req.token {
+        let answer = req.command.unanswered();
+        core.media_event(MediaEvent::Answer { token, answer }, clock);
+    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -5,12 +5,11 @@
 //! the transaction engine, the sockets and the queues; no role touches the engine, a socket,
 //! the clock, a channel or a task.
 
-use std::net::SocketAddr;
-
 use bytes::Bytes;
 use trunkline_proto::ServerTxId;
 use trunkline_store::NewCdr;
 
+use super::media_control::MediaRequest;
 use crate::transport::Peer;
 
 /// A role's own name for one of its client transactions: the driver maps the engine's
@@ -35,22 +34,10 @@ pub(crate) enum Action {
     },
     /// Sends outside any transaction (an ACK for a 2xx, a keep-alive).
     Send { to: Peer, bytes: Bytes },
-    /// An ng request to media node `node`. With `token`, its reply comes back as the event
-    /// [`MediaReply`] with that token; without, only a failure is logged.
-    Ng {
-        node: SocketAddr,
-        pairs: Vec<(&'static str, String)>,
-        token: Option<u64>,
-    },
+    /// A request to the media layer; with a token its answer comes back as an event.
+    Media(MediaRequest),
     /// A finished call's record for the CDR queue.
     Cdr(Box<NewCdr>),
-}
-
-/// A media node's answer to an [`Action::Ng`] with a token.
-#[derive(Debug)]
-pub(crate) struct MediaReply {
-    pub(crate) token: u64,
-    pub(crate) result: Result<trunkline_media::bencode::Value, trunkline_media::NgError>,
 }
 
 /// The actions of one event, in order.

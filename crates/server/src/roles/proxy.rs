@@ -7,6 +7,7 @@
 //! (requests, responses, client transaction failures and ends, the time, media nodes' replies)
 //! and answers with [`Actions`](crate::roles::actions::Actions) the driver carries out.
 
+pub(crate) mod anchoring;
 mod branches;
 pub(crate) mod calls;
 pub(crate) mod contact;
@@ -18,14 +19,12 @@ mod keepalive;
 pub(crate) mod media;
 mod privacy;
 mod relayed;
-pub(crate) mod remote;
 pub(crate) mod target;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use ipnet::IpNet;
@@ -42,8 +41,8 @@ use crate::roles::shared::{Shared, UserCalls};
 use crate::transport::Peer;
 use crate::transport::flow::Flows;
 use crate::transport::front::{FrontDoor, Outcome};
+use anchoring::{Anchoring, Deferred, How};
 use calls::{CallKey, Calls, Hangup, Party};
-use media::Anchor;
 use target::Interfaces;
 
 /// The Reason (RFC 3326) of the BYEs the proxy sends when a relayed call's media stops.
@@ -136,13 +135,8 @@ pub(crate) struct Proxy {
     next_branch: u64,
     /// The name of the next client transaction this proxy starts.
     next_client: u64,
-    /// The in-process media relay, and how long media may stop before a call is ended.
-    anchor: Option<(Anchor, Duration)>,
-    /// Remote media nodes, instead of the in-process relay.
-    remote: Option<remote::Remote>,
-    /// This proxy's shard and how many there are: the relay is shared, and a call's media
-    /// events are acted on by the shard that owns its Call-ID.
-    shard: (usize, usize),
+    /// The relayed calls and what waits for the media layer (none with `media.mode = off`).
+    media: Option<Anchoring>,
 }
 
 /// Methods whose initial request makes a dialog the proxy stays in.
@@ -167,7 +161,6 @@ impl Proxy {
         ifaces: Interfaces,
         trusted: Vec<IpNet>,
         user_calls: Arc<UserCalls>,
-        shard: (usize, usize),
     ) -> Self {
         Proxy {
             policy: config.routing_policy(),
@@ -181,32 +174,19 @@ impl Proxy {
             calls: Calls::new(user_calls),
             next_branch: rand::random::<u32>() as u64,
             next_client: 0,
-            anchor: None,
-            remote: None,
-            shard,
+            media: None,
         }
     }
 
-    /// Anchors calls at remote media nodes as their mode says.
-    pub(crate) fn with_remote(mut self, remote: remote::Remote) -> Self {
-        self.remote = Some(remote);
+    /// Relays calls' media as `media.mode` says.
+    pub(crate) fn with_media(mut self, media: Anchoring) -> Self {
+        self.media = Some(media);
         self
     }
 
-    /// Anchors calls at `anchor` as its mode says; a relayed call without media for
-    /// `timeout` is ended with a BYE to both parties.
-    pub(crate) fn with_media(mut self, anchor: Anchor, timeout: Duration) -> Self {
-        self.anchor = Some((anchor, timeout));
-        self
-    }
-
-    /// Whether the call `call_id` is this shard's.
-    fn owns(&self, call_id: &str) -> bool {
-        crate::transport::ingress::shard_of(call_id.as_bytes(), self.shard.1) == self.shard.0
-    }
-
-    fn anchor(&self) -> Option<&Anchor> {
-        self.anchor.as_ref().map(|(a, _)| a)
+    /// Whether call `key` is relayed.
+    fn relays(&self, key: &CallKey) -> bool {
+        self.media.as_ref().is_some_and(|m| m.relays(key))
     }
 
     /// Calls in progress.
@@ -294,9 +274,10 @@ impl Proxy {
         self.reap(stx);
     }
 
-    /// Forwards a response upstream. `anchored` is the body a media node gave it (`Some`:
-    /// already asked, `Some(None)`: unchanged); without it, SDP of a relayed call is anchored
-    /// first (in-process at once, at a media node by setting the response aside).
+    /// Forwards a response upstream. `anchored` is the body the media layer gave it
+    /// (`Some`: already asked, `Some(None)`: unchanged); without it, SDP of a relayed call is
+    /// anchored first, the response set aside until the answer comes. `branch`: the fork
+    /// branch it came from, when that matters to the media layer.
     #[allow(clippy::too_many_arguments)]
     fn forward_upstream(
         &mut self,
@@ -307,6 +288,7 @@ impl Proxy {
         challenges: &[(HeaderName, String)],
         source: Option<Peer>,
         anchored: Option<Option<Vec<u8>>>,
+        branch: Option<BranchId>,
     ) {
         let Some(resp) = received.message() else {
             return;
@@ -319,44 +301,33 @@ impl Proxy {
         }
         .into_iter()
         .collect();
-        let media = self.pending.get(&stx).and_then(|p| p.media.clone());
-        let relayed_remotely =
-            (media.as_ref()).filter(|(k, _)| self.remote.as_ref().is_some_and(|r| r.relays(k)));
-        if let (None, Some((key, sender)), 101..=299) = (&anchored, relayed_remotely, code) {
-            let offered = self.pending.get(&stx).is_some_and(|p| p.offered);
-            let then = remote::Deferred::Respond {
+        let p = self.pending.get(&stx);
+        let relayed = (p.and_then(|p| p.media.clone())).filter(|(k, _)| self.relays(k));
+        if let (None, Some((key, sender)), 101..=299) = (&anchored, relayed, code) {
+            // The answerer is the party the request went to. A late offer in the answer
+            // starts the relaying: the caller where the request came from, the callee where
+            // this response did.
+            let caller_v6 = p.is_some_and(|p| p.from.addr.is_ipv6());
+            let callee_v6 = source.map_or(caller_v6, |s| s.addr.is_ipv6());
+            let how = How {
+                answers: p.is_some_and(|p| p.offered),
+                create: Some([caller_v6, callee_v6]),
+                branch: branch.map(|b| (b, callee_v6)),
+                record: self.calls.records(&key).then_some(env.now_ms),
+            };
+            let then = Deferred::Respond {
                 stx,
                 received: received.clone(),
                 source,
             };
-            let (key, sender) = (key.clone(), *sender);
-            if let Some(r) = self.remote.as_mut()
-                && r.anchor(&key, sender.other(), &resp, offered, then, env.out)
+            if let Some(m) = self.media.as_mut()
+                && m.anchor(&key, sender.other(), &resp, how, then, env.out)
                     .is_none()
             {
                 return;
             }
         }
-        let body = match (&media, self.anchor()) {
-            _ if anchored.is_some() => anchored.flatten(),
-            // The answerer is the party the request went to.
-            (Some((key, sender)), Some(a)) if (101..300).contains(&code) => {
-                let record = self.calls.records(key).then_some(env.now_ms);
-                // A late offer in the answer starts the relaying: the caller where the
-                // request came from, the callee where this response did.
-                let p = self.pending.get(&stx);
-                let caller_v6 = p.is_some_and(|p| p.from.addr.is_ipv6());
-                let callee_v6 = source.map_or(caller_v6, |s| s.addr.is_ipv6());
-                a.rewrite(
-                    key,
-                    sender.other(),
-                    &resp,
-                    Some([caller_v6, callee_v6]),
-                    record,
-                )
-            }
-            _ => None,
-        };
+        let body = anchored.flatten();
         let Some(out) = forward::response(&resp, status, challenges, &contact, body.as_deref())
         else {
             return;
@@ -390,7 +361,7 @@ impl Proxy {
                 // §16.7 item 6: a 503 is not passed on as such (it would stop the caller's
                 // other servers too).
                 let status = (code == 503).then_some((500, "Server Internal Error"));
-                self.forward_upstream(env, stx, &received, status, challenges, None, None);
+                self.forward_upstream(env, stx, &received, status, challenges, None, None, None);
             }
             None => {
                 let Some(p) = self.pending.get(&stx) else {
@@ -431,7 +402,7 @@ impl Proxy {
         received: Received,
     ) {
         if code >= 300 {
-            self.declined(ctx);
+            self.declined(env, ctx);
         }
         if (300..400).contains(&code) && self.config.follow_redirects {
             let targets = redirect_targets(&received, &self.ifaces, env.flows);
@@ -447,16 +418,16 @@ impl Proxy {
 
     /// A client transaction failed without a final response (408 timeout, 503 transport).
     pub(crate) fn client_failed(&mut self, env: &mut Env<'_>, ctx: ClientRef, code: u16) {
-        self.declined(ctx);
+        self.declined(env, ctx);
         self.feed(env, ctx, |fork, b, steps| fork.failed(b, code, steps));
     }
 
     /// Client transaction `ctx` (a branch of a request) ended without an answer.
-    fn declined(&self, ctx: ClientRef) {
+    fn declined(&self, env: &mut Env<'_>, ctx: ClientRef) {
         if let Some(&(stx, b)) = self.clients.get(&ctx)
             && !self.cancels.contains(&ctx)
         {
-            self.branch_declined(stx, b);
+            self.branch_declined(env, stx, b);
         }
     }
 
@@ -484,7 +455,7 @@ impl Proxy {
 
     /// The caller's CANCEL for the INVITE of `stx` (already answered 200 by the front door).
     pub(crate) fn cancel(&mut self, env: &mut Env<'_>, stx: ServerTxId) {
-        if let Some(pending) = self.remote.as_mut().and_then(|r| r.take_launch(stx)) {
+        if let Some(pending) = self.media.as_mut().and_then(|m| m.take_launch(stx)) {
             // Cancelled while its offer was at a media node: it never went out.
             if let Some(msg) = pending.message()
                 && let Outcome::Reply(r) = env.front.reply(
@@ -533,7 +504,7 @@ impl Proxy {
         let Some(p) = self.pending.get_mut(&stx) else {
             return;
         };
-        if !p.fork.answered() || self.remote.as_ref().is_some_and(|r| r.holds_response(stx)) {
+        if !p.fork.answered() || self.media.as_ref().is_some_and(|m| m.holds(stx)) {
             return;
         }
         let live = (p.branches.iter().flatten()).any(|b| self.clients.contains_key(&b.tx));
@@ -554,8 +525,8 @@ impl Proxy {
         }
     }
 
-    /// The proxy's second: Timer C, overdue calls, media timeouts, node polls, and on the
-    /// `main` shard the NAT keep-alives of every binding.
+    /// The proxy's second: Timer C, overdue calls, and on the `main` shard the NAT
+    /// keep-alives of every binding.
     pub(crate) fn tick(&mut self, env: &mut Env<'_>, main: bool) {
         let due: Vec<ServerTxId> = (self.pending.iter())
             .filter(|(_, p)| p.ring_deadline.is_some_and(|d| d <= env.now_ms) && !p.fork.answered())
@@ -573,10 +544,6 @@ impl Proxy {
         let max_ms = self.config.max_call_secs * 1000;
         for key in self.calls.overdue(env.now_ms, max_ms) {
             self.end_call(env, &key, Hangup::Timeout);
-        }
-        self.media_timeouts(env);
-        if let Some(r) = self.remote.as_mut() {
-            r.poll(env.now_ms, env.out);
         }
         if main {
             self.keepalive(env);

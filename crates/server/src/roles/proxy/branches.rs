@@ -73,12 +73,15 @@ impl Proxy {
         self.next_branch
     }
 
-    pub(super) fn start_branch(
+    /// Sends branch `b` of the request of `stx` towards `t`, with `offer` as its body when
+    /// the media layer anchored one for it.
+    pub(super) fn send_branch(
         &mut self,
         env: &mut Env<'_>,
         stx: ServerTxId,
         b: BranchId,
         t: Target,
+        offer: Option<Vec<u8>>,
     ) {
         let n = self.bump_branch();
         let Some(p) = self.pending.get(&stx) else {
@@ -87,7 +90,6 @@ impl Proxy {
         let Some(msg) = p.message() else {
             return;
         };
-        let offer = self.branch_offer(p, &msg, b, &t);
         let out = match offer {
             Some(body) => {
                 let tpl = Template {

@@ -10,6 +10,7 @@ use trunkline_sip::{Message, Method, Uri};
 
 use trunkline_media::Side;
 
+use super::anchoring::{Deferred, How};
 use super::calls::{CallKey, Hangup};
 use super::target::{self, Dial, Unreachable};
 use super::{Env, Pending, Proxy, Target, Template, contact, sets_target};
@@ -37,7 +38,7 @@ impl Proxy {
             // A re-INVITE needs a call we know: a forged Route must not make a new call.
             return Self::reply(env, msg, from, 481, "Call/Transaction Does Not Exist", &[]);
         }
-        let (groups, mut template) = match self.next_hop(env, msg, &pre, from, method) {
+        let (groups, template) = match self.next_hop(env, msg, &pre, from, method) {
             Ok(x) => x,
             Err(why) => return self.unreachable(env, msg, from, why),
         };
@@ -57,13 +58,7 @@ impl Proxy {
         }
         // A new offer or answer in a relayed call (re-INVITE, UPDATE, PRACK) is anchored too,
         // and so is the SDP of the responses to it.
-        let media = sent.filter(|(k, _)| {
-            self.anchor().is_some_and(|a| a.relays(k))
-                || self.remote.as_ref().is_some_and(|r| r.relays(k))
-        });
-        if let (Some((k, side)), Some(a)) = (&media, self.anchor()) {
-            template.body = a.rewrite(k, *side, msg, None, None);
-        }
+        let media = sent.filter(|(k, _)| self.relays(k));
         let pending = Pending {
             request: bytes.clone(),
             index: msg.index(),
@@ -193,14 +188,16 @@ impl Proxy {
         match (anchored, &sent) {
             (Some(body), _) => template.body = body,
             (None, Some((k, side))) => {
-                if let Some(a) = self.anchor().filter(|a| a.relays(k)) {
-                    template.body = a.rewrite(k, *side, &msg, None, None);
-                } else if let Some(r) = self.remote.as_mut().filter(|r| r.relays(k)) {
-                    let then = super::remote::Deferred::Ack {
+                if let Some(m) = self.media.as_mut().filter(|m| m.relays(k)) {
+                    let then = Deferred::Ack {
                         received: received.clone(),
                         from,
                     };
-                    if r.anchor(k, *side, &msg, true, then, env.out).is_none() {
+                    let how = How {
+                        answers: true,
+                        ..How::default()
+                    };
+                    if m.anchor(k, *side, &msg, how, then, env.out).is_none() {
                         return;
                     }
                 }

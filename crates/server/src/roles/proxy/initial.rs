@@ -360,28 +360,14 @@ impl Proxy {
                 ));
             }
         }
-        // The relay, when the call needs it: the offer is anchored now (or, for a late offer,
-        // in the 2xx), the answer in the responses.
-        let media = match (&call, self.anchor()) {
-            (Some(key), Some(a)) if super::media::needs_relay(a.mode, msg, from, &groups) => {
-                let record = self.calls.records(key).then_some(env.now_ms);
-                // The callee's leg on the family of the first place it is looked for.
-                let caller_v6 = from.addr.is_ipv6();
-                let callee_v6 =
-                    (groups.iter().flatten().next()).map_or(caller_v6, |t| t.peer.addr.is_ipv6());
-                let create = Some([caller_v6, callee_v6]);
-                template.body = a.rewrite(key, Side::Caller, msg, create, record);
+        // The relay, when the call needs it: the offer is anchored per branch as it starts
+        // (or, for a late offer, in the 2xx), the answer in the responses.
+        let media = match (&call, &mut self.media) {
+            (Some(key), Some(m)) if super::media::needs_relay(m.mode, msg, from, &groups) => {
+                m.relay(key.clone());
                 Some((key.clone(), Side::Caller))
             }
             _ => None,
-        };
-        // Or at a media node.
-        let media = match (&call, &mut self.remote) {
-            (Some(key), Some(r)) if super::media::needs_relay(r.mode, msg, from, &groups) => {
-                r.relay(key.clone());
-                Some((key.clone(), Side::Caller))
-            }
-            _ => media,
         };
         let ring_deadline = invite.then(|| env.now_ms + self.config.ring_timeout_secs * 1000);
         let pending = Pending {

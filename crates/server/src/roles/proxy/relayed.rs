@@ -1,28 +1,29 @@
 //! The proxy's side of relayed calls: how a call's end releases its media (figures and
 //! recording into the CDR), the media timeout that ends a call with a BYE to both parties,
 //! the live view of calls and recording on request that the API and CLI use, and the steps
-//! that wait for a remote media node's answer.
+//! that wait for the media layer's answer.
 
 use bytes::Bytes;
 use trunkline_media::Side;
-use trunkline_store::{Leg, LiveCall, NewCdr, RecordOutcome};
-
 use trunkline_proto::ServerTxId;
 use trunkline_sip::{Message, Method};
+use trunkline_store::{LiveCall, LiveMedia, NewCdr, RecordOutcome};
 
+use super::anchoring::{Deferred, How};
 use super::calls::{CallKey, Hangup};
-use super::{Env, MEDIA_TIMEOUT_REASON, Pending, Proxy, remote};
-use crate::roles::actions::{Actions, MediaReply};
+use super::{Env, MEDIA_TIMEOUT_REASON, Pending, Proxy};
+use crate::roles::actions::Actions;
+use crate::roles::media_control::{MediaCommand, MediaEvent};
 use crate::transport::front::Outcome;
 
 impl Proxy {
-    /// The calls in progress with their media figures.
-    pub(crate) fn live_calls(&self) -> Vec<LiveCall> {
-        self.calls.live(|k| match (self.anchor(), &self.remote) {
-            (Some(a), _) if a.relays(k) => Some(a.live(k)),
-            (_, Some(r)) if r.relays(k) => Some(r.live(k)),
-            _ => None,
-        })
+    /// The calls in progress with their media figures (`figures`: a relayed call's, from the
+    /// media layer).
+    pub(crate) fn live_calls(
+        &self,
+        figures: impl Fn(&CallKey) -> Option<[LiveMedia; 2]>,
+    ) -> Vec<LiveCall> {
+        (self.calls).live(|k| self.relays(k).then(|| figures(k)))
     }
 
     /// Records the call with Call-ID `call_id` from now on (the API's per-call recording).
@@ -39,11 +40,8 @@ impl Proxy {
         let mut outcome = RecordOutcome::NotRelayed;
         for key in keys {
             self.calls.record(&key);
-            if self
-                .anchor()
-                .is_some_and(|a| a.relays(&key) && a.record(&key, now_ms))
-                || self.remote.as_ref().is_some_and(|r| r.record(&key, out))
-            {
+            if let Some(m) = self.media.as_ref().filter(|m| m.relays(&key)) {
+                m.tell(&key, MediaCommand::Record { now_ms }, out);
                 outcome = RecordOutcome::Recording;
             }
         }
@@ -57,21 +55,11 @@ impl Proxy {
         if self.calls.contains(key) {
             return;
         }
-        if let Some(r) = self.remote.as_mut()
-            && r.relays(key)
-        {
-            if let Some(cdr) = r.release(key, cdr, env.out) {
-                env.out.cdr(cdr);
-            }
-            return;
-        }
-        let leg = cdr.as_ref().map_or(Leg::A, |c| c.leg);
-        let media = self.anchor().map(|a| a.release(key, leg));
-        if let Some(mut cdr) = cdr {
-            if let Some((qos, recording)) = media {
-                cdr.qos = qos;
-                cdr.recording = recording;
-            }
+        let cdr = match self.media.as_mut() {
+            Some(m) => m.release(key, cdr, env.out),
+            None => cdr,
+        };
+        if let Some(cdr) = cdr {
             env.out.cdr(cdr);
         }
     }
@@ -82,25 +70,14 @@ impl Proxy {
         self.closed(env, key, cdr);
     }
 
-    /// Relayed calls whose media stopped: each party gets a BYE and the call ends.
-    pub(super) fn media_timeouts(&mut self, env: &mut Env<'_>) {
-        let Some((anchor, timeout)) = self.anchor.clone() else {
-            return;
-        };
-        for key in anchor.idle(timeout) {
-            if !self.owns(&key.call_id) {
-                continue;
-            }
-            self.media_stopped(env, key);
-        }
-    }
-
-    /// Relayed call `key`'s media stopped (found by the in-process relay, or a media node
-    /// dropped the call for its timeout): each party gets a BYE and the call ends.
+    /// Relayed call `key`'s media stopped (no media for the media timeout, or its node
+    /// dropped the call): each party gets a BYE and the call ends.
     fn media_stopped(&mut self, env: &mut Env<'_>, key: CallKey) {
         if !self.calls.contains(&key) {
             // A relayed call the proxy no longer knows: nothing to end but its media.
-            self.closed(env, &key, None);
+            if let Some(m) = self.media.as_mut() {
+                m.forget(&key, env.out);
+            }
             return;
         }
         let Some(dialog) = self.calls.dialog(&key).cloned() else {
@@ -124,44 +101,44 @@ impl Proxy {
         self.end_call(env, &key, Hangup::MediaTimeout);
     }
 
-    /// A media node answered: the step that waited for it goes on.
-    pub(crate) fn media_reply(&mut self, env: &mut Env<'_>, reply: MediaReply) {
-        let Some((step, sdp)) = self.remote.as_mut().and_then(|r| r.finish(reply)) else {
+    /// The media layer answered, or a call's media stopped: what waited goes on.
+    pub(crate) fn media_event(&mut self, env: &mut Env<'_>, event: MediaEvent) {
+        let (token, answer) = match event {
+            MediaEvent::Stopped(key) => return self.media_stopped(env, key),
+            MediaEvent::Answer { token, answer } => (token, answer),
+        };
+        let Some((step, sdp)) = self.media.as_mut().and_then(|m| m.finish(token, answer)) else {
             return;
         };
         match step {
-            remote::Deferred::Launch { stx, mut pending } => {
-                // The node has the call now: a recorded user's call is recorded from here.
-                if let (Some(key), Some(r)) = (&pending.call, &self.remote)
-                    && self.calls.records(key)
-                {
-                    r.record(key, env.out);
-                }
+            Deferred::Launch { stx, mut pending } => {
                 pending.template.body = sdp;
-                self.launch(env, stx, pending);
+                self.launch(env, stx, *pending);
             }
-            remote::Deferred::Respond {
+            Deferred::Branch {
+                stx,
+                branch,
+                target,
+            } => {
+                self.branch_anchored(env, stx, branch, target, sdp);
+                self.reap(stx);
+            }
+            Deferred::Respond {
                 stx,
                 received,
                 source,
             } => {
-                self.forward_upstream(env, stx, &received, None, &[], source, Some(sdp));
+                self.forward_upstream(env, stx, &received, None, &[], source, Some(sdp), None);
                 self.reap(stx);
             }
-            remote::Deferred::Ack { received, from } => {
-                self.forward_ack(env, &received, from, Some(sdp))
-            }
-            remote::Deferred::Cdr { cdr, .. } => env.out.cdr(cdr),
-            remote::Deferred::Poll { key, gone } => {
-                if gone {
-                    self.media_stopped(env, key);
-                }
-            }
+            Deferred::Ack { received, from } => self.forward_ack(env, &received, from, Some(sdp)),
+            Deferred::Cdr(cdr) => env.out.cdr(*cdr),
         }
     }
 
-    /// Forwards `pending` (the request of `stx`), once its SDP is anchored when a media node
-    /// relays call `key`.
+    /// Forwards `pending` (the request of `stx`), once its SDP is anchored when its call is
+    /// relayed. An initial INVITE's offer is anchored per fork branch instead
+    /// ([`Proxy::start_branch`]).
     pub(super) fn launch_relayed(
         &mut self,
         env: &mut Env<'_>,
@@ -169,21 +146,25 @@ impl Proxy {
         msg: &Message<'_>,
         pending: Pending,
     ) -> Option<Outcome> {
-        let relayed = (pending.media.clone())
-            .filter(|(k, _)| self.remote.as_ref().is_some_and(|r| r.relays(k)));
-        let Some((key, sender)) = relayed else {
+        let relayed = (pending.media.clone()).filter(|(k, _)| self.relays(k));
+        let Some((key, sender)) = relayed.filter(|_| pending.call.is_none()) else {
             return self.launch(env, stx, pending);
         };
         // ACK and PRACK carry answers; INVITE and UPDATE offers.
-        let answers = matches!(msg.method(), Some(Method::Ack) | Some(Method::Prack));
-        let then = remote::Deferred::Launch { stx, pending };
-        match self
-            .remote
-            .as_mut()
-            .map(|r| r.anchor(&key, sender, msg, answers, then, env.out))
-        {
-            Some(Some(remote::Deferred::Launch { stx, pending })) => self.launch(env, stx, pending),
-            _ => None,
+        let how = How {
+            answers: matches!(msg.method(), Some(Method::Ack) | Some(Method::Prack)),
+            ..How::default()
+        };
+        let then = Deferred::Launch {
+            stx,
+            pending: Box::new(pending),
+        };
+        match self.media.as_mut() {
+            Some(m) => match m.anchor(&key, sender, msg, how, then, env.out) {
+                Some(Deferred::Launch { stx, pending }) => self.launch(env, stx, *pending),
+                _ => None,
+            },
+            None => None,
         }
     }
 }

@@ -3,13 +3,12 @@
 //! would send comes out as texts, and time moves only when a test says so. RFC 3261 §16
 //! rules, forking, CANCEL, Timer C, NAT aliases, limits and media-node replies.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
-use trunkline_media::bencode::Value;
+use trunkline_media::Side;
 use trunkline_sip::digest::{CredentialsBuilder, Qop, Secret, parse_challenge};
 use trunkline_store::{NewCdr, Snapshot};
 
@@ -18,7 +17,7 @@ use super::target::Interfaces;
 use crate::config::{Config, MediaMode, Transport};
 use crate::driver::cdr::CdrSink;
 use crate::driver::dispatch::{Clock, Dispatch, Overload, Roles, Sent};
-use crate::roles::actions::MediaReply;
+use crate::roles::media_control::{MediaAnswer, MediaCommand, MediaEvent, Sdp as MediaSdp};
 use crate::roles::registrar::Registrar;
 use crate::roles::registrar::location::Location;
 use crate::roles::registrar::service::LocalLocation;
@@ -31,7 +30,6 @@ const DOMAIN: &str = "example.test";
 const SERVER: &str = "127.0.0.1:5060";
 /// A caller from another domain: not one of ours, so never challenged.
 const STRANGER: u16 = 7000;
-const MEDIA_NODE: &str = "127.0.0.1:2223";
 
 /// A shard with its clock and what it sent.
 struct Shard {
@@ -40,6 +38,8 @@ struct Shard {
     /// Whole seconds of simulated time since the start (the proxy ticks once a second).
     seconds: u64,
     cdrs: mpsc::Receiver<NewCdr>,
+    /// What the shard sent and no test looked at yet: (destination port, text).
+    outbox: Vec<(u16, String)>,
 }
 
 fn addr(port: u16) -> SocketAddr {
@@ -82,13 +82,9 @@ impl Shard {
             ifaces,
             config.guard.trusted_nets(),
             Arc::new(UserCalls::default()),
-            (0, 1),
         );
         if config.media.mode != MediaMode::Off {
-            let node = vec![MEDIA_NODE.parse().unwrap()];
-            let remote =
-                super::remote::Remote::new(config.media.mode, node, Duration::from_secs(60));
-            proxy = proxy.with_remote(remote);
+            proxy = proxy.with_media(super::anchoring::Anchoring::new(config.media.mode));
         }
         let (cdr_tx, cdrs) = mpsc::channel(64);
         let roles = Roles {
@@ -102,7 +98,7 @@ impl Shard {
                 retry_after: 5,
             },
         };
-        let core = Dispatch::new(FrontDoor::new(&config.sip), Arc::default(), roles)
+        let core = Dispatch::new(FrontDoor::new(&config.sip), Arc::default(), roles, None)
             .with_snapshot(Arc::new(snapshot(max_calls)));
         Shard {
             core,
@@ -112,6 +108,7 @@ impl Shard {
             },
             seconds: 0,
             cdrs,
+            outbox: Vec::new(),
         }
     }
 
@@ -126,19 +123,28 @@ impl Shard {
             queued: self.clock.at,
         };
         self.core.inbound(msg, self.clock);
+        self.pump();
+    }
+
+    /// The media layer tells the shard `event`.
+    fn media(&mut self, event: MediaEvent) {
+        self.core.media_event(event, self.clock);
+        self.pump();
+    }
+
+    /// Runs the engine's output through the roles; what leaves goes to the outbox.
+    fn pump(&mut self) {
+        while let Some(t) = self.core.next_transmit(self.clock) {
+            self.core.sent(&t, Sent::Out, self.clock);
+            let text = String::from_utf8_lossy(&t.bytes).into_owned();
+            self.outbox.push((t.to.addr.port(), text));
+        }
     }
 
     /// Everything the shard sends now, as (destination port, text).
     fn sent(&mut self) -> Vec<(u16, String)> {
-        let mut out = Vec::new();
-        while let Some(t) = self.core.next_transmit(self.clock) {
-            self.core.sent(&t, Sent::Out, self.clock);
-            out.push((
-                t.to.addr.port(),
-                String::from_utf8_lossy(&t.bytes).into_owned(),
-            ));
-        }
-        out
+        self.pump();
+        std::mem::take(&mut self.outbox)
     }
 
     /// The one message the shard sends to `port` now (others are dropped).
@@ -158,6 +164,7 @@ impl Shard {
             self.clock.ms += 1000;
             self.seconds += 1;
             self.core.timeout(self.clock, true);
+            self.pump();
         }
     }
 
@@ -660,86 +667,153 @@ fn sdp_at(port: u16) -> String {
     )
 }
 
-/// The node's reply carrying `sdp`.
-fn node_reply(token: u64, sdp: &str) -> MediaReply {
-    let mut d = BTreeMap::new();
-    d.insert(b"result".to_vec(), Value::str("ok"));
-    d.insert(b"sdp".to_vec(), Value::str(sdp));
-    MediaReply {
-        token,
-        result: Ok(Value::Dict(d)),
+/// The one media request the shard made, as an SDP to anchor, with its token.
+fn sdp_request(s: &mut Shard) -> (u64, MediaSdp) {
+    let mut reqs = s.core.take_media();
+    assert_eq!(reqs.len(), 1, "{reqs:#?}");
+    let req = reqs.remove(0);
+    match req.command {
+        MediaCommand::Sdp(sdp) => (req.token.expect("an answer is waited for"), sdp),
+        other => panic!("not an SDP: {other:?}"),
     }
 }
 
 #[test]
-fn a_media_nodes_replies_finish_the_forwarding_of_offer_and_answer() {
+fn the_media_layers_answers_finish_the_forwarding_of_offer_and_answer() {
     let mut s = Shard::with(|c| c.media.mode = MediaMode::Always, None);
     s.register("1002", 6002);
     s.deliver(STRANGER, &invite("c9", "1002", "", OFFER));
     let out = s.sent();
     assert!(
         out.iter().all(|(p, _)| *p != 6002),
-        "the INVITE waits for the node: {out:#?}"
+        "the INVITE waits for the media layer: {out:#?}"
     );
-    let ng = s.core.take_ng();
-    assert_eq!(ng.len(), 1);
-    assert_eq!(ng[0].node, MEDIA_NODE.parse::<SocketAddr>().unwrap());
-    let pairs: BTreeMap<_, _> = ng[0].pairs.iter().cloned().collect();
-    assert_eq!(pairs["command"], "offer");
-    assert_eq!(pairs["call-id"], "c9");
-    assert_eq!(pairs["sdp"], OFFER);
+    let (token, offer) = sdp_request(&mut s);
+    assert_eq!(offer.body, OFFER.as_bytes());
+    assert!(!offer.answers);
+    assert_eq!(offer.sender, Side::Caller);
+    assert_eq!(offer.sender_tag.as_deref(), Some("a1"));
+    assert_eq!(
+        offer.create,
+        Some([false, false]),
+        "the call starts on its offer"
+    );
+    assert_eq!(
+        offer.branch,
+        Some((0, false)),
+        "at the ports of the first branch"
+    );
 
-    let clock = s.clock;
-    s.core
-        .media_reply(node_reply(ng[0].token.unwrap(), &sdp_at(30000)), clock);
+    let anchored = |sdp: &str| MediaAnswer::Sdp(Some(sdp.as_bytes().to_vec()));
+    s.media(MediaEvent::Answer {
+        token,
+        answer: anchored(&sdp_at(30000)),
+    });
     let inv = s.one_to(6002);
     assert_eq!(
         body(&inv),
         sdp_at(30000),
-        "the callee gets the node's offer"
+        "the callee gets the anchored offer"
     );
 
-    s.deliver(6002, &answer(&inv, "200 OK", "b9", 6002, "", &sdp_at(7078)));
+    s.deliver(6002, &answer_to(&inv, "200 OK", "b9", &sdp_at(7078)));
     assert!(
         s.sent().iter().all(|(p, _)| *p != STRANGER),
-        "the 200 waits for the node"
+        "the 200 waits for the media layer"
     );
-    let ng = s.core.take_ng();
-    let pairs: BTreeMap<_, _> = ng[0].pairs.iter().cloned().collect();
-    assert_eq!(pairs["command"], "answer");
-    s.core
-        .media_reply(node_reply(ng[0].token.unwrap(), &sdp_at(30002)), clock);
+    let mut reqs = s.core.take_media();
+    assert_eq!(
+        reqs.len(),
+        2,
+        "the answer, then keep the answering branch: {reqs:#?}"
+    );
+    assert!(matches!(reqs[1].command, MediaCommand::Keep(0)));
+    let req = reqs.remove(0);
+    let MediaCommand::Sdp(sdp) = req.command else {
+        panic!("not an SDP");
+    };
+    assert!(sdp.answers);
+    assert_eq!(sdp.sender, Side::Callee);
+    s.media(MediaEvent::Answer {
+        token: req.token.unwrap(),
+        answer: anchored(&sdp_at(30002)),
+    });
     let ok = s.one_to(STRANGER);
     assert_eq!(code(&ok), 200);
     assert_eq!(
         body(&ok),
         sdp_at(30002),
-        "the caller gets the node's answer"
+        "the caller gets the anchored answer"
     );
 
-    // A node that fails leaves the SDP as it was: the call still goes on.
     s.deliver(STRANGER, &in_dialog(&ok, "BYE", 2, "c9-bye"));
     let bye = s.one_to(6002);
     s.deliver(6002, &answer(&bye, "200 OK", "b9", 6002, "", ""));
     assert_eq!(code(&s.one_to(STRANGER)), 200);
-    let ng = s.core.take_ng();
-    let delete = ng.iter().find(|r| {
-        r.pairs
-            .iter()
-            .any(|(k, v)| *k == "command" && v == "delete")
-    });
-    let delete = delete.expect("the node releases the call");
-    // The CDR waits for the node's figures, and comes when the node answers (or fails).
-    assert!(s.cdrs().is_empty());
-    s.core.media_reply(
-        MediaReply {
-            token: delete.token.unwrap(),
-            result: Err(trunkline_media::NgError::Timeout(
-                MEDIA_NODE.parse().unwrap(),
-            )),
-        },
-        clock,
+    let mut reqs = s.core.take_media();
+    let delete = reqs.pop().expect("the media layer releases the call");
+    assert!(
+        matches!(delete.command, MediaCommand::Delete { .. }),
+        "{delete:?}"
     );
+    // The CDR waits for the call's figures.
+    assert!(s.cdrs().is_empty());
+    let qos = trunkline_store::Qos {
+        rtp_packets_rx: Some(1500),
+        ..Default::default()
+    };
+    let ended = MediaAnswer::Ended {
+        qos,
+        recording: None,
+    };
+    s.media(MediaEvent::Answer {
+        token: delete.token.unwrap(),
+        answer: ended,
+    });
     s.advance(1);
-    assert_eq!(s.cdrs().len(), 1);
+    let cdrs = s.cdrs();
+    assert_eq!(cdrs.len(), 1);
+    assert_eq!(cdrs[0].qos.rtp_packets_rx, Some(1500));
+}
+
+#[test]
+fn a_calls_stopped_media_ends_it_with_a_bye_to_each_party() {
+    let mut s = Shard::with(|c| c.media.mode = MediaMode::Always, None);
+    s.register("1002", 6002);
+    s.deliver(STRANGER, &invite("c10", "1002", "", OFFER));
+    let (token, _) = sdp_request(&mut s);
+    let unchanged = MediaAnswer::Sdp(None);
+    s.media(MediaEvent::Answer {
+        token,
+        answer: unchanged,
+    });
+    let inv = s.one_to(6002);
+    assert_eq!(
+        body(&inv),
+        OFFER,
+        "a failed anchoring leaves the SDP as it was"
+    );
+    s.deliver(6002, &answer(&inv, "200 OK", "b10", 6002, "", ""));
+    let _keep = s.core.take_media();
+    let ok = s.one_to(STRANGER);
+    s.deliver(STRANGER, &in_dialog(&ok, "ACK", 1, "c10"));
+    s.sent();
+    let call = super::calls::CallKey {
+        call_id: "c10".to_owned(),
+        caller_tag: "a1".to_owned(),
+    };
+    s.media(MediaEvent::Stopped(call));
+    let out = s.sent();
+    let byes: Vec<_> = out.iter().filter(|(_, m)| method(m) == "BYE").collect();
+    assert_eq!(byes.len(), 2, "{out:#?}");
+    assert!(byes.iter().any(|(p, _)| *p == STRANGER) && byes.iter().any(|(p, _)| *p == 6002));
+    assert!(
+        byes.iter().all(|(_, m)| m.contains("media timeout")),
+        "{byes:#?}"
+    );
+}
+
+/// [`answer`] with an SDP body, from the callee at 6002.
+fn answer_to(request: &str, status: &str, tag: &str, sdp: &str) -> String {
+    answer(request, status, tag, 6002, "", sdp)
 }
