@@ -53,6 +53,9 @@ pub enum Arrival {
     Udp(usize),
     /// A connection.
     Flow(FlowId),
+    /// A TCP connection to the peer's address that the driver opens when the message is
+    /// sent, unless one is open by then (a role never opens connections itself).
+    Dial,
 }
 
 /// A peer as the transaction engine sees it: how to reach it and over what.

@@ -105,8 +105,8 @@ pub(crate) struct Transmit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Sent {
     Out,
-    /// Queued on an outbound connection still connecting.
-    Waiting,
+    /// Queued on this outbound connection, still connecting.
+    Waiting(FlowId),
     Refused,
 }
 
@@ -405,11 +405,9 @@ impl Dispatch {
 
     /// How the network took a message [`Dispatch::next_transmit`] gave.
     pub(crate) fn sent(&mut self, t: &Transmit, how: Sent, clock: Clock) {
-        match (t.tx, how, t.to.arrival) {
-            (Some(tx), Sent::Refused, _) => self.engine.transport_error(tx, clock.at),
-            (Some(tx), Sent::Waiting, Arrival::Flow(id)) => {
-                self.dialing.entry(id).or_default().push(tx);
-            }
+        match (t.tx, how) {
+            (Some(tx), Sent::Refused) => self.engine.transport_error(tx, clock.at),
+            (Some(tx), Sent::Waiting(id)) => self.dialing.entry(id).or_default().push(tx),
             _ => {}
         }
     }
@@ -628,7 +626,7 @@ impl Dispatch {
             transport: from.transport,
             flow: match from.arrival {
                 Arrival::Flow(id) => Some(id),
-                Arrival::Udp(_) => None,
+                Arrival::Udp(_) | Arrival::Dial => None,
             },
             now_ms: clock.ms,
         };

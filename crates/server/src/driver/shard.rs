@@ -16,7 +16,7 @@ use super::dispatch::{Clock, Dispatch, Query, Sent, Transmit};
 use crate::media_control::Request;
 use crate::roles::media_control::{MediaEvent, MediaRequest};
 use crate::transport::dial::DialEvent;
-use crate::transport::flow::Flows;
+use crate::transport::flow::{FlowId, Flows};
 use crate::transport::{Arrival, Inbound};
 
 /// What the shard needs to reach the network.
@@ -56,14 +56,23 @@ impl Network {
                 Some(out) if out.send(t.to.addr, &t.bytes).await => Sent::Out,
                 _ => Sent::Refused,
             },
-            Arrival::Flow(id) => match self.flows.send(id, t.bytes.to_vec()) {
-                Ok(false) => Sent::Out,
-                Ok(true) => Sent::Waiting,
-                Err(e) => {
-                    debug!(error = %e, to = %t.to.addr, "flow send failed");
-                    Sent::Refused
-                }
+            Arrival::Flow(id) => self.on_flow(id, t),
+            // A connection the role may have opened: the live one, or a new one.
+            Arrival::Dial => match self.flows.find_or_dial(t.to.transport, t.to.addr) {
+                Some(id) => self.on_flow(id, t),
+                None => Sent::Refused,
             },
+        }
+    }
+
+    fn on_flow(&self, id: FlowId, t: &Transmit) -> Sent {
+        match self.flows.send(id, t.bytes.to_vec()) {
+            Ok(false) => Sent::Out,
+            Ok(true) => Sent::Waiting(id),
+            Err(e) => {
+                debug!(error = %e, to = %t.to.addr, "flow send failed");
+                Sent::Refused
+            }
         }
     }
 }

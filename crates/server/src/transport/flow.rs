@@ -113,6 +113,11 @@ impl Flows {
         let _ = self.dialer.set(dialer);
     }
 
+    /// Whether [`Flows::find_or_dial`] opens new connections over `transport`.
+    pub(crate) fn dials(&self, transport: Transport) -> bool {
+        transport == Transport::Tcp && self.dialer.get().is_some()
+    }
+
     /// The live connection to `peer` over `transport`, or for TCP a new one being opened.
     pub(crate) fn find_or_dial(
         self: &Arc<Self>,

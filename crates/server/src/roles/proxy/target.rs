@@ -166,9 +166,12 @@ pub(crate) fn peer_for(
         (Transport::Udp, _) => {
             Arrival::Udp(ifaces.udp_shard(addr.ip()).ok_or(Unreachable::NoSocket)?)
         }
-        (t, Dial::Allowed) => {
-            Arrival::Flow(flows.find_or_dial(t, addr).ok_or(Unreachable::NoFlow)?)
-        }
+        (t, Dial::Allowed) => match flows.find(t, addr) {
+            Some(id) => Arrival::Flow(id),
+            // The driver connects when the message leaves.
+            None if flows.dials(t) => Arrival::Dial,
+            None => return Err(Unreachable::NoFlow),
+        },
         (t, Dial::Never) => Arrival::Flow(flows.find(t, addr).ok_or(Unreachable::NoFlow)?),
     };
     Ok(Peer {
