@@ -15,13 +15,6 @@
 //! ```
 
 mod data;
-mod guard;
-mod listen;
-mod media;
-mod proxy;
-mod registrar;
-mod sip;
-mod tls;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -30,14 +23,15 @@ use std::ops::RangeInclusive;
 use serde::de;
 use serde::{Deserialize, Deserializer};
 
+// Each section is defined next to what it configures.
+pub use crate::media_control::config::{MediaConfig, MediaMode};
+pub use crate::roles::proxy::config::{NatPing, ProxyConfig};
+pub use crate::roles::registrar::config::RegistrarConfig;
+pub use crate::transport::config::SipConfig;
+pub use crate::transport::guard::config::GuardConfig;
+pub use crate::transport::listen::{ListenSpec, ListenSpecError, Transport, UnknownTransport};
+pub use crate::transport::tls::config::TlsConfig;
 pub use data::DataConfig;
-pub use guard::GuardConfig;
-pub use listen::{ListenSpec, ListenSpecError, Transport, UnknownTransport};
-pub use media::{MediaConfig, MediaMode};
-pub use proxy::{NatPing, ProxyConfig};
-pub use registrar::RegistrarConfig;
-pub use sip::SipConfig;
-pub use tls::TlsConfig;
 
 /// The whole configuration, one field per `[section]` of the TOML file.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
@@ -271,7 +265,7 @@ impl LogConfig {
     }
 }
 
-fn check_range<T: Copy + PartialOrd + Into<u64>>(
+pub(crate) fn check_range<T: Copy + PartialOrd + Into<u64>>(
     key: &'static str,
     value: T,
     range: RangeInclusive<T>,
@@ -300,7 +294,7 @@ fn socket_addr<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SocketAddr,
 
 #[cfg(test)]
 mod tests {
-    use super::sip::is_host;
+    use crate::transport::config::is_host;
     use super::*;
     use std::path::PathBuf;
     use std::time::Duration;

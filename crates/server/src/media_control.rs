@@ -4,6 +4,7 @@
 //! over without waiting and hear the answers as events on a bounded queue; ports are bound
 //! and ng round trips made here, never on a SIP shard.
 
+pub(crate) mod config;
 pub(crate) mod local;
 pub(crate) mod nodes;
 

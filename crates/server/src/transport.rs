@@ -4,12 +4,14 @@
 //! A message arrives as an [`Inbound`]; a peer, as the transaction engine sees it, is a
 //! [`Peer`].
 
+pub(crate) mod config;
 pub(crate) mod dial;
 pub mod flow;
 pub mod front;
 pub mod guard;
 pub(crate) mod ingress;
 pub mod limits;
+pub(crate) mod listen;
 pub mod stun;
 pub(crate) mod tcp;
 pub(crate) mod tls;

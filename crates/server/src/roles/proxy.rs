@@ -10,6 +10,7 @@
 pub(crate) mod anchoring;
 mod branches;
 pub(crate) mod calls;
+pub(crate) mod config;
 pub(crate) mod contact;
 mod dialog;
 mod forked;

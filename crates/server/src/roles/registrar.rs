@@ -5,6 +5,7 @@
 //! ([`persist`]) before the response leaves.
 
 pub mod auth;
+pub(crate) mod config;
 pub mod contact_policy;
 pub mod location;
 pub mod persist;

@@ -6,6 +6,8 @@
 //!
 //! Addresses are counted per IPv4 address and per IPv6 /64, since one IPv6 host owns a /64.
 
+pub(crate) mod config;
+
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv6Addr};
 

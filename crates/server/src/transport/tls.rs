@@ -2,6 +2,7 @@
 //! handshakes each accepted connection within the configured time, then serves it exactly like
 //! TCP. The secure WebSocket listener reuses the same configuration and handshake.
 
+pub(crate) mod config;
 mod stream;
 
 use std::io;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{ConfigError, ListenSpec, Transport, check_range};
+use crate::config::{ConfigError, ListenSpec, Transport, check_range};
 
 /// `[sip.tls]`: server certificate and client authentication for `tls` and `wss` listeners.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -37,7 +37,7 @@ impl TlsConfig {
     }
 
     /// Checks the keys against each other and against the listeners that need them.
-    pub(super) fn validate(&self, listen: &[ListenSpec]) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self, listen: &[ListenSpec]) -> Result<(), ConfigError> {
         for (key, path) in [
             ("sip.tls.cert", &self.cert),
             ("sip.tls.key", &self.key),

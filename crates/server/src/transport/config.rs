@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use super::{ConfigError, ListenSpec, TlsConfig, Transport, check_range};
+use crate::config::{ConfigError, ListenSpec, TlsConfig, Transport, check_range};
 
 /// `[sip]`: where SIP is served and the limits applied to every message.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -105,7 +105,7 @@ impl Default for SipConfig {
 }
 
 impl SipConfig {
-    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if self.listen.is_empty() {
             return Err(ConfigError::Empty { key: "sip.listen" });
         }
@@ -176,7 +176,7 @@ impl SipConfig {
 }
 
 /// An IP address (IPv6 optionally in brackets) or an RFC 3261 `hostname`.
-pub(super) fn is_host(s: &str) -> bool {
+pub(crate) fn is_host(s: &str) -> bool {
     let unbracketed = s.strip_prefix('[').and_then(|r| r.strip_suffix(']'));
     if let Some(v6) = unbracketed {
         return v6.parse::<Ipv6Addr>().is_ok();

@@ -6,7 +6,7 @@ use std::ops::RangeInclusive;
 
 use serde::Deserialize;
 
-use super::{ConfigError, check_range};
+use crate::config::{ConfigError, check_range};
 
 /// `[proxy]`: the stateful proxy (RFC 3261 §16).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -99,7 +99,7 @@ impl ProxyConfig {
         self.advertise.parse().ok()
     }
 
-    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         check_range(
             "proxy.ring_timeout_secs",
             self.ring_timeout_secs,

@@ -6,7 +6,7 @@ use std::ops::RangeInclusive;
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use super::{ConfigError, check_range};
+use crate::config::{ConfigError, check_range};
 
 /// `[guard]`: what the edge refuses before doing any expensive work.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -94,7 +94,7 @@ impl GuardConfig {
         self.trusted.iter().filter_map(|t| parse_net(t)).collect()
     }
 
-    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         for (index, t) in self.trusted.iter().enumerate() {
             if parse_net(t).is_none() {
                 return Err(ConfigError::Invalid {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use trunkline_sip::digest::Algorithm;
 
-use super::{ConfigError, check_range};
+use crate::config::{ConfigError, check_range};
 
 /// `[registrar]`: REGISTER handling (RFC 3261 §10) and the location service.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -87,7 +87,7 @@ impl RegistrarConfig {
             .collect()
     }
 
-    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if self.digest_algorithms.is_empty() {
             return Err(ConfigError::Empty {
                 key: "registrar.digest_algorithms",

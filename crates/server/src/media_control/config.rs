@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use serde::Deserialize;
 
-use super::ConfigError;
+use crate::config::ConfigError;
 
 /// `[media]`: the relay.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -85,7 +85,7 @@ impl Default for MediaConfig {
     }
 }
 
-impl super::Config {
+impl crate::config::Config {
     /// The media relay's address: `media.address`, else `proxy.advertise`, else the address of
     /// the first SIP listener bound to a specific one, else 127.0.0.1 (which only phones on
     /// this host can reach).
@@ -121,7 +121,7 @@ impl MediaConfig {
         self.ng_listen.parse().ok()
     }
 
-    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key: &str, value: String, reason: &str| ConfigError::Invalid {
             key: key.to_owned(),
             value,
@@ -230,7 +230,7 @@ mod tests {
 
     #[test]
     fn the_relay_address_falls_back_to_advertise_then_a_listener_then_loopback() {
-        let mut c = super::super::Config::default();
+        let mut c = crate::config::Config::default();
         assert_eq!(
             c.media_ip(),
             IpAddr::V4(Ipv4Addr::LOCALHOST),
