@@ -294,8 +294,8 @@ fn socket_addr<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SocketAddr,
 
 #[cfg(test)]
 mod tests {
-    use crate::transport::config::is_host;
     use super::*;
+    use crate::transport::config::is_host;
     use std::path::PathBuf;
     use std::time::Duration;
 
