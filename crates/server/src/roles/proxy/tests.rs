@@ -170,6 +170,11 @@ impl Shard {
 
     /// Registers `user`'s phone at `port` (answering the digest challenge).
     fn register(&mut self, user: &str, port: u16) {
+        self.register_q(user, port, "1.0");
+    }
+
+    /// Registers `user`'s phone at `port` with the Contact's `q`.
+    fn register_q(&mut self, user: &str, port: u16, q: &str) {
         let call_id = format!("reg-{user}-{port}");
         let reg = |cseq: u32, auth: &str| {
             format!(
@@ -177,7 +182,7 @@ impl Shard {
                  Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{call_id}{cseq};rport\r\n\
                  From: <sip:{user}@{DOMAIN}>;tag=r{port}\r\nTo: <sip:{user}@{DOMAIN}>\r\n\
                  Call-ID: {call_id}\r\nCSeq: {cseq} REGISTER\r\nMax-Forwards: 70\r\n\
-                 Contact: <sip:{user}@127.0.0.1:{port}>\r\nExpires: 3600\r\n\
+                 Contact: <sip:{user}@127.0.0.1:{port}>;q={q}\r\nExpires: 3600\r\n\
                  {auth}Content-Length: 0\r\n\r\n"
             )
         };
@@ -816,4 +821,60 @@ fn a_calls_stopped_media_ends_it_with_a_bye_to_each_party() {
 /// [`answer`] with an SDP body, from the callee at 6002.
 fn answer_to(request: &str, status: &str, tag: &str, sdp: &str) -> String {
     answer(request, status, tag, 6002, "", sdp)
+}
+
+#[test]
+fn contacts_are_tried_by_q_one_group_after_the_other() {
+    let mut s = Shard::new();
+    s.register_q("1002", 6002, "0.5");
+    s.register_q("1002", 6012, "1.0");
+    s.deliver(STRANGER, &invite("c11", "1002", "", ""));
+    let out = s.sent();
+    assert!(
+        out.iter().all(|(p, _)| *p != 6002),
+        "the lower q waits: {out:#?}"
+    );
+    let first = &out
+        .iter()
+        .find(|(p, _)| *p == 6012)
+        .expect("the higher q first")
+        .1;
+    s.deliver(6012, &answer(first, "486 Busy Here", "b11", 6012, "", ""));
+    let out = s.sent();
+    assert!(
+        out.iter().all(|(p, _)| *p != STRANGER),
+        "no final yet: {out:#?}"
+    );
+    let second = &out
+        .iter()
+        .find(|(p, m)| *p == 6002 && method(m) == "INVITE");
+    let second = &second.expect("then the next q").1;
+    s.deliver(6002, &answer(second, "200 OK", "b12", 6002, "", ""));
+    let out = s.sent();
+    let finals: Vec<_> = out
+        .iter()
+        .filter(|(p, m)| *p == STRANGER && code(m) >= 200)
+        .collect();
+    assert_eq!(finals.len(), 1, "{out:#?}");
+    assert_eq!(code(&finals[0].1), 200);
+}
+
+#[test]
+fn an_untrusted_callers_identity_and_private_headers_stay_behind() {
+    let mut s = Shard::new();
+    s.register("1002", 6002);
+    let extra = "P-Asserted-Identity: <sip:boss@far.test>\r\nPrivacy: header\r\n\
+                 User-Agent: Phone 1.0\r\nSubject: secret\r\nOrganization: ACME\r\n";
+    s.deliver(STRANGER, &invite("c12", "1002", extra, ""));
+    let inv = s.one_to(6002);
+    // RFC 3325 §5: an identity asserted by an untrusted source is not believed; RFC 3323:
+    // the privacy service removes what identifies the user.
+    for name in [
+        "P-Asserted-Identity",
+        "User-Agent",
+        "Subject",
+        "Organization",
+    ] {
+        assert!(header(&inv, name).is_empty(), "{name} left: {inv}");
+    }
 }
