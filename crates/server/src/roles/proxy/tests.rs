@@ -878,3 +878,107 @@ fn an_untrusted_callers_identity_and_private_headers_stay_behind() {
         assert!(header(&inv, name).is_empty(), "{name} left: {inv}");
     }
 }
+
+#[test]
+fn a_call_cancelled_while_its_offer_is_at_the_media_layer_never_rings() {
+    let mut s = Shard::with(|c| c.media.mode = MediaMode::Always, None);
+    s.register("1002", 6002);
+    s.deliver(STRANGER, &invite("c13", "1002", "", OFFER));
+    let (token, _) = sdp_request(&mut s);
+    s.deliver(STRANGER, &cancel("c13", "1002"));
+    let out = s.sent();
+    assert!(
+        out.iter()
+            .any(|(_, m)| code(m) == 200 && m.contains("CANCEL")),
+        "{out:#?}"
+    );
+    let anchored = MediaAnswer::Sdp(Some(sdp_at(30000).into_bytes()));
+    s.media(MediaEvent::Answer {
+        token,
+        answer: anchored,
+    });
+    let out = s.sent();
+    assert!(
+        out.iter().all(|(p, _)| *p != 6002),
+        "the INVITE never leaves: {out:#?}"
+    );
+    let finals: Vec<_> = out
+        .iter()
+        .filter(|(p, m)| *p == STRANGER && code(m) >= 300)
+        .collect();
+    assert_eq!(finals.len(), 1, "{out:#?}");
+    assert_eq!(code(&finals[0].1), 487);
+    // The branch's ports are let go, and the call's media with its CDR.
+    let reqs = s.core.take_media();
+    assert!(
+        reqs.iter()
+            .any(|r| matches!(r.command, MediaCommand::DropBranch(0))),
+        "{reqs:#?}"
+    );
+    assert!(
+        reqs.iter()
+            .any(|r| matches!(r.command, MediaCommand::Delete { .. })),
+        "{reqs:#?}"
+    );
+}
+
+#[test]
+fn a_re_invite_of_a_relayed_call_is_anchored_both_ways() {
+    let mut s = Shard::with(|c| c.media.mode = MediaMode::Always, None);
+    s.register("1002", 6002);
+    s.deliver(STRANGER, &invite("c14", "1002", "", OFFER));
+    let (token, _) = sdp_request(&mut s);
+    let anchored = |port: u16| MediaAnswer::Sdp(Some(sdp_at(port).into_bytes()));
+    s.media(MediaEvent::Answer {
+        token,
+        answer: anchored(30000),
+    });
+    let inv = s.one_to(6002);
+    s.deliver(6002, &answer_to(&inv, "200 OK", "b14", &sdp_at(7078)));
+    let reqs = s.core.take_media();
+    s.media(MediaEvent::Answer {
+        token: reqs[0].token.unwrap(),
+        answer: anchored(30002),
+    });
+    let ok = s.one_to(STRANGER);
+    s.deliver(STRANGER, &in_dialog(&ok, "ACK", 1, "c14"));
+    s.sent();
+
+    // The caller puts the call on hold: its new offer is anchored before it leaves.
+    let reinvite = in_dialog(&ok, "INVITE", 2, "c14-re").replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!(
+            "Contact: <sip:alice@127.0.0.1:{STRANGER}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{OFFER}",
+            OFFER.len()
+        ),
+    );
+    s.deliver(STRANGER, &reinvite);
+    assert!(
+        s.sent().iter().all(|(p, _)| *p != 6002),
+        "waits for the media layer"
+    );
+    let (token, offer) = sdp_request(&mut s);
+    assert!(!offer.answers);
+    assert_eq!(offer.sender, Side::Caller);
+    assert_eq!(offer.create, None, "an existing call");
+    assert_eq!(offer.branch, None, "in a dialog: no fork branch");
+    s.media(MediaEvent::Answer {
+        token,
+        answer: anchored(30004),
+    });
+    let re = s.one_to(6002);
+    assert!(re.starts_with("INVITE "), "{re}");
+    assert_eq!(body(&re), sdp_at(30004));
+    // And the callee's answer on its way back.
+    s.deliver(6002, &answer_to(&re, "200 OK", "b14", &sdp_at(7080)));
+    let (token, answer) = sdp_request(&mut s);
+    assert!(answer.answers);
+    assert_eq!(answer.sender, Side::Callee);
+    s.media(MediaEvent::Answer {
+        token,
+        answer: anchored(30006),
+    });
+    let ok2 = s.one_to(STRANGER);
+    assert_eq!(code(&ok2), 200);
+    assert_eq!(body(&ok2), sdp_at(30006));
+}
