@@ -2,8 +2,8 @@
 //! proxy established about it (who the caller is, what the Request-URI names), and nothing
 //! else: no I/O, no clock, no state. The proxy asks [`decide`] and acts on the [`Decision`].
 //!
-//! Today it knows local users (by AOR or by DID) and the relaying policy; the carrier issue
-//! adds trunk plans (LCR) as another decision.
+//! Today it knows local users (by AOR, or by DID for every caller but a stranger) and the
+//! relaying policy; the carrier issue adds trunk plans (LCR) as another decision.
 //!
 //! ```
 //! use trunkline_routing::{Caller, Decision, Policy, Request, decide};
@@ -102,6 +102,10 @@ const FORBIDDEN_ROUTE: Reject = Reject {
     code: 403,
     reason: "Forbidden (Route)",
 };
+const FORBIDDEN_DID: Reject = Reject {
+    code: 403,
+    reason: "Forbidden (Unauthenticated)",
+};
 const FORBIDDEN_RELAY: Reject = Reject {
     code: 403,
     reason: "Forbidden (Relaying)",
@@ -132,11 +136,20 @@ pub fn decide<'s>(snapshot: &'s Snapshot, request: &Request<'_>, policy: &Policy
     let Some(user) = request.user else {
         return Decision::Reject(NOT_FOUND);
     };
-    let callee = snapshot.user(domain, user).or_else(|| {
-        // A DID of ours dialled as the user part, with or without its `+`.
-        let did = (snapshot.did(user)).or_else(|| snapshot.did(&format!("+{user}")))?;
-        snapshot.user_by_id(did.user_id?)
-    });
+    let callee = match snapshot.user(domain, user) {
+        Some(u) => Some(u),
+        None => {
+            // A DID of ours dialled as the user part, with or without its `+`. DIDs are
+            // telephone numbers: they are reached from the telephone network (a carrier) or
+            // from our own side, never by an unauthenticated source (no toll fraud through
+            // the inbound door). DIDs are public numbers, so saying so reveals nothing.
+            let did = (snapshot.did(user)).or_else(|| snapshot.did(&format!("+{user}")));
+            if did.is_some() && matches!(request.caller, Caller::Stranger) {
+                return Decision::Reject(FORBIDDEN_DID);
+            }
+            did.and_then(|d| snapshot.user_by_id(d.user_id?))
+        }
+    };
     match callee.filter(|u| u.enabled) {
         Some(u) if reaches(snapshot, request.caller, u) => Decision::User(u),
         // The same answer whether the user is missing, disabled or out of the caller's

@@ -28,6 +28,8 @@ use crate::transport::{Arrival, Inbound};
 
 const DOMAIN: &str = "example.test";
 const SERVER: &str = "127.0.0.1:5060";
+/// 1002's DID.
+const DID: &str = "+4930100";
 /// A caller from another domain: not one of ours, so never challenged.
 const STRANGER: u16 = 7000;
 
@@ -52,6 +54,14 @@ fn snapshot(max_calls_1001: Option<u32>) -> Snapshot {
         let limit = max_calls_1001.filter(|_| user == "1001");
         s.insert_test_user_limited(DOMAIN, user, &format!("secret{user}"), true, limit);
     }
+    // 1002 (the second user) also answers its DID.
+    s.apply_test_change(trunkline_store::Change::DidUpserted(trunkline_store::Did {
+        id: trunkline_store::DidId(1),
+        customer_id: trunkline_store::TenantId(2),
+        e164: DID.to_owned(),
+        user_id: Some(trunkline_store::UserId(2)),
+        created_at: 0,
+    }));
     s
 }
 
@@ -981,4 +991,41 @@ fn a_re_invite_of_a_relayed_call_is_anchored_both_ways() {
     let ok2 = s.one_to(STRANGER);
     assert_eq!(code(&ok2), 200);
     assert_eq!(body(&ok2), sdp_at(30006));
+}
+
+#[test]
+fn a_did_is_reached_by_a_subscriber_but_not_by_a_stranger() {
+    let mut s = Shard::new();
+    s.register("1002", 6002);
+    // From the internet, a telephone number of ours is refused: calls from the telephone
+    // network come through a carrier.
+    s.deliver(STRANGER, &invite("c15", DID, "", ""));
+    let out = s.sent();
+    assert!(out.iter().all(|(p, _)| *p != 6002), "{out:#?}");
+    let refused = out.iter().find(|(p, m)| *p == STRANGER && code(m) >= 300);
+    assert!(refused.is_some_and(|(_, m)| code(m) == 403), "{out:#?}");
+    // A subscriber dials it and 1002 rings.
+    let call = |cseq: u32, auth: &str| {
+        format!(
+            "INVITE sip:{DID}@{DOMAIN} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 127.0.0.1:6001;branch=z9hG4bK-did{cseq}\r\n\
+             From: <sip:1001@{DOMAIN}>;tag=d1\r\nTo: <sip:{DID}@{DOMAIN}>\r\n\
+             Call-ID: did-1\r\nCSeq: {cseq} INVITE\r\nMax-Forwards: 70\r\n\
+             Contact: <sip:1001@127.0.0.1:6001>\r\n{auth}Content-Length: 0\r\n\r\n"
+        )
+    };
+    s.deliver(6001, &call(1, ""));
+    let challenge = s.one_to(6001);
+    let uri = format!("sip:{DID}@{DOMAIN}");
+    let auth = credentials(
+        &challenge,
+        "Proxy-Authenticate",
+        "Proxy-Authorization",
+        "INVITE",
+        &uri,
+        "1001",
+    );
+    s.deliver(6001, &call(2, &auth));
+    let inv = s.one_to(6002);
+    assert!(inv.starts_with("INVITE sip:1002@127.0.0.1:6002 "), "{inv}");
 }
