@@ -272,6 +272,19 @@ fn body(text: &str) -> &str {
     text.split_once("\r\n\r\n").map_or("", |(_, b)| b)
 }
 
+/// The codes of the final responses to the caller's INVITE among `out`.
+fn invite_finals(out: &[(u16, String)]) -> Vec<u16> {
+    (out.iter())
+        .filter(|(p, m)| *p == STRANGER && code(m) >= 200)
+        .filter(|(_, m)| {
+            header(m, "CSeq")
+                .first()
+                .is_some_and(|c| c.ends_with("INVITE"))
+        })
+        .map(|(_, m)| code(m))
+        .collect()
+}
+
 /// A response to `request` as a UA writes it: its Vias, From, To (with `tag` added), Call-ID
 /// and CSeq, and `extra` lines; a 2xx or 18x gets a Contact at `port`.
 fn answer(request: &str, status: &str, tag: &str, port: u16, extra: &str, sdp: &str) -> String {
@@ -458,35 +471,39 @@ fn a_local_caller_proves_its_identity_first() {
     assert!(header(&inv, "Proxy-Authorization").is_empty(), "{inv}");
 }
 
-#[test]
-fn parallel_branches_are_cancelled_when_one_answers() {
+/// A call from the stranger to 1002, whose phones at 6002 and 6012 both got the INVITE and
+/// ring: the shard, and the INVITE each phone got (6002's first).
+fn ringing_twice(call_id: &str) -> (Shard, Vec<(u16, String)>) {
     let mut s = Shard::new();
     s.register("1002", 6002);
     s.register("1002", 6012);
-    s.deliver(STRANGER, &invite("c5", "1002", "", ""));
-    let out = s.sent();
-    let a = out
-        .iter()
-        .find(|(p, _)| *p == 6002)
-        .expect("branch 1")
-        .1
-        .clone();
-    let b = out
-        .iter()
-        .find(|(p, _)| *p == 6012)
-        .expect("branch 2")
-        .1
-        .clone();
+    s.deliver(STRANGER, &invite(call_id, "1002", "", ""));
+    let mut branches: Vec<(u16, String)> = (s.sent().into_iter())
+        .filter(|(p, _)| *p != STRANGER)
+        .collect();
+    branches.sort();
+    assert_eq!(branches.len(), 2, "one INVITE per phone: {branches:#?}");
     assert_ne!(
-        header(&a, "Via")[0],
-        header(&b, "Via")[0],
+        header(&branches[0].1, "Via")[0],
+        header(&branches[1].1, "Via")[0],
         "each branch its own Via branch"
     );
     // §9.1: a branch is cancelled only once it answered provisionally.
-    s.deliver(6002, &answer(&a, "180 Ringing", "b3", 6002, "", ""));
-    s.deliver(6012, &answer(&b, "180 Ringing", "b2", 6012, "", ""));
+    for (port, inv) in &branches {
+        s.deliver(
+            *port,
+            &answer(inv, "180 Ringing", &format!("t{port}"), *port, "", ""),
+        );
+    }
     assert_eq!(s.sent().len(), 2, "both 180s go to the caller");
-    s.deliver(6012, &answer(&b, "200 OK", "b2", 6012, "", ""));
+    (s, branches)
+}
+
+#[test]
+fn parallel_branches_are_cancelled_when_one_answers() {
+    let (mut s, branches) = ringing_twice("c5");
+    let [(_, a), (_, b)] = [&branches[0], &branches[1]];
+    s.deliver(6012, &answer(b, "200 OK", "t6012", 6012, "", ""));
     let out = s.sent();
     let ok: Vec<_> = out
         .iter()
@@ -501,14 +518,14 @@ fn parallel_branches_are_cancelled_when_one_answers() {
     assert_eq!(method(cancel), "CANCEL");
     assert_eq!(
         header(cancel, "Via")[0],
-        header(&a, "Via")[0],
+        header(a, "Via")[0],
         "§9.1: the INVITE's branch"
     );
     // The loser's 487 is absorbed: the caller sees one final answer.
-    s.deliver(6002, &answer(cancel, "200 OK", "b3", 6002, "", ""));
+    s.deliver(6002, &answer(cancel, "200 OK", "t6002", 6002, "", ""));
     s.deliver(
         6002,
-        &answer(&a, "487 Request Terminated", "b3", 6002, "", ""),
+        &answer(a, "487 Request Terminated", "t6002", 6002, "", ""),
     );
     let out = s.sent();
     assert!(out.iter().all(|(p, _)| *p != STRANGER), "{out:#?}");
@@ -521,17 +538,7 @@ fn parallel_branches_are_cancelled_when_one_answers() {
 
 #[test]
 fn the_callers_cancel_reaches_every_branch() {
-    let mut s = Shard::new();
-    s.register("1002", 6002);
-    s.register("1002", 6012);
-    s.deliver(STRANGER, &invite("c6", "1002", "", ""));
-    let out = s.sent();
-    let branches: Vec<(u16, String)> = out.into_iter().filter(|(p, _)| *p != STRANGER).collect();
-    assert_eq!(branches.len(), 2);
-    for (port, inv) in &branches {
-        s.deliver(*port, &answer(inv, "180 Ringing", "x", *port, "", ""));
-    }
-    s.sent();
+    let (mut s, branches) = ringing_twice("c6");
     s.deliver(STRANGER, &cancel("c6", "1002"));
     let out = s.sent();
     assert!(
@@ -552,12 +559,7 @@ fn the_callers_cancel_reaches_every_branch() {
         );
     }
     let out = s.sent();
-    let finals: Vec<_> = out
-        .iter()
-        .filter(|(p, m)| *p == STRANGER && code(m) >= 300)
-        .collect();
-    assert_eq!(finals.len(), 1, "{out:#?}");
-    assert_eq!(code(&finals[0].1), 487);
+    assert_eq!(invite_finals(&out), [487], "{out:#?}");
     s.advance(1);
     let cdrs = s.cdrs();
     assert_eq!(cdrs.len(), 1);
@@ -588,12 +590,7 @@ fn timer_c_cancels_a_call_nobody_answers() {
         &answer(&inv, "487 Request Terminated", "b7", 6002, "", ""),
     );
     out.extend(s.sent());
-    let finals: Vec<_> = out
-        .iter()
-        .filter(|(p, m)| *p == STRANGER && code(m) >= 300)
-        .collect();
-    assert_eq!(finals.len(), 1, "{out:#?}");
-    assert_eq!(code(&finals[0].1), 408, "Timer C: Request Timeout");
+    assert_eq!(invite_finals(&out), [408], "Timer C: Request Timeout");
 }
 
 #[test]
@@ -861,12 +858,7 @@ fn contacts_are_tried_by_q_one_group_after_the_other() {
     let second = &second.expect("then the next q").1;
     s.deliver(6002, &answer(second, "200 OK", "b12", 6002, "", ""));
     let out = s.sent();
-    let finals: Vec<_> = out
-        .iter()
-        .filter(|(p, m)| *p == STRANGER && code(m) >= 200)
-        .collect();
-    assert_eq!(finals.len(), 1, "{out:#?}");
-    assert_eq!(code(&finals[0].1), 200);
+    assert_eq!(invite_finals(&out), [200], "{out:#?}");
 }
 
 #[test]
@@ -912,12 +904,7 @@ fn a_call_cancelled_while_its_offer_is_at_the_media_layer_never_rings() {
         out.iter().all(|(p, _)| *p != 6002),
         "the INVITE never leaves: {out:#?}"
     );
-    let finals: Vec<_> = out
-        .iter()
-        .filter(|(p, m)| *p == STRANGER && code(m) >= 300)
-        .collect();
-    assert_eq!(finals.len(), 1, "{out:#?}");
-    assert_eq!(code(&finals[0].1), 487);
+    assert_eq!(invite_finals(&out), [487], "{out:#?}");
     // The branch's ports are let go, and the call's media with its CDR.
     let reqs = s.core.take_media();
     assert!(
