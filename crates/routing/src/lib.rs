@@ -142,11 +142,13 @@ pub fn decide<'s>(snapshot: &'s Snapshot, request: &Request<'_>, policy: &Policy
             // A DID of ours dialled as the user part, with or without its `+`. DIDs are
             // telephone numbers: they are reached from the telephone network (a carrier) or
             // from our own side, never by an unauthenticated source (no toll fraud through
-            // the inbound door). DIDs are public numbers, so saying so reveals nothing.
-            let did = (snapshot.did(user)).or_else(|| snapshot.did(&format!("+{user}")));
-            if did.is_some() && matches!(request.caller, Caller::Stranger) {
+            // the inbound door).
+            // Any other number is the telephone network's, which a stranger does not reach
+            // either; one answer for both, so a stranger cannot tell our numbers apart.
+            if matches!(request.caller, Caller::Stranger) && is_number(user) {
                 return Decision::Reject(FORBIDDEN_DID);
             }
+            let did = (snapshot.did(user)).or_else(|| snapshot.did(&format!("+{user}")));
             did.and_then(|d| snapshot.user_by_id(d.user_id?))
         }
     };
@@ -173,6 +175,13 @@ fn local_domain<'r>(snapshot: &Snapshot, request: &Request<'r>) -> Option<&'r st
         };
     }
     Some(request.host).filter(|h| snapshot.has_domain(h))
+}
+
+/// Whether a Request-URI user part is a telephone number: digits, with an optional leading
+/// `+` (visual separators are not allowed in a SIP user part anyway).
+fn is_number(user: &str) -> bool {
+    let digits = user.strip_prefix('+').unwrap_or(user);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Whether `caller` may reach `callee`: a carrier owned by a reseller delivers only to

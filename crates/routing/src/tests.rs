@@ -179,14 +179,17 @@ fn strangers_and_trusted_sources() {
         outcome(decide(&s, &inbound, &policy)),
         Ok("2001@d1.test".to_owned())
     );
-    // But not a DID, with or without its +: telephone numbers are reached from a carrier.
+    // But not a DID, with or without its +: telephone numbers come through a carrier.
     for did in ["+4930100", "4930100"] {
         let by_did = request(Caller::Stranger, did, "d1.test");
         assert_eq!(outcome(decide(&s, &by_did, &policy)), Err(403), "{did}");
     }
-    // A number that is no DID stays not found.
+    // Nor any other number (the same answer: which numbers are ours is not told), while a
+    // name that is no user of ours stays not found.
     let other = request(Caller::Stranger, "+4999", "d1.test");
-    assert_eq!(outcome(decide(&s, &other, &policy)), Err(404));
+    assert_eq!(outcome(decide(&s, &other, &policy)), Err(403));
+    let nobody = request(Caller::Stranger, "nobody", "d1.test");
+    assert_eq!(outcome(decide(&s, &nobody, &policy)), Err(404));
     // Trusted sources (an SBC) may relay.
     let sbc = Caller::Trusted { domain: None };
     assert_eq!(
