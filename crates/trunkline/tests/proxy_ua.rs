@@ -363,3 +363,69 @@ fn a_subscriber_cannot_relay_to_a_host_or_through_a_preloaded_route() {
         s.log()
     );
 }
+
+/// Issue 20 (inbound): a source that is neither a carrier, a trusted source nor an
+/// authenticated subscriber reaches no telephone number. A DID of ours, with or without its
+/// `+`, and any other number get the same 403, and the DID's registered phone never rings.
+#[test]
+fn a_stranger_reaches_no_telephone_number() {
+    let data = common::data_dir("proxy-did");
+    provision(&data, DOMAIN, 1001..1003);
+    let added = std::process::Command::new(env!("CARGO_BIN_EXE_trunkline"))
+        .args([
+            "did",
+            "add",
+            "+493012345678",
+            "--to",
+            &format!("1002@{DOMAIN}"),
+        ])
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "did add: {added:?}");
+    let s = Served::start(data, "");
+    let mut bob = ua(Link::udp(s.port), 1002);
+    bob.register();
+    let mut stranger = Ua::new(Link::udp(s.port), "mallory", "elsewhere.test", "none");
+    for (n, number) in ["+493012345678", "493012345678", "+14155550100"]
+        .into_iter()
+        .enumerate()
+    {
+        let ruri = format!("sip:{number}@{DOMAIN}");
+        let from = format!("<sip:mallory@elsewhere.test>;tag=m{n}");
+        let to = format!("<{ruri}>");
+        let call_id = format!("stranger-{n}");
+        let inv = stranger.request("INVITE", &ruri, &from, &to, &call_id, &[], SDP);
+        stranger.send(&inv);
+        let answer = stranger.wait_final(WAIT).expect("no answer");
+        assert_eq!(status(&answer), 403, "{number}: {answer}");
+    }
+    assert!(
+        bob.wait_request("INVITE", Duration::from_millis(300))
+            .is_none(),
+        "the DID's phone rang; log:\n{}",
+        s.log()
+    );
+    // The same DID dialled by a subscriber rings the phone.
+    let mut alice = ua(Link::udp(s.port), 1001);
+    let ruri = format!("sip:+493012345678@{DOMAIN}");
+    let from = format!("<sip:1001@{DOMAIN}>;tag=sub1");
+    let inv = alice.request(
+        "INVITE",
+        &ruri,
+        &from,
+        &format!("<{ruri}>"),
+        "sub-1",
+        &[],
+        SDP,
+    );
+    alice
+        .send_with_auth(&inv, "1001")
+        .unwrap_or_else(|r| panic!("INVITE not challenged:\n{r}"));
+    assert!(
+        bob.wait_request("INVITE", WAIT).is_some(),
+        "the subscriber's call did not ring the DID's phone; log:\n{}",
+        s.log()
+    );
+}
