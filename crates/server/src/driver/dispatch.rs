@@ -184,6 +184,14 @@ impl Dispatch {
         self
     }
 
+    /// The provisioning snapshot for one event.
+    fn snapshot(&self) -> Arc<Snapshot> {
+        match &self.roles.snapshot {
+            Some(h) => h.load(),
+            None => Arc::clone(&self.empty),
+        }
+    }
+
     /// Whether this shard runs the node-wide sweeps.
     pub(crate) fn is_main(&self) -> bool {
         self.roles.index == 0
@@ -300,10 +308,7 @@ impl Dispatch {
                 let _ = reply.send(self.roles.proxy.live_calls(figures));
             }
             Query::Record { call_id, reply } => {
-                let mut out = std::mem::take(&mut self.actions);
-                let outcome = self.roles.proxy.record_call(&call_id, clock.ms, &mut out);
-                self.actions = out;
-                self.carry_out(clock);
+                let outcome = self.with_proxy(clock, |proxy, env| proxy.record_call(env, &call_id));
                 let _ = reply.send(outcome);
             }
             Query::Counts(reply) => {
@@ -523,10 +528,7 @@ impl Dispatch {
     /// Hands an event to the proxy with the time and the shared state lent to it, then
     /// carries out the actions it answered with.
     fn with_proxy<R>(&mut self, clock: Clock, f: impl FnOnce(&mut Proxy, &mut Env<'_>) -> R) -> R {
-        let snapshot = match &self.roles.snapshot {
-            Some(h) => h.load(),
-            None => Arc::clone(&self.empty),
-        };
+        let snapshot = self.snapshot();
         let result = {
             let mut env = Env {
                 front: &self.front,
@@ -617,10 +619,7 @@ impl Dispatch {
     }
 
     fn register(&mut self, msg: &Message<'_>, from: Peer, clock: Clock) -> Outcome {
-        let snapshot = match &self.roles.snapshot {
-            Some(h) => h.load(),
-            None => Arc::clone(&self.empty),
-        };
+        let snapshot = self.snapshot();
         let at = registrar::Arrival {
             source: from.addr,
             transport: from.transport,

@@ -64,13 +64,9 @@ impl Nodes {
 
     /// The node of a call (by its Call-ID, so every message of it goes to the same node).
     fn node(&self, call_id: &str) -> Option<SocketAddr> {
-        let hash = (call_id.bytes()).fold(0xcbf2_9ce4_8422_2325_u64, |h, c| {
-            (h ^ u64::from(c)).wrapping_mul(0x0100_0000_01b3)
-        });
-        let n = self.nodes.len() as u64;
-        self.nodes
-            .get(usize::try_from(hash % n.max(1)).ok()?)
-            .copied()
+        // The same hash that picks a call's shard.
+        let i = crate::transport::ingress::shard_of(call_id.as_bytes(), self.nodes.len());
+        self.nodes.get(i).copied()
     }
 
     async fn ask(&self, node: SocketAddr, pairs: &[(&str, String)]) -> Result<Value, NgError> {

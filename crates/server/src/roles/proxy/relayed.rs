@@ -12,7 +12,6 @@ use trunkline_store::{LiveCall, LiveMedia, NewCdr, RecordOutcome};
 use super::anchoring::{Deferred, How};
 use super::calls::{CallKey, Hangup};
 use super::{Env, MEDIA_TIMEOUT_REASON, Pending, Proxy};
-use crate::roles::actions::Actions;
 use crate::roles::media_control::{MediaCommand, MediaEvent};
 use crate::transport::front::Outcome;
 
@@ -27,12 +26,7 @@ impl Proxy {
     }
 
     /// Records the call with Call-ID `call_id` from now on (the API's per-call recording).
-    pub(crate) fn record_call(
-        &mut self,
-        call_id: &str,
-        now_ms: u64,
-        out: &mut Actions,
-    ) -> RecordOutcome {
+    pub(crate) fn record_call(&mut self, env: &mut Env<'_>, call_id: &str) -> RecordOutcome {
         let keys = self.calls.keys_of(call_id);
         if keys.is_empty() {
             return RecordOutcome::NotFound;
@@ -41,7 +35,8 @@ impl Proxy {
         for key in keys {
             self.calls.record(&key);
             if let Some(m) = self.media.as_ref().filter(|m| m.relays(&key)) {
-                m.tell(&key, MediaCommand::Record { now_ms }, out);
+                let now_ms = env.now_ms;
+                m.tell(&key, MediaCommand::Record { now_ms }, env.out);
                 outcome = RecordOutcome::Recording;
             }
         }
