@@ -87,8 +87,18 @@ impl Nodes {
                 let record = sdp.record.is_some();
                 let answer = self.anchor(node, key, sdp).await;
                 if record && answer.is_some() {
-                    self.fire(node, vec![("command", "start recording".to_owned()), id])
-                        .await;
+                    // The SDP is answered now; the recording starts on its own.
+                    let (client, pairs) = (
+                        self.client.clone(),
+                        [("command", "start recording".to_owned()), id],
+                    );
+                    tokio::spawn(async move {
+                        let pairs: Vec<(&str, &str)> =
+                            pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                        if let Err(e) = client.request(node, &pairs).await {
+                            warn!(error = %e, "media node: recording not started");
+                        }
+                    });
                 }
                 MediaAnswer::Sdp(answer)
             }
